@@ -1,0 +1,213 @@
+// Package awsapi speaks the AWS JSON 1.1 protocol: it reads a request's target and body, decodes
+// inputs, encodes outputs with AWS's timestamp and blob conventions, and writes errors. It holds
+// the single table that turns a coffer error code into an HTTP status and a wire body.
+package awsapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// MaxBodySize is the largest request body accepted, 1 MiB.
+const MaxBodySize = 1 << 20
+
+// ContentType is the media type of AWS JSON 1.1 requests and responses.
+const ContentType = "application/x-amz-json-1.1"
+
+// Target is the parsed X-Amz-Target header: "<prefix>.<Operation>".
+type Target struct {
+	Prefix    string // e.g. secretsmanager, TrentService
+	Operation string // e.g. GetSecretValue
+}
+
+// ReadBody reads at most MaxBodySize bytes of the request body. A larger body is an error that
+// WriteError answers with 413.
+func ReadBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodySize {
+		return nil, errTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	if err != nil {
+		return nil, coffer.Errorf(coffer.ErrSerialization, "Unable to read the request body.")
+	}
+	if len(b) > MaxBodySize {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// errTooLarge is the error for a body over MaxBodySize.
+var errTooLarge = &coffer.Error{Code: codeTooLarge, Message: fmt.Sprintf("HTTP content length exceeded %d bytes.", MaxBodySize)}
+
+const codeTooLarge = "RequestEntityTooLargeException"
+
+// ParseTarget checks the method, content type and X-Amz-Target of a JSON 1.1 request.
+func ParseTarget(r *http.Request) (Target, error) {
+	if r.Method != http.MethodPost {
+		return Target{}, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: only POST is supported.")
+	}
+	raw := r.Header.Get("X-Amz-Target")
+	prefix, op, ok := strings.Cut(raw, ".")
+	if raw == "" || !ok || prefix == "" || op == "" {
+		return Target{}, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: the X-Amz-Target header is missing or malformed.")
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != ContentType && mt != "application/x-amz-json-1.0") {
+		return Target{}, coffer.Errorf(coffer.ErrSerialization, "Unsupported Content-Type %q: expected %s.", truncate(ct, 64), ContentType)
+	}
+	return Target{Prefix: prefix, Operation: op}, nil
+}
+
+// Decode unmarshals a JSON request body into v. An empty body is an empty object. Malformed
+// JSON, a member of the wrong type or trailing data is a SerializationException that names the
+// member but never echoes a value.
+func Decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return coffer.Errorf(coffer.ErrSerialization, "Unexpected value type for member %s: expected %s.", te.Field, jsonKind(te.Type.Kind().String()))
+		}
+		return coffer.Errorf(coffer.ErrSerialization, "The request body is not a valid JSON object.")
+	}
+	if dec.More() {
+		return coffer.Errorf(coffer.ErrSerialization, "The request body is not a valid JSON object.")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "slice", "array":
+		return "list"
+	case "map", "struct", "ptr":
+		return "structure"
+	case "bool":
+		return "boolean"
+	default:
+		return "number"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// WriteJSON writes a 200 response with v encoded as JSON.
+func WriteJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, coffer.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	clear(b) // the body may hold a secret value
+}
+
+// lowerMessage lists the codes whose body member is "message" rather than Secrets Manager's
+// "Message": the errors AWS's front end produces before a request reaches the service.
+var lowerMessage = map[string]bool{
+	coffer.ErrMissingAuthToken:    true,
+	coffer.ErrIncompleteSignature: true,
+	coffer.ErrUnrecognizedClient:  true,
+	coffer.ErrInvalidSignature:    true,
+	coffer.ErrUnknownOperation:    true,
+	coffer.ErrSerialization:       true,
+	coffer.ErrThrottling:          true,
+	coffer.ErrServiceUnavailable:  true,
+	codeTooLarge:                  true,
+}
+
+// Status returns the HTTP status AWS uses for an error code: 500 for the service's internal
+// error, 503 when unavailable, 413 for an oversized body, and 400 for every client error.
+func Status(code string) int {
+	switch code {
+	case coffer.ErrInternalServiceError:
+		return http.StatusInternalServerError
+	case coffer.ErrServiceUnavailable:
+		return http.StatusServiceUnavailable
+	case codeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// WriteError writes err in the AWS JSON 1.1 error shape. Only the code and the user-safe
+// message reach the wire; an internal cause never does.
+func WriteError(w http.ResponseWriter, err error) {
+	e := coffer.AsError(err)
+	member := "Message"
+	if lowerMessage[e.Code] {
+		member = "message"
+	}
+	b, _ := json.Marshal(map[string]string{"__type": e.Code, member: e.Message})
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(Status(e.Code))
+	w.Write(b)
+}
+
+// Timestamp encodes as AWS JSON timestamps do: epoch seconds as a JSON number, with
+// millisecond precision.
+type Timestamp time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	s := strconv.FormatInt(ms/1000, 10)
+	if frac := ms % 1000; frac != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%03d", abs(frac)), "0")
+	}
+	return []byte(s), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("timestamp must be a number of seconds: %w", err)
+	}
+	*t = Timestamp(time.UnixMilli(int64(f*1000 + 0.5)).UTC())
+	return nil
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// TimePtr returns nil for a zero time, so that `omitempty` leaves it out of a response.
+func TimePtr(t time.Time) *Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	ts := Timestamp(t)
+	return &ts
+}

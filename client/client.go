@@ -1,0 +1,140 @@
+// Package client is a small Go client for coffer's own operations (see docs/extensions.md),
+// which AWS's SDKs do not know. For AWS's operations, use aws-sdk-go-v2's secretsmanager
+// package with coffer's endpoint.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Client calls a coffer server.
+type Client struct {
+	endpoint string
+	region   string
+	creds    aws.CredentialsProvider
+	http     *http.Client
+	signer   *v4.Signer
+}
+
+// New returns a Client for the server at endpoint (e.g. http://127.0.0.1:8220), signing for
+// region with creds. A nil httpClient means http.DefaultClient.
+func New(endpoint, region string, creds aws.CredentialsProvider, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	return &Client{endpoint: strings.TrimRight(endpoint, "/"), region: region, creds: creds, http: httpClient, signer: v4.NewSigner()}
+}
+
+// APIError is an error answer of the server.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// Error implements error.
+func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Call sends one signed JSON 1.1 request with X-Amz-Target target (e.g.
+// "coffer.DestroySecretVersion") and decodes the answer into out, which may be nil.
+func (c *Client) Call(ctx context.Context, target string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target)
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "secretsmanager", c.region, time.Now()); err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e map[string]string
+		json.Unmarshal(b, &e)
+		msg := e["Message"]
+		if msg == "" {
+			msg = e["message"]
+		}
+		return &APIError{Status: resp.StatusCode, Code: e["__type"], Message: msg}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// DestroyedVersion is DestroySecretVersion's answer.
+type DestroyedVersion struct {
+	ARN           string
+	Name          string
+	VersionID     string `json:"VersionId"`
+	DestroyedDate float64
+}
+
+// DestroySecretVersion erases a deprecated version's value for good.
+func (c *Client) DestroySecretVersion(ctx context.Context, secretID, versionID string) (*DestroyedVersion, error) {
+	var out DestroyedVersion
+	err := c.Call(ctx, "coffer.DestroySecretVersion", map[string]string{"SecretId": secretID, "VersionId": versionID}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateSecretVersionRetention sets how many deprecated versions a secret keeps (0: AWS's rule).
+func (c *Client) UpdateSecretVersionRetention(ctx context.Context, secretID string, keep int) error {
+	return c.Call(ctx, "coffer.UpdateSecretVersionRetention", map[string]any{"SecretId": secretID, "DeprecatedVersionsToKeep": keep}, nil)
+}
+
+// Generated is GenerateSecretValue's answer: the new version, never its value.
+type Generated struct {
+	ARN           string
+	Name          string
+	VersionID     string `json:"VersionId"`
+	VersionStages []string
+}
+
+// GenerateSecretValue has the server generate and store a new version of a secret.
+// generate holds GenerateSecretString's members (SecretStringTemplate, GenerateStringKey,
+// PasswordLength, Exclude*, IncludeSpace, RequireEachIncludedType); token is the
+// ClientRequestToken that makes a retry safe.
+func (c *Client) GenerateSecretValue(ctx context.Context, secretID, token string, stages []string, generate map[string]any) (*Generated, error) {
+	in := map[string]any{"SecretId": secretID, "ClientRequestToken": token, "GenerateSecretString": generate}
+	if len(stages) > 0 {
+		in["VersionStages"] = stages
+	}
+	var out Generated
+	if err := c.Call(ctx, "coffer.GenerateSecretValue", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,0 +1,61 @@
+// Command coffer is the one binary of the coffer secrets manager: the server, the load
+// generator, and (later) the CLI verbs and local agent. This package only wires the other
+// packages together; the rules live in core, the protocol in awsapi and server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `coffer — a self-hosted secrets manager that speaks the AWS Secrets Manager API.
+
+Usage:
+  coffer server [flags]   start the server (coffer server -h for flags)
+  coffer bench [flags]    measure GetSecretValue throughput (coffer bench -h)
+  coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
+  coffer version          print the version
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "coffer:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "server":
+		return runServer(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "secrets":
+		return runSecrets(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "coffer", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/coffer-project/coffer/client"
+)
+
+const secretsUsage = `Usage: coffer secrets <verb> [flags]
+
+coffer's operations beyond AWS's API (docs/extensions.md). For AWS's operations use the AWS CLI.
+The server is --endpoint-url, or COFFER_ENDPOINT, or AWS_ENDPOINT_URL, or http://127.0.0.1:8220;
+credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, the region
+from AWS_REGION or AWS_DEFAULT_REGION.
+
+Verbs:
+  destroy-version --secret-id ID --version-id VERSION   erase a deprecated version's value for good
+  set-retention   --secret-id ID --keep N               keep N deprecated versions (0: AWS's rule)
+  generate        --secret-id ID [--template JSON --key NAME] [--length N] [--exclude-characters S]
+                  [--exclude-numbers] [--exclude-punctuation] [--exclude-uppercase] [--exclude-lowercase]
+                  [--include-space] [--no-require-each-type] [--stages AWSPENDING,…]
+                  store a new version whose value the server generates; the value is never printed
+`
+
+func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, secretsUsage)
+		return flag.ErrHelp
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("coffer secrets "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
+	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	secretID := fs.String("secret-id", "", "secret name or ARN")
+	versionID := fs.String("version-id", "", "version id (destroy-version)")
+	keep := fs.Int("keep", -1, "deprecated versions to keep, 0–100 (set-retention)")
+	template := fs.String("template", "", "generate: a JSON object holding everything but the password")
+	key := fs.String("key", "", "generate: the member of --template that receives the password")
+	length := fs.Int("length", 0, "generate: password length (default 32)")
+	excludeChars := fs.String("exclude-characters", "", "generate: characters never used")
+	exclNum := fs.Bool("exclude-numbers", false, "generate: no digits")
+	exclPunct := fs.Bool("exclude-punctuation", false, "generate: no punctuation")
+	exclUpper := fs.Bool("exclude-uppercase", false, "generate: no upper-case letters")
+	exclLower := fs.Bool("exclude-lowercase", false, "generate: no lower-case letters")
+	space := fs.Bool("include-space", false, "generate: allow spaces")
+	noRequire := fs.Bool("no-require-each-type", false, "generate: do not require one of each included type")
+	stages := fs.String("stages", "", "generate: comma-separated staging labels (default AWSCURRENT)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if ak == "" || sk == "" {
+		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	}
+	if *secretID == "" {
+		return errors.New("--secret-id is required")
+	}
+	c := client.New(*endpoint, *region, credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN")), nil)
+	var out any
+	var err error
+	switch verb {
+	case "destroy-version":
+		if *versionID == "" {
+			return errors.New("--version-id is required")
+		}
+		out, err = c.DestroySecretVersion(ctx, *secretID, *versionID)
+	case "set-retention":
+		if *keep < 0 {
+			return errors.New("--keep is required")
+		}
+		err = c.UpdateSecretVersionRetention(ctx, *secretID, *keep)
+		out = map[string]any{"SecretId": *secretID, "DeprecatedVersionsToKeep": *keep}
+	case "generate":
+		g := map[string]any{}
+		if *template != "" {
+			g["SecretStringTemplate"] = *template
+		}
+		if *key != "" {
+			g["GenerateStringKey"] = *key
+		}
+		if *length > 0 {
+			g["PasswordLength"] = *length
+		}
+		if *excludeChars != "" {
+			g["ExcludeCharacters"] = *excludeChars
+		}
+		for name, set := range map[string]bool{"ExcludeNumbers": *exclNum, "ExcludePunctuation": *exclPunct, "ExcludeUppercase": *exclUpper, "ExcludeLowercase": *exclLower, "IncludeSpace": *space} {
+			if set {
+				g[name] = true
+			}
+		}
+		if *noRequire {
+			g["RequireEachIncludedType"] = false
+		}
+		var labels []string
+		if *stages != "" {
+			labels = strings.Split(*stages, ",")
+		}
+		out, err = c.GenerateSecretValue(ctx, *secretID, newToken(), labels, g)
+	default:
+		fmt.Fprint(stderr, secretsUsage)
+		return fmt.Errorf("unknown verb %q", verb)
+	}
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "    ")
+	return enc.Encode(out)
+}
+
+// newToken returns a random UUID for a ClientRequestToken.
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,36 @@
+// Package coffer is the domain vocabulary of the coffer secrets manager: secrets, their
+// versions and staging labels, accounts and access keys, the errors every layer speaks, and
+// the storage interfaces that the core needs. It imports the standard library only; every
+// adapter (sqlite, postgres, awsapi, keyring, …) depends on it and never on each other.
+package coffer
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Namespace is the unit of isolation for secrets: one account in one region, as in AWS.
+type Namespace struct {
+	Account string // 12-digit account id
+	Region  string // e.g. us-east-1
+}
+
+// String renders the namespace as account/region, for logs.
+func (ns Namespace) String() string { return ns.Account + "/" + ns.Region }
+
+var (
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+)
+
+// ValidAccountID reports whether id is a 12-digit AWS account id.
+func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
+
+// ValidRegion reports whether name has the shape of an AWS region name (us-east-1,
+// eu-central-2, us-gov-west-1, …).
+func ValidRegion(name string) bool { return regionPattern.MatchString(name) }
+
+// SecretARN builds the ARN of a secret from its namespace, name and 6-character suffix.
+func SecretARN(ns Namespace, name, suffix string) string {
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", ns.Region, ns.Account, name, suffix)
+}

@@ -1,0 +1,64 @@
+package coffer_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestCompatibilityDoc checks that docs/compatibility.md gives a status for every operation
+// and request member of the Secrets Manager model in ../shared/aws-models.
+func TestCompatibilityDoc(t *testing.T) {
+	model := filepath.Join("..", "shared", "aws-models", "secretsmanager.service-2.json")
+	b, err := os.ReadFile(model)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the AWS models are required under CI=true: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	var m struct {
+		Operations map[string]struct {
+			Input struct{ Shape string }
+		}
+		Shapes map[string]struct {
+			Members map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("docs", "compatibility.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{}
+	parts := regexp.MustCompile(`(?m)^## `).Split(string(doc), -1)
+	for _, p := range parts[1:] {
+		name, body, _ := strings.Cut(p, "\n")
+		sections[strings.TrimSpace(name)] = body
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\| (Supported|Differs|Not yet) \\|")
+	for op, o := range m.Operations {
+		body, ok := sections[op]
+		if !ok {
+			t.Errorf("docs/compatibility.md has no section for %s", op)
+			continue
+		}
+		listed := map[string]bool{}
+		for _, r := range row.FindAllStringSubmatch(body, -1) {
+			listed[r[1]] = true
+		}
+		for member := range m.Shapes[o.Input.Shape].Members {
+			if !listed[member] {
+				t.Errorf("%s.%s has no status row in docs/compatibility.md", op, member)
+			}
+		}
+	}
+	if len(m.Operations) < 20 {
+		t.Fatalf("the model lists only %d operations", len(m.Operations))
+	}
+}

@@ -1,0 +1,121 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// Last access dates, as AWS keeps them: a day, for the secret and for the version read. A
+// read never writes: GetSecretValue leaves a mark in memory, and marks are written in one
+// transaction by RunAccessRecorder in the background, or just before an operation that shows
+// access dates (DescribeSecret, ListSecrets, ListSecretVersionIds), so that a client always
+// sees its own reads. Each secret and version is written at most once a day.
+
+// maxPendingAccess bounds the marks kept in memory; past it, marks are dropped and the next
+// read of the secret leaves a new one.
+const maxPendingAccess = 100_000
+
+type accessKey struct{ arn, versionID string }
+
+type accessLog struct {
+	// flushing is held from taking the marks until they are written, so that an operation
+	// that flushes while the recorder is writing waits for that write and sees its marks.
+	flushing sync.Mutex
+	mu       sync.Mutex
+	pending  map[accessKey]time.Time // the day read
+	wake     chan struct{}
+}
+
+func newAccessLog() *accessLog {
+	return &accessLog{pending: make(map[accessKey]time.Time), wake: make(chan struct{}, 1)}
+}
+
+func (a *accessLog) mark(arn, versionID string, now time.Time) {
+	a.mu.Lock()
+	if len(a.pending) < maxPendingAccess {
+		a.pending[accessKey{arn, versionID}] = now.Truncate(24 * time.Hour)
+	}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *accessLog) take() map[accessKey]time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return nil
+	}
+	p := a.pending
+	a.pending = make(map[accessKey]time.Time)
+	return p
+}
+
+// flushAccess writes the pending marks. A failure is logged and the marks are dropped: an
+// access date is a hint, never worth failing a request for.
+func (s *Service) flushAccess(ctx context.Context) {
+	s.access.flushing.Lock()
+	defer s.access.flushing.Unlock()
+	marks := s.access.take()
+	if marks == nil {
+		return
+	}
+	err := s.update(ctx, func(tx coffer.Tx) error {
+		for k, day := range marks {
+			if err := touch(tx, k, day); err != nil && !coffer.IsNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("recording last access dates", "secrets", len(marks), "err", err)
+	}
+}
+
+// touch records day as the last access date of a secret and of one of its versions, unless
+// they already have it (or a later one).
+func touch(tx coffer.Tx, k accessKey, day time.Time) error {
+	sec, err := tx.SecretByARN(k.arn)
+	if err != nil {
+		return err
+	}
+	if sec.LastAccessedDate.Before(day) {
+		sec.LastAccessedDate = day
+		if err := tx.UpdateSecret(sec); err != nil {
+			return err
+		}
+	}
+	ver, err := tx.Version(k.arn, k.versionID)
+	if err != nil || !ver.LastAccessedDate.Before(day) || ver.Destroyed() {
+		return err
+	}
+	ver.LastAccessedDate = day
+	return tx.UpdateVersion(ver)
+}
+
+// RunAccessRecorder writes last access dates in the background, within about a second of the
+// reads, until ctx is done; then it writes what is left.
+func (s *Service) RunAccessRecorder(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.flushAccess(context.WithoutCancel(ctx))
+			return
+		case <-s.access.wake:
+			// Gather the reads of the next moment into one transaction.
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			s.flushAccess(context.WithoutCancel(ctx))
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package core_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/sqlite"
+)
+
+// countingStore is a real store that counts write transactions.
+type countingStore struct {
+	coffer.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+// TestReadsWriteNothing: GetSecretValue never writes; the access date is written once, in
+// one transaction, before DescribeSecret shows it, or by the background recorder.
+func TestReadsWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &countingStore{Store: base}
+	root, _ := keyring.NewRootKey()
+	keys, _ := keyring.New(root)
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	name, val, token := "app", core.Text("v"), "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+	if _, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token}); err != nil {
+		t.Fatal(err)
+	}
+	before := store.updates.Load()
+	for range 50 {
+		v, err := svc.GetSecretValue(ctx, ns, &core.GetSecretValueInput{SecretId: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Value.Wipe()
+	}
+	if n := store.updates.Load() - before; n != 0 {
+		t.Fatalf("50 reads made %d write transactions", n)
+	}
+	d, err := svc.DescribeSecret(ctx, ns, &core.DescribeSecretInput{SecretId: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := store.updates.Load() - before; n != 1 || !d.Secret.LastAccessedDate.Equal(now.Truncate(24*time.Hour)) {
+		t.Fatalf("after Describe: %d writes, LastAccessedDate %v", n, d.Secret.LastAccessedDate)
+	}
+	// The same day again: nothing to write.
+	svc.GetSecretValue(ctx, ns, &core.GetSecretValueInput{SecretId: &name})
+	svc.DescribeSecret(ctx, ns, &core.DescribeSecretInput{SecretId: &name})
+	if n := store.updates.Load() - before; n != 1 {
+		t.Fatalf("a second read on the same day wrote again: %d writes", n)
+	}
+	// The next day, the background recorder writes it.
+	now = now.Add(24 * time.Hour)
+	svc.GetSecretValue(ctx, ns, &core.GetSecretValueInput{SecretId: &name})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.RunAccessRecorder(rctx); close(done) }()
+	stop()
+	<-done
+	if n := store.updates.Load() - before; n != 2 {
+		t.Fatalf("the recorder wrote %d times in all, want 2", n)
+	}
+	var got time.Time
+	base.View(ctx, func(tx coffer.Tx) error {
+		s, err := tx.SecretByName(ns, name)
+		if err == nil {
+			got = s.LastAccessedDate
+		}
+		return err
+	})
+	if !got.Equal(now.Truncate(24 * time.Hour)) {
+		t.Fatalf("stored LastAccessedDate %v", got)
+	}
+}

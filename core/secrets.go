@@ -1,0 +1,378 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/keyring"
+)
+
+// MaxVersions is how many versions a secret keeps before the oldest unlabeled ones are removed.
+const MaxVersions = 100
+
+// CreateSecretInput is the CreateSecret request, named as AWS names its members.
+type CreateSecretInput struct {
+	Name               *string
+	ClientRequestToken *string
+	Description        *string
+	KmsKeyId           *string //nolint:revive // AWS's member name
+	SecretBinary       Blob
+	SecretString       *Text
+	Tags               []TagInput
+	AddReplicaRegions  []ReplicaRegion
+	Type               *string
+	// ForceOverwriteReplicaSecret is accepted and has no effect until replication exists.
+	ForceOverwriteReplicaSecret *bool
+}
+
+// TagInput is a tag as a request carries it.
+type TagInput struct {
+	Key   *string
+	Value *string
+}
+
+// ReplicaRegion is a replica region as a request names it.
+type ReplicaRegion struct {
+	Region   *string
+	KmsKeyId *string //nolint:revive // AWS's member name
+}
+
+// SecretRef is the result of operations that name a secret and maybe a new version.
+type SecretRef struct {
+	ARN           string
+	Name          string
+	VersionID     string   // "" when no version was created
+	VersionStages []string // PutSecretValue only
+	DeletionDate  time.Time
+}
+
+// value returns the request's value, checking that at most one kind is given.
+func value(s *Text, b Blob) (*Value, error) {
+	switch {
+	case s != nil && b != nil:
+		return nil, coffer.Errorf(coffer.ErrInvalidParameter, "You can't specify both a binary secret value and a string secret value in the same secret.")
+	case s != nil:
+		return &Value{Bytes: []byte(*s)}, nil
+	case b != nil:
+		return &Value{Binary: true, Bytes: []byte(b)}, nil
+	}
+	return nil, nil
+}
+
+func validValue(v *validator, s *Text, b Blob) {
+	if s != nil {
+		v.bytesLen("secretString", []byte(*s), 1, 65536)
+	}
+	v.bytesLen("secretBinary", b, 1, 65536)
+}
+
+func validTags(v *validator, tags []TagInput) error {
+	if len(tags) > 50 {
+		return coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+	}
+	seen := map[string]bool{}
+	for i, t := range tags {
+		v.required("tags."+itoa(i+1)+".member.key", t.Key != nil)
+		v.length("tags."+itoa(i+1)+".member.key", t.Key, 1, 128, false)
+		v.length("tags."+itoa(i+1)+".member.value", t.Value, 0, 256, false)
+		if t.Key != nil {
+			if seen[*t.Key] {
+				return coffer.Errorf(coffer.ErrInvalidParameter, "You can't specify the same tag key more than once.")
+			}
+			seen[*t.Key] = true
+			if strings.HasPrefix(strings.ToLower(*t.Key), "aws:") {
+				return coffer.Errorf(coffer.ErrInvalidParameter, "Invalid tag key. The aws: prefix is reserved for AWS use.")
+			}
+		}
+	}
+	return nil
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// CreateSecret creates a secret in ns, with a first version when a value is given.
+func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *CreateSecretInput) (*SecretRef, error) {
+	var v validator
+	v.required("name", in.Name != nil)
+	v.length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
+	v.length("description", in.Description, 0, 2048, false)
+	v.length("kmsKeyId", in.KmsKeyId, 0, 2048, false)
+	v.length("type", in.Type, 0, 256, false)
+	validValue(&v, in.SecretString, in.SecretBinary)
+	if err := validTags(&v, in.Tags); err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := validName(*in.Name); err != nil {
+		return nil, err
+	}
+	if len(in.AddReplicaRegions) > 0 {
+		return nil, errNoReplication()
+	}
+	val, err := value(in.SecretString, in.SecretBinary)
+	if err != nil {
+		return nil, err
+	}
+	if val != nil {
+		defer val.Wipe()
+		if in.ClientRequestToken == nil {
+			return nil, errNoToken()
+		}
+	}
+	name := *in.Name
+	var ref *SecretRef
+	err = s.update(ctx, func(tx coffer.Tx) error {
+		ref = nil
+		now := s.clock()
+		existing, err := tx.SecretByName(ns, name)
+		switch {
+		case err == nil:
+			if existing.Deleted() {
+				return coffer.Errorf(coffer.ErrInvalidRequest, "You can't create this secret because a secret with this name is already scheduled for deletion.")
+			}
+			// A retry of the same CreateSecret (same token, same value) succeeds unchanged.
+			if val != nil && in.ClientRequestToken != nil {
+				if same, err := s.sameVersion(tx, existing, *in.ClientRequestToken, val); err == nil && same {
+					ref = &SecretRef{ARN: existing.ARN, Name: existing.Name, VersionID: *in.ClientRequestToken}
+					return nil
+				}
+			}
+			return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", name)
+		case !coffer.IsNotFound(err):
+			return err
+		}
+		if gone, err := s.recentlyDeleted(tx, ns, name, ""); err != nil || gone {
+			return firstErr(err, errDeleted())
+		}
+		if err := tx.DeleteMeta(tombstoneMeta(ns, name)); err != nil {
+			return err
+		}
+		if err := s.checkKey(tx, ns, in.KmsKeyId); err != nil {
+			return err
+		}
+		suffix, err := s.suffix()
+		if err != nil {
+			return err
+		}
+		sec := &coffer.Secret{
+			ARN:             coffer.SecretARN(ns, name, suffix),
+			Namespace:       ns,
+			Name:            name,
+			Description:     str(in.Description),
+			KMSKeyID:        str(in.KmsKeyId),
+			Type:            str(in.Type),
+			CreatedDate:     now,
+			LastChangedDate: now,
+		}
+		for _, t := range in.Tags {
+			sec.Tags = append(sec.Tags, coffer.Tag{Key: str(t.Key), Value: str(t.Value)})
+		}
+		if err := tx.InsertSecret(sec); err != nil {
+			return err
+		}
+		ref = &SecretRef{ARN: sec.ARN, Name: sec.Name}
+		if val == nil {
+			return nil
+		}
+		ver, err := s.addVersion(tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent}, now)
+		if err != nil {
+			return err
+		}
+		ref.VersionID = ver.VersionID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ref, nil
+}
+
+func errNoToken() error {
+	return coffer.Errorf(coffer.ErrInvalidRequest, "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
+}
+
+func errNoReplication() error {
+	return coffer.Errorf(coffer.ErrInvalidRequest, "This coffer server does not replicate secrets to other regions yet; remove AddReplicaRegions.")
+}
+
+// encryptionContext is the context a version's value is bound to, as AWS binds it in KMS.
+func encryptionContext(secretARN, versionID string) keyring.Context {
+	return keyring.Context{"SecretARN": secretARN, "SecretVersionId": versionID}
+}
+
+// seal encrypts val for version versionID of sec under the namespace's default key.
+func (s *Service) seal(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (*keyring.Envelope, error) {
+	keyID, wrapped, err := s.defaultKey(tx, sec.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	pt := val.encoded()
+	defer keyring.Wipe(pt)
+	env, err := s.keys.Seal(keyID, wrapped, encryptionContext(sec.ARN, versionID), pt)
+	if err != nil {
+		return nil, &coffer.Error{Code: coffer.ErrEncryptionFailure, Message: msgEncryptionFailure, Err: err}
+	}
+	return env, nil
+}
+
+// open decrypts a version. The caller wipes the returned value.
+func (s *Service) open(tx coffer.Tx, ver *coffer.Version) (*Value, error) {
+	wrapped, err := s.wrappedKEK(tx, ver.KMSKeyID)
+	if err != nil {
+		return nil, err
+	}
+	env := &keyring.Envelope{KeyID: ver.KMSKeyID, WrappedKey: ver.WrappedKey, Ciphertext: ver.Ciphertext}
+	pt, err := s.keys.Open(env, wrapped, encryptionContext(ver.SecretARN, ver.VersionID))
+	if err != nil {
+		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: err}
+	}
+	val, ok := decodeValue(pt)
+	if !ok || val.Binary != ver.Binary {
+		keyring.Wipe(pt)
+		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: errors.New("malformed plaintext")}
+	}
+	return val, nil
+}
+
+// sameVersion reports whether sec has a version versionID holding exactly val.
+func (s *Service) sameVersion(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (bool, error) {
+	ver, err := tx.Version(sec.ARN, versionID)
+	if err != nil {
+		return false, err
+	}
+	old, err := s.open(tx, ver)
+	if err != nil {
+		return false, err
+	}
+	defer old.Wipe()
+	return old.equal(val), nil
+}
+
+// addVersion seals val as a new version of sec and attaches stages to it. Moving AWSCURRENT
+// moves AWSPREVIOUS onto the version that was current.
+func (s *Service) addVersion(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time) (*coffer.Version, error) {
+	env, err := s.seal(tx, sec, versionID, val)
+	if err != nil {
+		return nil, err
+	}
+	ver := &coffer.Version{
+		SecretARN:   sec.ARN,
+		VersionID:   versionID,
+		CreatedDate: now,
+		KMSKeyID:    env.KeyID,
+		Binary:      val.Binary,
+		WrappedKey:  env.WrappedKey,
+		Ciphertext:  env.Ciphertext,
+	}
+	if err := tx.InsertVersion(ver); err != nil {
+		return nil, err
+	}
+	if err := s.attachStages(tx, sec.ARN, versionID, stages); err != nil {
+		return nil, err
+	}
+	if err := s.pruneVersions(tx, sec, now); err != nil {
+		return nil, err
+	}
+	ver.Stages = sortedCopy(stages)
+	return ver, nil
+}
+
+// attachStages moves each label in stages onto versionID.
+func (s *Service) attachStages(tx coffer.Tx, secretARN, versionID string, stages []string) error {
+	for _, st := range stages {
+		if st == coffer.StageCurrent {
+			prev, err := s.versionWithStage(tx, secretARN, coffer.StageCurrent)
+			if err != nil && !coffer.IsNotFound(err) {
+				return err
+			}
+			if prev != nil && prev.VersionID != versionID {
+				if err := tx.SetStage(secretARN, coffer.StagePrevious, prev.VersionID); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.SetStage(secretARN, st, versionID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// versionWithStage returns the version carrying stage, or a NotFound error.
+func (s *Service) versionWithStage(tx coffer.Tx, secretARN, stage string) (*coffer.Version, error) {
+	versions, err := tx.Versions(secretARN)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range versions {
+		if v.HasStage(stage) {
+			return v, nil
+		}
+	}
+	return nil, coffer.NotFound
+}
+
+// pruneVersions removes deprecated versions (live ones without a label) as AWS does: when a
+// secret has more than MaxVersions versions, the oldest deprecated versions created more than
+// 24 hours ago go; if that is not enough, the write that added a version fails with
+// LimitExceededException. A secret with coffer's VersionRetention keeps only that many
+// deprecated versions, whatever their age. Destroyed versions hold nothing, count for
+// nothing and stay in the history.
+func (s *Service) pruneVersions(tx coffer.Tx, sec *coffer.Secret, now time.Time) error {
+	versions, err := tx.Versions(sec.ARN)
+	if err != nil {
+		return err
+	}
+	var live, deprecated []*coffer.Version
+	for _, v := range versions {
+		if v.Destroyed() {
+			continue
+		}
+		live = append(live, v)
+		if len(v.Stages) == 0 {
+			deprecated = append(deprecated, v) // oldest first
+		}
+	}
+	remove := func(v *coffer.Version) error { return tx.DeleteVersion(sec.ARN, v.VersionID) }
+	if n := sec.VersionRetention; n > 0 {
+		for i := 0; i < len(deprecated)-n; i++ {
+			if err := remove(deprecated[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	excess := len(live) - MaxVersions
+	for _, v := range deprecated {
+		if excess <= 0 {
+			break
+		}
+		if now.Sub(v.CreatedDate) >= 24*time.Hour {
+			if err := remove(v); err != nil {
+				return err
+			}
+			excess--
+		}
+	}
+	if excess > 0 {
+		return coffer.Errorf(coffer.ErrLimitExceeded, "You can't create more than %d versions of this secret. Unlabeled versions are removed only once they are 24 hours old; write less often, or set coffer's DeprecatedVersionsToKeep for this secret.", MaxVersions)
+	}
+	return nil
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}

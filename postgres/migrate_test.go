@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// TestMigrateFrom0001 builds a schema at 0001, with rows as that schema's coffer wrote them,
+// and checks that Open migrates it to the latest schema with the rows intact.
+func TestMigrateFrom0001(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	old, err := open(t.Context(), dsn, 1)
+	if err != nil {
+		t.Fatalf("open at 0001: %v", err)
+	}
+	var v int
+	if err := old.pool.QueryRow(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != 1 {
+		t.Fatalf("schema version of the old database: %d, %v; want 1", v, err)
+	}
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	untagged := coffer.SecretARN(ns, "untagged", "AAAAAA")
+	tagged := coffer.SecretARN(ns, "tagged", "BBBBBB")
+	created := time.Date(2024, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	ct := bytes.Repeat([]byte{0xc0, 0xff, 0xee}, 1000)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO secrets (arn, account, region, name, description, kms_key_id, tags,
+			resource_policy, rotation_enabled, rotation_lambda_arn, rotation_after_days,
+			rotation_duration, rotation_schedule, owning_service, primary_region, created_date,
+			last_changed_date, last_accessed_date)
+		VALUES ($1, $2, $3, 'untagged', 'd', '', '[]', '', false, '', 0, '', '', '', '', $4, $4, NULL),
+		       ($5, $2, $3, 'tagged', '', 'alias/k', '[{"Key":"team","Value":"x"}]', '{}', true, 'arn:l', 30,
+		        '3h', '', 'rds', 'eu-west-1', $6, $6, $4)`,
+		untagged, ns.Account, ns.Region, created, tagged, created.Add(time.Millisecond))
+	b.Queue(`INSERT INTO versions (secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+			is_binary, wrapped_key, ciphertext) VALUES ($1, 'v1', $2, NULL, 'key-1', true, '\x0102', $3)`,
+		tagged, created, ct)
+	b.Queue(`INSERT INTO stages (secret_arn, stage, version_id) VALUES ($1, 'AWSCURRENT', 'v1')`, tagged)
+	if err := old.pool.SendBatch(t.Context(), b).Close(); err != nil {
+		t.Fatalf("rows at 0001: %v", err)
+	}
+	old.Close()
+
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open migrating from 0001: %v", err)
+	}
+	defer s.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != len(ms) {
+		t.Fatalf("schema version after Open: %d, %v; want %d", v, err, len(ms))
+	}
+	err = s.View(t.Context(), func(tx coffer.Tx) error {
+		u, err := tx.SecretByARN(untagged)
+		if err != nil {
+			return err
+		}
+		if u.Tags != nil || u.Description != "d" || !u.CreatedDate.Equal(created) || u.Type != "" || u.VersionRetention != 0 {
+			t.Errorf("untagged secret after migration: %+v; want nil Tags (0001's [] is never set), Description d, CreatedDate %v, no Type or retention", u, created)
+		}
+		g, err := tx.SecretByName(ns, "tagged")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(g.Tags, []coffer.Tag{{Key: "team", Value: "x"}}) || g.KMSKeyID != "alias/k" ||
+			g.RotationRules.AutomaticallyAfterDays != 30 || !g.RotationEnabled || g.PrimaryRegion != "eu-west-1" ||
+			!g.LastAccessedDate.Equal(created) {
+			t.Errorf("tagged secret after migration: %+v", g)
+		}
+		vs, err := tx.Versions(tagged)
+		if err != nil {
+			return err
+		}
+		if len(vs) != 1 || vs[0].VersionID != "v1" || !bytes.Equal(vs[0].Ciphertext, ct) ||
+			!bytes.Equal(vs[0].WrappedKey, []byte{1, 2}) || !vs[0].Binary || vs[0].Destroyed() ||
+			!slices.Equal(vs[0].Stages, []string{coffer.StageCurrent}) {
+			t.Errorf("version after migration: %d versions, first %q, %d bytes, stages %q, destroyed %v",
+				len(vs), vs[0].VersionID, len(vs[0].Ciphertext), vs[0].Stages, vs[0].Destroyed())
+		}
+		list, err := tx.ListSecrets(ns, coffer.ListQuery{SortBy: coffer.SortLastAccessedDate})
+		if err != nil {
+			return err
+		}
+		if len(list) != 2 || list[0].ARN != untagged || list[1].ARN != tagged {
+			t.Errorf("ListSecrets by last-accessed-date after migration: got %d secrets", len(list))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The migrated schema takes the new fields.
+	err = s.Update(t.Context(), func(tx coffer.Tx) error {
+		if err := tx.DestroyVersion(tagged, "v1", created.Add(time.Hour)); err != nil {
+			return err
+		}
+		u, err := tx.SecretByARN(untagged)
+		if err != nil {
+			return err
+		}
+		u.Tags, u.Type, u.VersionRetention = []coffer.Tag{}, "t", 2
+		return tx.UpdateSecret(u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListUsesIndexes checks that every order of ListSecrets, either way, with a cursor or
+// without, can be served by an index: with sequential scans, bitmap scans and sorts
+// discouraged, the plan has no Sort node.
+func TestListUsesIndexes(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	for _, set := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
+		if _, err := tx.Exec(t.Context(), "SET LOCAL "+set+" = off"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sortBy := range []string{coffer.SortCreatedDate, coffer.SortName, coffer.SortLastChangedDate, coffer.SortLastAccessedDate} {
+		for _, desc := range []bool{false, true} {
+			for _, after := range []*coffer.ListCursor{nil, {Time: time.Now(), Name: "n", ARN: "a"}, {ARN: "a"}} {
+				query, args, err := listQuery(ns, coffer.ListQuery{SortBy: sortBy, Descending: desc, After: after, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := tx.Query(t.Context(), "EXPLAIN "+query, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				joined := strings.Join(plan, "\n")
+				if strings.Contains(joined, "Sort") || !strings.Contains(joined, "Index") {
+					t.Errorf("SortBy %s, descending %v, cursor %+v: plan\n%s\nwant an index scan without a sort", sortBy, desc, after, joined)
+				}
+			}
+		}
+	}
+}

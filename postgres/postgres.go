@@ -1,0 +1,192 @@
+// Package postgres is the coffer.Store adapter for PostgreSQL, on github.com/jackc/pgx/v5 and
+// its connection pool. It holds ciphertext and wrapped keys only: secret values arrive sealed by
+// the keyring package and leave the same way.
+//
+// Every Update runs at the SERIALIZABLE isolation level, so concurrent writers, in this process
+// or in other coffer servers sharing the database, behave as if they ran one after the other.
+// When PostgreSQL aborts a transaction with a serialization failure or a deadlock (SQLSTATE
+// 40001 or 40P01), Update rolls it back, waits a short random while and runs fn again; callers
+// never see those errors unless the retries run out. Every View runs REPEATABLE READ, READ
+// ONLY: one snapshot, and writes fail.
+//
+// DestroyVersion empties a version's blobs with an UPDATE. PostgreSQL keeps the old row version
+// (and its TOAST chunks) as a dead tuple until VACUUM, autovacuum or a manual VACUUM of the
+// versions table, reclaims its space, and in WAL segments and base backups until they are
+// recycled; no query sees it meanwhile.
+//
+// The schema lives in the first schema of the connection's search_path, which the DSN may set
+// (postgres://host/db?search_path=coffer). It is created and upgraded by the versioned
+// migrations embedded from migrations/, applied by Open in one transaction and recorded in the
+// schema_migrations table.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const (
+	// maxAttempts bounds how often Update runs fn when serialization failures keep happening.
+	maxAttempts = 50
+	// minBackoff and maxBackoff bound the random wait before a retry, which doubles each time.
+	minBackoff = 1 * time.Millisecond
+	maxBackoff = 200 * time.Millisecond
+)
+
+// SQLSTATE codes the adapter acts on.
+const (
+	sqlstateUniqueViolation      = "23505"
+	sqlstateSerializationFailure = "40001"
+	sqlstateDeadlockDetected     = "40P01"
+)
+
+// Store is a coffer.Store on a PostgreSQL database. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ coffer.Store = (*Store)(nil)
+
+// Open connects to the database at dsn, a postgres:// or postgresql:// URL or a key=value
+// string as libpq accepts, and applies any pending schema migrations. Besides the libpq
+// parameters the DSN may set search_path, to keep coffer's tables in a schema of their own, and
+// the pool settings of pgxpool (pool_max_conns, …). Open fails if the database was written by a
+// newer coffer whose schema this one does not know.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, 0)
+}
+
+// open is Open, applying the migrations only up to version upTo when it is positive (tests
+// build databases of an older schema with it).
+func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's parse errors redact the password.
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if err := migrate(ctx, pool, upTo); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Update runs fn in a SERIALIZABLE read-write transaction. An error from fn rolls the
+// transaction back and is returned unchanged; so does a panic, which goes on after the
+// rollback.
+//
+// fn may run more than once: when the transaction fails to serialize with a concurrent one,
+// Update rolls it back and runs fn again on a fresh transaction. fn must therefore only act
+// through the Tx it is given, and keep nothing from an earlier run (values it computed, maps it
+// filled) unless it starts over each time.
+func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		retry, err := s.update(ctx, fn)
+		if !retry || attempt == maxAttempts {
+			return err
+		}
+		backoff := min(maxBackoff, minBackoff<<min(attempt-1, 16))
+		timer := time.NewTimer(rand.N(backoff) + minBackoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}
+
+// update makes one attempt of Update. It reports whether the attempt failed to serialize and
+// should be retried.
+func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry bool, err error) {
+	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return false, coffer.Internal(fmt.Errorf("postgres: begin: %w", err))
+	}
+	// Rollback is a no-op after Commit; on an error or a panic in fn it undoes every write.
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	t := &tx{ctx: ctx, tx: pgTx}
+	if err := fn(t); err != nil {
+		// A statement that failed to serialize doomed the transaction, whatever fn made of it.
+		return t.conflict || isConflict(err), err
+	}
+	if t.conflict {
+		return true, coffer.Internal(errors.New("postgres: transaction failed to serialize"))
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return isConflict(err), coffer.Internal(fmt.Errorf("postgres: commit: %w", err))
+	}
+	return false, nil
+}
+
+// View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot, and writes fail. An
+// error from fn is returned unchanged.
+func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
+	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("postgres: begin: %w", err))
+	}
+	// Nothing to commit: rolling back ends the transaction and releases its snapshot.
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	return fn(&tx{ctx: ctx, tx: pgTx})
+}
+
+// Close closes every connection of the pool, waiting for those in use to be released.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// isConflict reports whether err is a serialization failure or a deadlock: the transaction
+// lost a race and may succeed if run again.
+func isConflict(err error) bool {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code == sqlstateSerializationFailure || e.Code == sqlstateDeadlockDetected
+}
+
+// timestamp encodes a time for a nullable timestamptz column: NULL for the zero time.
+func timestamp(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// required encodes a time for a NOT NULL timestamptz column; the zero time is stored as is
+// (0001-01-01 UTC) and reads back as the zero time.
+func required(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: true}
+}
+
+// fromTimestamp decodes a timestamptz column, in UTC; NULL is the zero time.
+func fromTimestamp(ts pgtype.Timestamptz) time.Time {
+	if !ts.Valid {
+		return time.Time{}
+	}
+	return ts.Time.UTC()
+}
+
+// blob returns b, or an empty non-nil slice for nil: the driver would send nil as NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

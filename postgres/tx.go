@@ -1,0 +1,418 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// tx is a coffer.Tx on one pgx transaction.
+type tx struct {
+	ctx context.Context
+	tx  pgx.Tx
+	// conflict is set when a statement failed to serialize: the transaction is doomed and
+	// Update runs it again, whatever fn returned.
+	conflict bool
+}
+
+var _ coffer.Tx = (*tx)(nil)
+
+const secretColumns = `arn, account, region, name, description, kms_key_id, tags, resource_policy,
+	rotation_enabled, rotation_lambda_arn, rotation_after_days, rotation_duration, rotation_schedule,
+	owning_service, primary_region, created_date, last_changed_date, last_accessed_date,
+	last_rotated_date, next_rotation_date, deleted_date, purge_date, type, version_retention`
+
+// dbError turns an error of the driver into a coffer error, noting a serialization failure: a
+// uniqueness violation that an insert did not foresee is ResourceExists, anything else is
+// internal. PgError.Error leaves out the Detail field, the only one that may quote row contents.
+func (t *tx) dbError(op string, err error) error {
+	if isConflict(err) {
+		t.conflict = true
+	}
+	var e *pgconn.PgError
+	if errors.As(err, &e) && e.Code == sqlstateUniqueViolation {
+		return &coffer.Error{Code: coffer.ErrResourceExists, Message: "The resource already exists.", Err: err}
+	}
+	return coffer.Internal(fmt.Errorf("postgres: %s: %w", op, err))
+}
+
+func scanSecret(row pgx.Row) (*coffer.Secret, error) {
+	var (
+		s                                         coffer.Secret
+		tags                                      string
+		created, changed, accessed, rotated, next pgtype.Timestamptz
+		deleted, purge                            pgtype.Timestamptz
+	)
+	err := row.Scan(&s.ARN, &s.Namespace.Account, &s.Namespace.Region, &s.Name, &s.Description,
+		&s.KMSKeyID, &tags, &s.ResourcePolicy, &s.RotationEnabled, &s.RotationLambdaARN,
+		&s.RotationRules.AutomaticallyAfterDays, &s.RotationRules.Duration,
+		&s.RotationRules.ScheduleExpression, &s.OwningService, &s.PrimaryRegion,
+		&created, &changed, &accessed, &rotated, &next, &deleted, &purge, &s.Type, &s.VersionRetention)
+	if err != nil {
+		return nil, err
+	}
+	if s.Tags, err = decodeTags(tags); err != nil {
+		return nil, err
+	}
+	s.CreatedDate, s.LastChangedDate, s.LastAccessedDate = fromTimestamp(created), fromTimestamp(changed), fromTimestamp(accessed)
+	s.LastRotatedDate, s.NextRotationDate = fromTimestamp(rotated), fromTimestamp(next)
+	s.DeletedDate, s.PurgeDate = fromTimestamp(deleted), fromTimestamp(purge)
+	return &s, nil
+}
+
+// encodeTags stores tags as a JSON array, keeping their order, and nil tags (never set) as
+// the JSON null (not SQL NULL), so that an empty array means set and all removed.
+func encodeTags(tags []coffer.Tag) (string, error) {
+	if tags == nil {
+		return "null", nil
+	}
+	if len(tags) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
+}
+
+// decodeTags reads what encodeTags wrote: null reads back as nil, [] as an empty, non-nil
+// slice.
+func decodeTags(s string) ([]coffer.Tag, error) {
+	var tags []coffer.Tag
+	if err := json.Unmarshal([]byte(s), &tags); err != nil {
+		return nil, fmt.Errorf("decode tags: %w", err)
+	}
+	return tags, nil
+}
+
+// secretArgs returns the values of secretColumns for s.
+func secretArgs(s *coffer.Secret) ([]any, error) {
+	tags, err := encodeTags(s.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return []any{s.ARN, s.Namespace.Account, s.Namespace.Region, s.Name, s.Description,
+		s.KMSKeyID, tags, s.ResourcePolicy, s.RotationEnabled, s.RotationLambdaARN,
+		s.RotationRules.AutomaticallyAfterDays, s.RotationRules.Duration,
+		s.RotationRules.ScheduleExpression, s.OwningService, s.PrimaryRegion,
+		required(s.CreatedDate), timestamp(s.LastChangedDate), timestamp(s.LastAccessedDate),
+		timestamp(s.LastRotatedDate), timestamp(s.NextRotationDate), timestamp(s.DeletedDate),
+		timestamp(s.PurgeDate), s.Type, s.VersionRetention}, nil
+}
+
+// oneSecret runs a query for at most one secret.
+func (t *tx) oneSecret(op, query string, args ...any) (*coffer.Secret, error) {
+	s, err := scanSecret(t.tx.QueryRow(t.ctx, query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError(op, err)
+	}
+	return s, nil
+}
+
+// secrets runs a query for any number of secrets.
+func (t *tx) secrets(op, query string, args ...any) ([]*coffer.Secret, error) {
+	rows, err := t.tx.Query(t.ctx, query, args...)
+	if err != nil {
+		return nil, t.dbError(op, err)
+	}
+	defer rows.Close()
+	var out []*coffer.Secret
+	for rows.Next() {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return nil, t.dbError(op, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError(op, err)
+	}
+	return out, nil
+}
+
+// exists reports whether query finds a row.
+func (t *tx) exists(op, query string, args ...any) (bool, error) {
+	var one int
+	err := t.tx.QueryRow(t.ctx, query, args...).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, t.dbError(op, err)
+	}
+	return true, nil
+}
+
+// exec runs a statement and returns how many rows it changed.
+func (t *tx) exec(op, query string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(t.ctx, query, args...)
+	if err != nil {
+		return 0, t.dbError(op, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// SecretByName implements coffer.Tx.
+func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
+	return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
+		WHERE account = $1 AND region = $2 AND name = $3`, ns.Account, ns.Region, name)
+}
+
+// SecretByARN implements coffer.Tx.
+func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
+	return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = $1`, arn)
+}
+
+// InsertSecret implements coffer.Tx. ON CONFLICT DO NOTHING answers a taken name or ARN
+// without aborting the transaction, which stays usable.
+func (t *tx) InsertSecret(s *coffer.Secret) error {
+	args, err := secretArgs(s)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("postgres: insert secret: %w", err))
+	}
+	n, err := t.exec("insert secret", `INSERT INTO secrets (`+secretColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+		$19, $20, $21, $22, $23, $24) ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", s.Name)
+	}
+	return nil
+}
+
+// UpdateSecret implements coffer.Tx.
+func (t *tx) UpdateSecret(s *coffer.Secret) error {
+	args, err := secretArgs(s)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("postgres: update secret: %w", err))
+	}
+	// args[4:] skips arn, account, region and name, which never change.
+	n, err := t.exec("update secret", `UPDATE secrets SET description = $1, kms_key_id = $2,
+		tags = $3, resource_policy = $4, rotation_enabled = $5, rotation_lambda_arn = $6,
+		rotation_after_days = $7, rotation_duration = $8, rotation_schedule = $9,
+		owning_service = $10, primary_region = $11, created_date = $12, last_changed_date = $13,
+		last_accessed_date = $14, last_rotated_date = $15, next_rotation_date = $16,
+		deleted_date = $17, purge_date = $18, type = $19, version_retention = $20
+		WHERE arn = $21`, append(args[4:], s.ARN)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
+func (t *tx) DeleteSecret(arn string) error {
+	n, err := t.exec("delete secret", `DELETE FROM secrets WHERE arn = $1`, arn)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// sortKey returns the expression ListSecrets orders by for sortBy, and its value at the
+// cursor c (nil for none). The expressions are those of the indexes of migration 0002 (and
+// secrets_list of 0001), so that a page is a range scan either way: names compare byte by
+// byte, and a time never set (NULL) sorts as -infinity, before every other, as the zero time
+// does in Go.
+func sortKey(sortBy string, c *coffer.ListCursor) (key string, at any, err error) {
+	var t time.Time
+	var name string
+	if c != nil {
+		t, name = c.Time, c.Name
+	}
+	orNever := func(t time.Time) pgtype.Timestamptz {
+		if t.IsZero() {
+			return pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+		}
+		return required(t)
+	}
+	switch sortBy {
+	case "", coffer.SortCreatedDate:
+		return "created_date", required(t), nil
+	case coffer.SortLastChangedDate:
+		return "COALESCE(last_changed_date, '-infinity'::timestamptz)", orNever(t), nil
+	case coffer.SortLastAccessedDate:
+		return "COALESCE(last_accessed_date, '-infinity'::timestamptz)", orNever(t), nil
+	case coffer.SortName:
+		return `(name COLLATE "C")`, name, nil
+	}
+	return "", nil, fmt.Errorf("unknown SortBy %q", sortBy)
+}
+
+// ListSecrets implements coffer.Tx.
+func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Secret, error) {
+	query, args, err := listQuery(ns, q)
+	if err != nil {
+		return nil, coffer.Internal(fmt.Errorf("postgres: list secrets: %w", err))
+	}
+	return t.secrets("list secrets", query, args...)
+}
+
+// listQuery returns the statement of ListSecrets: a range scan, either way, of the index on
+// (account, region, key, arn) of its order.
+func listQuery(ns coffer.Namespace, q coffer.ListQuery) (string, []any, error) {
+	key, after, err := sortKey(q.SortBy, q.After)
+	if err != nil {
+		return "", nil, err
+	}
+	var where strings.Builder
+	where.WriteString(`account = $1 AND region = $2`)
+	args := []any{ns.Account, ns.Region}
+	if !q.IncludeDeleted {
+		where.WriteString(` AND deleted_date IS NULL`)
+	}
+	cmp, order := ">", "ASC"
+	if q.Descending {
+		cmp, order = "<", "DESC"
+	}
+	if q.After != nil {
+		fmt.Fprintf(&where, ` AND (%s, arn) %s ($3, $4)`, key, cmp)
+		args = append(args, after, q.After.ARN)
+	}
+	var limit any // NULL: no limit
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
+	args = append(args, limit)
+	return `SELECT ` + secretColumns + ` FROM secrets WHERE ` + where.String() +
+		` ORDER BY ` + key + ` ` + order + `, arn ` + order + ` LIMIT $` + strconv.Itoa(len(args)), args, nil
+}
+
+// DueForPurge implements coffer.Tx.
+func (t *tx) DueForPurge(now time.Time, limit int) ([]*coffer.Secret, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	return t.secrets("due for purge", `SELECT `+secretColumns+` FROM secrets
+		WHERE purge_date IS NOT NULL AND purge_date <= $1 ORDER BY purge_date, arn LIMIT $2`,
+		required(now), lim)
+}
+
+// Account implements coffer.Tx.
+func (t *tx) Account(id string) (*coffer.Account, error) {
+	var created pgtype.Timestamptz
+	err := t.tx.QueryRow(t.ctx, `SELECT created_date FROM accounts WHERE id = $1`, id).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError("account", err)
+	}
+	return &coffer.Account{ID: id, CreatedDate: fromTimestamp(created)}, nil
+}
+
+// InsertAccount implements coffer.Tx.
+func (t *tx) InsertAccount(a *coffer.Account) error {
+	n, err := t.exec("insert account", `INSERT INTO accounts (id, created_date) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, a.ID, required(a.CreatedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The account %s already exists.", a.ID)
+	}
+	return nil
+}
+
+// Accounts implements coffer.Tx.
+func (t *tx) Accounts() ([]*coffer.Account, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT id, created_date FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, t.dbError("accounts", err)
+	}
+	defer rows.Close()
+	var out []*coffer.Account
+	for rows.Next() {
+		var (
+			a       coffer.Account
+			created pgtype.Timestamptz
+		)
+		if err := rows.Scan(&a.ID, &created); err != nil {
+			return nil, t.dbError("accounts", err)
+		}
+		a.CreatedDate = fromTimestamp(created)
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError("accounts", err)
+	}
+	return out, nil
+}
+
+// AccessKey implements coffer.Tx.
+func (t *tx) AccessKey(id string) (*coffer.AccessKey, error) {
+	var (
+		k       coffer.AccessKey
+		created pgtype.Timestamptz
+	)
+	err := t.tx.QueryRow(t.ctx, `SELECT id, account, principal_arn, status, sealed_secret,
+		created_date FROM access_keys WHERE id = $1`, id).
+		Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.Status, &k.SealedSecret, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError("access key", err)
+	}
+	k.CreatedDate = fromTimestamp(created)
+	return &k, nil
+}
+
+// InsertAccessKey implements coffer.Tx.
+func (t *tx) InsertAccessKey(k *coffer.AccessKey) error {
+	n, err := t.exec("insert access key", `INSERT INTO access_keys (id, account, principal_arn, status,
+		sealed_secret, created_date) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		k.ID, k.Account, k.PrincipalARN, k.Status, blob(k.SealedSecret), required(k.CreatedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The access key %s already exists.", k.ID)
+	}
+	return nil
+}
+
+// Meta implements coffer.Tx.
+func (t *tx) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError("meta", err)
+	}
+	return v, nil
+}
+
+// PutMeta implements coffer.Tx.
+func (t *tx) PutMeta(key string, value []byte) error {
+	_, err := t.exec("put meta", `INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, blob(value))
+	return err
+}
+
+// DeleteMeta implements coffer.Tx.
+func (t *tx) DeleteMeta(key string) error {
+	_, err := t.exec("delete meta", `DELETE FROM meta WHERE key = $1`, key)
+	return err
+}

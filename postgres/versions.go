@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"errors"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const versionColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+	is_binary, wrapped_key, ciphertext, destroyed_date`
+
+func scanVersion(row pgx.Row) (*coffer.Version, error) {
+	var (
+		v                            coffer.Version
+		created, accessed, destroyed pgtype.Timestamptz
+	)
+	err := row.Scan(&v.SecretARN, &v.VersionID, &created, &accessed, &v.KMSKeyID, &v.Binary,
+		&v.WrappedKey, &v.Ciphertext, &destroyed)
+	if err != nil {
+		return nil, err
+	}
+	v.CreatedDate, v.LastAccessedDate = fromTimestamp(created), fromTimestamp(accessed)
+	v.DestroyedDate = fromTimestamp(destroyed)
+	return &v, nil
+}
+
+// Versions implements coffer.Tx.
+func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT `+versionColumns+` FROM versions
+		WHERE secret_arn = $1 ORDER BY created_date, version_id`, secretARN)
+	if err != nil {
+		return nil, t.dbError("versions", err)
+	}
+	var vs []*coffer.Version
+	byID := make(map[string]*coffer.Version)
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			rows.Close()
+			return nil, t.dbError("versions", err)
+		}
+		vs = append(vs, v)
+		byID[v.VersionID] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError("versions", err)
+	}
+	if len(vs) == 0 {
+		ok, err := t.exists("versions", `SELECT 1 FROM secrets WHERE arn = $1`, secretARN)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, coffer.NotFound
+		}
+		return vs, nil
+	}
+	err = t.stages(func(versionID, stage string) {
+		if v := byID[versionID]; v != nil {
+			v.Stages = append(v.Stages, stage)
+		}
+	}, `SELECT version_id, stage FROM stages WHERE secret_arn = $1 ORDER BY stage`, secretARN)
+	return vs, err
+}
+
+// stages calls add for every (version id, stage) row of query.
+func (t *tx) stages(add func(versionID, stage string), query string, args ...any) error {
+	rows, err := t.tx.Query(t.ctx, query, args...)
+	if err != nil {
+		return t.dbError("stages", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, stage string
+		if err := rows.Scan(&id, &stage); err != nil {
+			return t.dbError("stages", err)
+		}
+		add(id, stage)
+	}
+	if err := rows.Err(); err != nil {
+		return t.dbError("stages", err)
+	}
+	return nil
+}
+
+// Version implements coffer.Tx.
+func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
+	v, err := scanVersion(t.tx.QueryRow(t.ctx, `SELECT `+versionColumns+` FROM versions
+		WHERE secret_arn = $1 AND version_id = $2`, secretARN, versionID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError("version", err)
+	}
+	err = t.stages(func(_, stage string) { v.Stages = append(v.Stages, stage) },
+		`SELECT version_id, stage FROM stages WHERE secret_arn = $1 AND version_id = $2 ORDER BY stage`,
+		secretARN, versionID)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// InsertVersion implements coffer.Tx. The secret is looked up first: a foreign key violation
+// would abort the transaction, where NotFound leaves it usable.
+func (t *tx) InsertVersion(v *coffer.Version) error {
+	ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = $1`, v.SecretARN)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	n, err := t.exec("insert version", `INSERT INTO versions (`+versionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
+		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "A version with the ID %s already exists.", v.VersionID)
+	}
+	return nil
+}
+
+// UpdateVersion implements coffer.Tx.
+func (t *tx) UpdateVersion(v *coffer.Version) error {
+	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = $1, wrapped_key = $2,
+		ciphertext = $3, last_accessed_date = $4 WHERE secret_arn = $5 AND version_id = $6`,
+		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.LastAccessedDate),
+		v.SecretARN, v.VersionID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
+func (t *tx) DeleteVersion(secretARN, versionID string) error {
+	n, err := t.exec("delete version", `DELETE FROM versions WHERE secret_arn = $1 AND version_id = $2`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DestroyVersion implements coffer.Tx. It updates the row to empty blobs. Under MVCC the old
+// row version (and its TOAST chunks, for a large value) stays in the table's files as a dead
+// tuple until VACUUM reclaims the space, and in the WAL until that segment is recycled;
+// autovacuum does it in time, a VACUUM of versions does it now. Nothing reads a dead tuple
+// through SQL. A version already destroyed is left as it is.
+func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
+	if at.IsZero() {
+		// NULL is how a live version is stored.
+		return coffer.Internal(errors.New("postgres: destroy version: zero DestroyedDate"))
+	}
+	n, err := t.exec("destroy version", `UPDATE versions SET wrapped_key = '', ciphertext = '',
+		destroyed_date = $1 WHERE secret_arn = $2 AND version_id = $3 AND destroyed_date IS NULL`,
+		required(at), secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	ok, err := t.exists("destroy version", `SELECT 1 FROM versions WHERE secret_arn = $1 AND version_id = $2`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// SetStage implements coffer.Tx.
+func (t *tx) SetStage(secretARN, stage, versionID string) error {
+	ok, err := t.exists("set stage", `SELECT 1 FROM versions WHERE secret_arn = $1 AND version_id = $2`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	_, err = t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id) VALUES ($1, $2, $3)
+		ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = EXCLUDED.version_id`,
+		secretARN, stage, versionID)
+	return err
+}
+
+// RemoveStage implements coffer.Tx.
+func (t *tx) RemoveStage(secretARN, stage string) error {
+	_, err := t.exec("remove stage", `DELETE FROM stages WHERE secret_arn = $1 AND stage = $2`, secretARN, stage)
+	return err
+}

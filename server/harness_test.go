@@ -1,0 +1,213 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/postgres"
+	"github.com/coffer-project/coffer/server"
+	"github.com/coffer-project/coffer/sqlite"
+	"github.com/coffer-project/coffer/storetest"
+)
+
+// clock is a test clock for the core (deletion windows); the HTTP layer keeps real time so
+// that SigV4 dates stay valid.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testServer is a coffer server on a random loopback port, with its store open for inspection.
+type testServer struct {
+	URL     string
+	Dir     string // the data directory: store files and the server log
+	DSN     string // the PostgreSQL schema's DSN, when the store is PostgreSQL
+	Store   coffer.Store
+	Secrets *core.Service
+	Clock   *clock
+	Creds   aws.Credentials
+	Account string
+	Regions []string
+	handler http.Handler
+}
+
+type serverOpts struct {
+	postgres bool
+	regions  []string
+}
+
+func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
+
+func startServerTB(t testing.TB, o serverOpts) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	if o.regions == nil {
+		o.regions = []string{"us-east-1"}
+	}
+	dir := t.TempDir()
+	root, err := keyring.NewRootKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyring.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store coffer.Store
+	var dsn string
+	if o.postgres {
+		dsn = storetest.PostgresDSN(t)
+		store, err = postgres.Open(ctx, dsn)
+	} else {
+		store, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	gen, err := core.NewAccessKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := core.Bootstrap(ctx, store, keys, core.BootstrapConfig{AccountID: "111122223333", AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clk := &clock{t: time.Now().UTC()}
+	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
+	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &testServer{
+		URL: "http://" + ln.Addr().String(), Dir: dir, DSN: dsn, Store: store, Secrets: svc, Clock: clk,
+		Creds:   aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
+		Account: boot.AccountID, Regions: o.regions, handler: h,
+	}
+}
+
+// client returns an aws-sdk-go-v2 Secrets Manager client for region, with the server's
+// administrator credentials, that does not retry (so each call is one request).
+func (s *testServer) client(region string) *secretsmanager.Client {
+	return s.clientWith(region, s.Creds)
+}
+
+func (s *testServer) clientWith(region string, c aws.Credentials) *secretsmanager.Client {
+	cfg := aws.Config{
+		Region:           region,
+		Credentials:      credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+	}
+	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// rawCall sends a hand-built, SigV4-signed JSON request, so a test can break it in ways an
+// SDK would not: mutate is called after signing.
+func (s *testServer) rawCall(t *testing.T, target, contentType string, body []byte, signAt time.Time, creds aws.Credentials, mutate func(*http.Request)) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if target != "" {
+		req.Header.Set("X-Amz-Target", target)
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "secretsmanager", s.Regions[0], signAt); err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.Header.Get("x-amzn-RequestId") == "" {
+		t.Errorf("response without x-amzn-RequestId")
+	}
+	var m map[string]any
+	if err := jsonUnmarshal(b, &m); err != nil {
+		t.Fatalf("response body is not JSON: %q", b)
+	}
+	return resp.StatusCode, m
+}
+
+// wantErr checks that err is the AWS error code (and, when msg is not empty, exactly msg).
+func wantErr(t *testing.T, err error, code, msg string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("got %v, want %s", err, code)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("code %s (%s), want %s", ae.ErrorCode(), ae.ErrorMessage(), code)
+	}
+	if msg != "" && ae.ErrorMessage() != msg {
+		t.Fatalf("message %q, want %q", ae.ErrorMessage(), msg)
+	}
+}
+
+// result holds a call's value and error until a test checks it: must(c.Op(…)).get(t).
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func must[T any](v T, err error) result[T] { return result[T]{v, err} }
+
+func (r result[T]) get(t *testing.T) T {
+	t.Helper()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.v
+}

@@ -1,0 +1,173 @@
+// Package server is coffer's HTTP front end. It owns the path of a request: read the body,
+// authenticate the SigV4 signature, pick the namespace from the signature's scope, dispatch
+// the X-Amz-Target operation to the core, and encode the answer in the AWS JSON 1.1 shape. It
+// also answers /healthz and /readyz without authentication, revealing nothing.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/awsapi"
+	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/sigv4"
+)
+
+// Config configures a Handler.
+type Config struct {
+	Regions []string                        // the regions this deployment serves; the first is the default
+	Secrets *core.Service                   // the Secrets Manager operations
+	Creds   *Credentials                    // access keys, for SigV4 and for the signer's account
+	Logger  *slog.Logger                    // request failures are logged with their request id
+	Now     func() time.Time                // the clock; time.Now when nil
+	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+}
+
+// Handler serves the AWS APIs.
+type Handler struct {
+	cfg      Config
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.verifier = sigv4.NewVerifier(cfg.Creds, h.now).CheckScope(func(region, service string) error {
+		id := &sigv4.Identity{Region: region, Service: service}
+		return sigv4.ScopeError(id, "secretsmanager", slices.Contains(cfg.Regions, region))
+	})
+	return h
+}
+
+// requestID returns a random UUID-shaped request id, as AWS's x-amzn-RequestId.
+func requestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		h.health(w, r, nil)
+		return
+	case "/readyz":
+		h.health(w, r, h.cfg.Ready)
+		return
+	}
+	id := requestID()
+	w.Header().Set("x-amzn-RequestId", id)
+	defer h.recoverPanic(w, id)
+	ctx := r.Context()
+	start := h.now()
+	op, err := h.serve(ctx, w, r)
+	if err != nil {
+		e := coffer.AsError(err)
+		if e.Code == coffer.ErrInternalServiceError {
+			h.log.Error("request failed", "request_id", id, "operation", op, "err", e.Err)
+		} else {
+			h.log.Debug("request refused", "request_id", id, "operation", op, "code", e.Code)
+		}
+		awsapi.WriteError(w, e)
+		return
+	}
+	h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
+}
+
+// serve runs one API call and writes its success response; it returns the operation name and
+// any error, which the caller writes.
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, error) {
+	body, err := awsapi.ReadBody(r)
+	if err != nil {
+		return "", err
+	}
+	ident, err := h.verifier.Verify(ctx, r, body)
+	if err != nil {
+		return "", err
+	}
+	target, err := awsapi.ParseTarget(r)
+	if err != nil {
+		return "", err
+	}
+	key, err := h.cfg.Creds.Key(ctx, ident.AccessKeyID)
+	if err != nil {
+		return target.Operation, err
+	}
+	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
+	var out any
+	switch target.Prefix {
+	case "secretsmanager":
+		out, err = h.secretsManager(ctx, ns, target.Operation, body)
+	case ExtensionPrefix:
+		out, err = h.extension(ctx, ns, target.Operation, body)
+	default:
+		return target.Operation, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", target.Prefix, target.Operation)
+	}
+	if err != nil {
+		return target.Operation, err
+	}
+	if wp, ok := out.(wiping); ok {
+		awsapi.WriteJSON(w, wp.out)
+		for _, v := range wp.vals {
+			v.Wipe()
+		}
+	} else {
+		awsapi.WriteJSON(w, out)
+	}
+	return target.Operation, nil
+}
+
+// recoverPanic turns a panic in a request into an InternalServiceError. The log gets the
+// stack, which shows code locations and raw words only, but never the panic's value, which
+// might hold request data; the client gets nothing but the request id.
+func (h *Handler) recoverPanic(w http.ResponseWriter, id string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	h.log.Error("panic while serving a request", "request_id", id, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+	awsapi.WriteError(w, coffer.Internal(nil))
+}
+
+// health answers a probe with a fixed body that reveals nothing about the deployment.
+func (h *Handler) health(w http.ResponseWriter, r *http.Request, check func(context.Context) error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if check != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := check(ctx); err != nil {
+			h.log.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready")
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}

@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"bytes"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// TestMigrateFrom0001 builds a database at schema 0001, with rows as that schema's coffer
+// wrote them, and checks that Open migrates it to the latest schema with the rows intact.
+func TestMigrateFrom0001(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	old, err := open(t.Context(), path, 1)
+	if err != nil {
+		t.Fatalf("open at 0001: %v", err)
+	}
+	var v int
+	if err := old.writer.QueryRowContext(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != 1 {
+		t.Fatalf("schema version of the old database: %d, %v; want 1", v, err)
+	}
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	untagged := coffer.SecretARN(ns, "untagged", "AAAAAA")
+	tagged := coffer.SecretARN(ns, "tagged", "BBBBBB")
+	created := time.Date(2024, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	ct := bytes.Repeat([]byte{0xc0, 0xff, 0xee}, 1000)
+	// One statement per call: the driver numbers the parameters of each statement from 1.
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO secrets (arn, account, region, name, description, kms_key_id, tags,
+			resource_policy, rotation_enabled, rotation_lambda_arn, rotation_after_days,
+			rotation_duration, rotation_schedule, owning_service, primary_region, created_date,
+			last_changed_date, last_accessed_date, last_rotated_date, next_rotation_date,
+			deleted_date, purge_date)
+		VALUES (?, ?, ?, 'untagged', 'd', '', '[]', '', 0, '', 0, '', '', '', '', ?, ?, 0, 0, 0, 0, 0),
+		       (?, ?, ?, 'tagged', '', 'alias/k', '[{"Key":"team","Value":"x"}]', '{}', 1, 'arn:l', 30,
+		        '3h', '', 'rds', 'eu-west-1', ?, ?, ?, 0, 0, 0, 0)`,
+			[]any{untagged, ns.Account, ns.Region, created.UnixMilli(), created.UnixMilli(),
+				tagged, ns.Account, ns.Region, created.UnixMilli() + 1, created.UnixMilli() + 1, created.UnixMilli()}},
+		{`INSERT INTO versions (secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+			is_binary, wrapped_key, ciphertext) VALUES (?, 'v1', ?, 0, 'key-1', 1, x'0102', ?)`,
+			[]any{tagged, created.UnixMilli(), ct}},
+		{`INSERT INTO stages (secret_arn, stage, version_id) VALUES (?, 'AWSCURRENT', 'v1')`, []any{tagged}},
+	} {
+		if _, err = old.writer.ExecContext(t.Context(), st.sql, st.args...); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("rows at 0001: %v", err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open migrating from 0001: %v", err)
+	}
+	defer s.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writer.QueryRowContext(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != len(ms) {
+		t.Fatalf("schema version after Open: %d, %v; want %d", v, err, len(ms))
+	}
+	err = s.View(t.Context(), func(tx coffer.Tx) error {
+		u, err := tx.SecretByARN(untagged)
+		if err != nil {
+			return err
+		}
+		if u.Tags != nil || u.Description != "d" || !u.CreatedDate.Equal(created) || u.Type != "" || u.VersionRetention != 0 {
+			t.Errorf("untagged secret after migration: %+v; want nil Tags (0001's [] is never set), Description d, CreatedDate %v, no Type or retention", u, created)
+		}
+		g, err := tx.SecretByName(ns, "tagged")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(g.Tags, []coffer.Tag{{Key: "team", Value: "x"}}) || g.KMSKeyID != "alias/k" ||
+			g.RotationRules.AutomaticallyAfterDays != 30 || !g.RotationEnabled || g.PrimaryRegion != "eu-west-1" ||
+			!g.LastAccessedDate.Equal(created) {
+			t.Errorf("tagged secret after migration: %+v", g)
+		}
+		vs, err := tx.Versions(tagged)
+		if err != nil {
+			return err
+		}
+		if len(vs) != 1 || vs[0].VersionID != "v1" || !bytes.Equal(vs[0].Ciphertext, ct) ||
+			!bytes.Equal(vs[0].WrappedKey, []byte{1, 2}) || !vs[0].Binary || vs[0].Destroyed() ||
+			!slices.Equal(vs[0].Stages, []string{coffer.StageCurrent}) {
+			t.Errorf("version after migration: %d versions, first %q, %d bytes, stages %q, destroyed %v",
+				len(vs), vs[0].VersionID, len(vs[0].Ciphertext), vs[0].Stages, vs[0].Destroyed())
+		}
+		list, err := tx.ListSecrets(ns, coffer.ListQuery{SortBy: coffer.SortName})
+		if err != nil {
+			return err
+		}
+		if len(list) != 2 || list[0].ARN != tagged || list[1].ARN != untagged {
+			t.Errorf("ListSecrets by name after migration: got %d secrets", len(list))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The migrated database takes the new fields.
+	err = s.Update(t.Context(), func(tx coffer.Tx) error {
+		if err := tx.DestroyVersion(tagged, "v1", created.Add(time.Hour)); err != nil {
+			return err
+		}
+		u, err := tx.SecretByARN(untagged)
+		if err != nil {
+			return err
+		}
+		u.Tags, u.Type, u.VersionRetention = []coffer.Tag{}, "t", 2
+		return tx.UpdateSecret(u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListUsesIndexes checks that every order of ListSecrets, either way, with a cursor or
+// without, is served by an index: SQLite's plan has no temporary B-tree for the ORDER BY.
+func TestListUsesIndexes(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	for _, sortBy := range []string{coffer.SortCreatedDate, coffer.SortName, coffer.SortLastChangedDate, coffer.SortLastAccessedDate} {
+		for _, desc := range []bool{false, true} {
+			for _, after := range []*coffer.ListCursor{nil, {Time: time.Now(), Name: "n", ARN: "a"}} {
+				query, args, err := listQuery(ns, coffer.ListQuery{SortBy: sortBy, Descending: desc, After: after, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var plan []string
+				for rows.Next() {
+					var id, parent, unused int
+					var detail string
+					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+						t.Fatal(err)
+					}
+					plan = append(plan, detail)
+				}
+				rows.Close()
+				joined := strings.Join(plan, "; ")
+				if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, "USING INDEX") {
+					t.Errorf("SortBy %s, descending %v, cursor %v: plan %q, want an index walk without a sort", sortBy, desc, after != nil, joined)
+				}
+			}
+		}
+	}
+}

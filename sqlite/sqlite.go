@@ -1,0 +1,273 @@
+// Package sqlite is the coffer.Store adapter for a single SQLite database file, on the pure-Go
+// driver modernc.org/sqlite. It holds ciphertext and wrapped keys only: secret values arrive
+// sealed by the keyring package and leave the same way.
+//
+// The database runs in WAL mode with synchronous=FULL, so a committed Update survives a power
+// loss, and with foreign keys on. Writes are serialized inside the process on one connection
+// whose transactions begin IMMEDIATE (taking the write lock up front, so a transaction never
+// fails half-way with SQLITE_BUSY); reads run on a small pool of query-only connections, each
+// View on one WAL snapshot. Other processes opening the same file wait up to busyTimeout for
+// the write lock.
+//
+// Every connection runs with secure_delete on: deleted or shrunk content is overwritten with
+// zeros instead of lingering in free pages. An Update that destroyed a version
+// (coffer.Tx.DestroyVersion) is followed, after its commit, by a truncating WAL checkpoint, so
+// that the ciphertext earlier transactions wrote to the write-ahead log leaves it too.
+// Backups, snapshots and the filesystem's own copies are beyond its reach.
+//
+// The schema is created and upgraded by the versioned migrations embedded from migrations/,
+// applied by Open in one transaction and recorded in the schema_migrations table.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const (
+	// busyTimeout is how long a connection waits for a lock another process holds.
+	busyTimeout = 10 * time.Second
+	// readers is the size of the pool of read-only connections.
+	readers = 4
+)
+
+// Store is a coffer.Store on one SQLite database file. It is safe for concurrent use.
+type Store struct {
+	path   string
+	writer *sql.DB // one connection: writes are serialized here
+	reader *sql.DB // query-only connections for View
+	log    *slog.Logger
+}
+
+// Option configures a Store at Open.
+type Option func(*Store)
+
+// WithLogger sets the logger for what the store does on its own and cannot return, such as a
+// WAL checkpoint that did not complete after a commit. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+var _ coffer.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path, creating it with mode 0600 if it does not exist, and
+// applies any pending schema migrations. It fails if the database was written by a newer coffer
+// whose schema this one does not know.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return open(ctx, path, 0, opts...)
+}
+
+// open is Open, applying the migrations only up to version upTo when it is positive (tests
+// build databases of an older schema with it).
+func open(ctx context.Context, path string, upTo int, opts ...Option) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// SQLite would create the file with mode 0644; create it first so it never is. SQLite gives
+	// the -wal and -shm files the mode of the database file.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+
+	s := &Store{path: abs, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+	if err := s.init(ctx, upTo); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+
+	if s.reader, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers)
+	if err := s.reader.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// init checks the writer connection's settings took and migrates the schema, up to version
+// upTo when it is positive.
+func (s *Store) init(ctx context.Context, upTo int) error {
+	var mode string
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open %s: journal_mode is %q, want wal (is the file on a network filesystem?)", s.path, mode)
+	}
+	var fk int
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if fk != 1 {
+		return fmt.Errorf("sqlite: open %s: foreign keys are off", s.path)
+	}
+	var secure int
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&secure); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if secure != 1 {
+		return fmt.Errorf("sqlite: open %s: secure_delete is off", s.path)
+	}
+	return migrate(ctx, s.writer, upTo)
+}
+
+// dsn returns the driver's data source name for the database file at abs: a file: URI whose
+// parameters set the pragmas every connection needs.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "secure_delete(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Update runs fn in a read-write transaction, serialized with every other Update of the
+// store. An error from fn rolls the transaction back and is returned unchanged; so does a
+// panic, which goes on after the rollback. fn runs exactly once, and must not call Update of
+// the same store: that would wait forever for the one write connection.
+//
+// When fn destroyed a version, Update checkpoints the WAL after the commit (see checkpoint).
+func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	// Rollback is a no-op after Commit; on an error or a panic in fn it undoes every write.
+	defer sqlTx.Rollback()
+	t := &tx{ctx: ctx, tx: sqlTx}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	if t.destroyed {
+		s.checkpoint(context.WithoutCancel(ctx))
+	}
+	return nil
+}
+
+// checkpoint copies the WAL into the database file and truncates the WAL to zero bytes, so
+// that the pages a destroyed version's ciphertext was written to in earlier transactions
+// leave the WAL (secure_delete already zeroed them in the database's newest pages). It waits
+// up to busyTimeout for readers of older snapshots. It is best effort: the transaction has
+// committed, so a checkpoint that fails or cannot finish is logged, not returned; the next
+// one that completes removes the old pages.
+func (s *Store) checkpoint(ctx context.Context) {
+	var busy, logPages, done int
+	err := s.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+	switch {
+	case err != nil:
+		s.log.WarnContext(ctx, "sqlite: WAL checkpoint after destroying a version failed; the destroyed value may stay in the WAL until a later checkpoint", "err", err)
+	case busy != 0:
+		s.log.WarnContext(ctx, "sqlite: WAL checkpoint after destroying a version was blocked by a reader; the destroyed value may stay in the WAL until a later checkpoint",
+			"wal_pages", logPages, "checkpointed_pages", done)
+	}
+}
+
+// View runs fn in a read-only transaction on one snapshot of the database. Writes inside it
+// fail. An error from fn is returned unchanged.
+func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
+	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	// Nothing to commit: rolling back ends the read transaction and releases its snapshot.
+	defer sqlTx.Rollback()
+	return fn(&tx{ctx: ctx, tx: sqlTx})
+}
+
+// Close closes every connection. The last one to close checkpoints the WAL into the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// dbError turns an error of the driver into a coffer error: a uniqueness violation that an
+// insert did not foresee is ResourceExists, anything else is internal. The driver's messages
+// name constraints, never row contents.
+func dbError(op string, err error) error {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &coffer.Error{Code: coffer.ErrResourceExists, Message: "The resource already exists.", Err: err}
+		}
+	}
+	return coffer.Internal(fmt.Errorf("sqlite: %s: %w", op, err))
+}
+
+// millis encodes a time as unix milliseconds, with 0 for the zero time. (The instant
+// 1970-01-01T00:00:00Z itself reads back as the zero time; coffer never stores it.)
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis decodes what millis encoded, in UTC.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// blob returns b, or an empty non-nil slice for nil: the driver would store nil as NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

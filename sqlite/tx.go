@@ -1,0 +1,401 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// tx is a coffer.Tx on one database/sql transaction.
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	// destroyed is set when DestroyVersion erased a value: Update then checkpoints the WAL
+	// after the commit.
+	destroyed bool
+}
+
+var _ coffer.Tx = (*tx)(nil)
+
+const secretColumns = `arn, account, region, name, description, kms_key_id, tags, resource_policy,
+	rotation_enabled, rotation_lambda_arn, rotation_after_days, rotation_duration, rotation_schedule,
+	owning_service, primary_region, created_date, last_changed_date, last_accessed_date,
+	last_rotated_date, next_rotation_date, deleted_date, purge_date, type, version_retention`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSecret(row scanner) (*coffer.Secret, error) {
+	var (
+		s                                         coffer.Secret
+		tags                                      string
+		created, changed, accessed, rotated, next int64
+		deleted, purge                            int64
+	)
+	err := row.Scan(&s.ARN, &s.Namespace.Account, &s.Namespace.Region, &s.Name, &s.Description,
+		&s.KMSKeyID, &tags, &s.ResourcePolicy, &s.RotationEnabled, &s.RotationLambdaARN,
+		&s.RotationRules.AutomaticallyAfterDays, &s.RotationRules.Duration,
+		&s.RotationRules.ScheduleExpression, &s.OwningService, &s.PrimaryRegion,
+		&created, &changed, &accessed, &rotated, &next, &deleted, &purge, &s.Type, &s.VersionRetention)
+	if err != nil {
+		return nil, err
+	}
+	if s.Tags, err = decodeTags(tags); err != nil {
+		return nil, err
+	}
+	s.CreatedDate, s.LastChangedDate, s.LastAccessedDate = fromMillis(created), fromMillis(changed), fromMillis(accessed)
+	s.LastRotatedDate, s.NextRotationDate = fromMillis(rotated), fromMillis(next)
+	s.DeletedDate, s.PurgeDate = fromMillis(deleted), fromMillis(purge)
+	return &s, nil
+}
+
+// encodeTags stores tags as a JSON array, keeping their order, and nil tags (never set) as
+// the JSON null, so that an empty array means set and all removed.
+func encodeTags(tags []coffer.Tag) (string, error) {
+	if tags == nil {
+		return "null", nil
+	}
+	if len(tags) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
+}
+
+// decodeTags reads what encodeTags wrote: null reads back as nil, [] as an empty, non-nil
+// slice.
+func decodeTags(s string) ([]coffer.Tag, error) {
+	var tags []coffer.Tag
+	if err := json.Unmarshal([]byte(s), &tags); err != nil {
+		return nil, fmt.Errorf("decode tags: %w", err)
+	}
+	return tags, nil
+}
+
+// secretArgs returns the values of secretColumns for s.
+func secretArgs(s *coffer.Secret) ([]any, error) {
+	tags, err := encodeTags(s.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return []any{s.ARN, s.Namespace.Account, s.Namespace.Region, s.Name, s.Description,
+		s.KMSKeyID, tags, s.ResourcePolicy, s.RotationEnabled, s.RotationLambdaARN,
+		s.RotationRules.AutomaticallyAfterDays, s.RotationRules.Duration,
+		s.RotationRules.ScheduleExpression, s.OwningService, s.PrimaryRegion,
+		millis(s.CreatedDate), millis(s.LastChangedDate), millis(s.LastAccessedDate),
+		millis(s.LastRotatedDate), millis(s.NextRotationDate), millis(s.DeletedDate),
+		millis(s.PurgeDate), s.Type, s.VersionRetention}, nil
+}
+
+// oneSecret runs a query for at most one secret.
+func (t *tx) oneSecret(op, query string, args ...any) (*coffer.Secret, error) {
+	s, err := scanSecret(t.tx.QueryRowContext(t.ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	return s, nil
+}
+
+// secrets runs a query for any number of secrets.
+func (t *tx) secrets(op, query string, args ...any) ([]*coffer.Secret, error) {
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return nil, dbError(op, err)
+	}
+	defer rows.Close()
+	var out []*coffer.Secret
+	for rows.Next() {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(op, err)
+	}
+	return out, nil
+}
+
+// exists reports whether query finds a row.
+func (t *tx) exists(op, query string, args ...any) (bool, error) {
+	var one int
+	err := t.tx.QueryRowContext(t.ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, dbError(op, err)
+	}
+	return true, nil
+}
+
+// exec runs a statement and returns how many rows it changed.
+func (t *tx) exec(op, query string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	if err != nil {
+		return 0, dbError(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, dbError(op, err)
+	}
+	return n, nil
+}
+
+// SecretByName implements coffer.Tx.
+func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
+	return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
+		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
+}
+
+// SecretByARN implements coffer.Tx.
+func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
+	return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
+}
+
+// InsertSecret implements coffer.Tx.
+func (t *tx) InsertSecret(s *coffer.Secret) error {
+	args, err := secretArgs(s)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: insert secret: %w", err))
+	}
+	n, err := t.exec("insert secret", `INSERT INTO secrets (`+secretColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", s.Name)
+	}
+	return nil
+}
+
+// UpdateSecret implements coffer.Tx.
+func (t *tx) UpdateSecret(s *coffer.Secret) error {
+	args, err := secretArgs(s)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: update secret: %w", err))
+	}
+	// args[4:] skips arn, account, region and name, which never change.
+	n, err := t.exec("update secret", `UPDATE secrets SET description = ?, kms_key_id = ?, tags = ?,
+		resource_policy = ?, rotation_enabled = ?, rotation_lambda_arn = ?, rotation_after_days = ?,
+		rotation_duration = ?, rotation_schedule = ?, owning_service = ?, primary_region = ?,
+		created_date = ?, last_changed_date = ?, last_accessed_date = ?,
+		last_rotated_date = ?, next_rotation_date = ?, deleted_date = ?, purge_date = ?,
+		type = ?, version_retention = ?
+		WHERE arn = ?`, append(args[4:], s.ARN)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
+func (t *tx) DeleteSecret(arn string) error {
+	n, err := t.exec("delete secret", `DELETE FROM secrets WHERE arn = ?`, arn)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// sortColumn returns the column ListSecrets orders by for sortBy, and the value of that
+// column at the cursor c (nil for none).
+func sortColumn(sortBy string, c *coffer.ListCursor) (column string, at any, err error) {
+	var t time.Time
+	var name string
+	if c != nil {
+		t, name = c.Time, c.Name
+	}
+	switch sortBy {
+	case "", coffer.SortCreatedDate:
+		return "created_date", millis(t), nil
+	case coffer.SortLastChangedDate:
+		return "last_changed_date", millis(t), nil
+	case coffer.SortLastAccessedDate:
+		return "last_accessed_date", millis(t), nil
+	case coffer.SortName:
+		return "name", name, nil
+	}
+	return "", nil, fmt.Errorf("unknown SortBy %q", sortBy)
+}
+
+// ListSecrets implements coffer.Tx.
+func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Secret, error) {
+	query, args, err := listQuery(ns, q)
+	if err != nil {
+		return nil, coffer.Internal(fmt.Errorf("sqlite: list secrets: %w", err))
+	}
+	return t.secrets("list secrets", query, args...)
+}
+
+// listQuery returns the statement of ListSecrets. Each order has an index whose columns
+// after (account, region) are (key, arn) or, for names, which are unique, (name); SQLite
+// walks it either way, and the row-value comparison with the cursor is a range on it.
+func listQuery(ns coffer.Namespace, q coffer.ListQuery) (string, []any, error) {
+	key, after, err := sortColumn(q.SortBy, q.After)
+	if err != nil {
+		return "", nil, err
+	}
+	var where strings.Builder
+	where.WriteString(`account = ? AND region = ?`)
+	args := []any{ns.Account, ns.Region}
+	if !q.IncludeDeleted {
+		where.WriteString(` AND deleted_date = 0`)
+	}
+	cmp, order := ">", "ASC"
+	if q.Descending {
+		cmp, order = "<", "DESC"
+	}
+	if q.After != nil {
+		fmt.Fprintf(&where, ` AND (%s, arn) %s (?, ?)`, key, cmp)
+		args = append(args, after, q.After.ARN)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1 // no limit
+	}
+	args = append(args, limit)
+	return `SELECT ` + secretColumns + ` FROM secrets WHERE ` + where.String() +
+		` ORDER BY ` + key + ` ` + order + `, arn ` + order + ` LIMIT ?`, args, nil
+}
+
+// DueForPurge implements coffer.Tx.
+func (t *tx) DueForPurge(now time.Time, limit int) ([]*coffer.Secret, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	return t.secrets("due for purge", `SELECT `+secretColumns+` FROM secrets
+		WHERE purge_date <> 0 AND purge_date <= ? ORDER BY purge_date, arn LIMIT ?`, millis(now), limit)
+}
+
+// Account implements coffer.Tx.
+func (t *tx) Account(id string) (*coffer.Account, error) {
+	var (
+		a       = coffer.Account{ID: id}
+		created int64
+	)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT created_date FROM accounts WHERE id = ?`, id).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, dbError("account", err)
+	}
+	a.CreatedDate = fromMillis(created)
+	return &a, nil
+}
+
+// InsertAccount implements coffer.Tx.
+func (t *tx) InsertAccount(a *coffer.Account) error {
+	n, err := t.exec("insert account", `INSERT INTO accounts (id, created_date) VALUES (?, ?)
+		ON CONFLICT DO NOTHING`, a.ID, millis(a.CreatedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The account %s already exists.", a.ID)
+	}
+	return nil
+}
+
+// Accounts implements coffer.Tx.
+func (t *tx) Accounts() ([]*coffer.Account, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, created_date FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, dbError("accounts", err)
+	}
+	defer rows.Close()
+	var out []*coffer.Account
+	for rows.Next() {
+		var (
+			a       coffer.Account
+			created int64
+		)
+		if err := rows.Scan(&a.ID, &created); err != nil {
+			return nil, dbError("accounts", err)
+		}
+		a.CreatedDate = fromMillis(created)
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("accounts", err)
+	}
+	return out, nil
+}
+
+// AccessKey implements coffer.Tx.
+func (t *tx) AccessKey(id string) (*coffer.AccessKey, error) {
+	var (
+		k       coffer.AccessKey
+		created int64
+	)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, account, principal_arn, status, sealed_secret,
+		created_date FROM access_keys WHERE id = ?`, id).
+		Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.Status, &k.SealedSecret, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, dbError("access key", err)
+	}
+	k.CreatedDate = fromMillis(created)
+	return &k, nil
+}
+
+// InsertAccessKey implements coffer.Tx.
+func (t *tx) InsertAccessKey(k *coffer.AccessKey) error {
+	n, err := t.exec("insert access key", `INSERT INTO access_keys (id, account, principal_arn, status,
+		sealed_secret, created_date) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		k.ID, k.Account, k.PrincipalARN, k.Status, blob(k.SealedSecret), millis(k.CreatedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "The access key %s already exists.", k.ID)
+	}
+	return nil
+}
+
+// Meta implements coffer.Tx.
+func (t *tx) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, dbError("meta", err)
+	}
+	return v, nil
+}
+
+// PutMeta implements coffer.Tx.
+func (t *tx) PutMeta(key string, value []byte) error {
+	_, err := t.exec("put meta", `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, blob(value))
+	return err
+}
+
+// DeleteMeta implements coffer.Tx.
+func (t *tx) DeleteMeta(key string) error {
+	_, err := t.exec("delete meta", `DELETE FROM meta WHERE key = ?`, key)
+	return err
+}

@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+const versionColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+	is_binary, wrapped_key, ciphertext, destroyed_date`
+
+func scanVersion(row scanner) (*coffer.Version, error) {
+	var (
+		v                            coffer.Version
+		created, accessed, destroyed int64
+	)
+	err := row.Scan(&v.SecretARN, &v.VersionID, &created, &accessed, &v.KMSKeyID, &v.Binary,
+		&v.WrappedKey, &v.Ciphertext, &destroyed)
+	if err != nil {
+		return nil, err
+	}
+	v.CreatedDate, v.LastAccessedDate = fromMillis(created), fromMillis(accessed)
+	v.DestroyedDate = fromMillis(destroyed)
+	return &v, nil
+}
+
+// Versions implements coffer.Tx.
+func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+versionColumns+` FROM versions
+		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
+	if err != nil {
+		return nil, dbError("versions", err)
+	}
+	defer rows.Close()
+	var vs []*coffer.Version
+	byID := make(map[string]*coffer.Version)
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, dbError("versions", err)
+		}
+		vs = append(vs, v)
+		byID[v.VersionID] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("versions", err)
+	}
+	if len(vs) == 0 {
+		ok, err := t.exists("versions", `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, coffer.NotFound
+		}
+		return vs, nil
+	}
+	err = t.stages(func(versionID, stage string) {
+		if v := byID[versionID]; v != nil {
+			v.Stages = append(v.Stages, stage)
+		}
+	}, `SELECT version_id, stage FROM stages WHERE secret_arn = ? ORDER BY stage`, secretARN)
+	return vs, err
+}
+
+// stages calls add for every (version id, stage) row of query.
+func (t *tx) stages(add func(versionID, stage string), query string, args ...any) error {
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return dbError("stages", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, stage string
+		if err := rows.Scan(&id, &stage); err != nil {
+			return dbError("stages", err)
+		}
+		add(id, stage)
+	}
+	if err := rows.Err(); err != nil {
+		return dbError("stages", err)
+	}
+	return nil
+}
+
+// Version implements coffer.Tx.
+func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
+	v, err := scanVersion(t.tx.QueryRowContext(t.ctx, `SELECT `+versionColumns+` FROM versions
+		WHERE secret_arn = ? AND version_id = ?`, secretARN, versionID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, dbError("version", err)
+	}
+	err = t.stages(func(_, stage string) { v.Stages = append(v.Stages, stage) },
+		`SELECT version_id, stage FROM stages WHERE secret_arn = ? AND version_id = ? ORDER BY stage`,
+		secretARN, versionID)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// InsertVersion implements coffer.Tx.
+func (t *tx) InsertVersion(v *coffer.Version) error {
+	ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = ?`, v.SecretARN)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	n, err := t.exec("insert version", `INSERT INTO versions (`+versionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		v.SecretARN, v.VersionID, millis(v.CreatedDate), millis(v.LastAccessedDate), v.KMSKeyID,
+		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), millis(v.DestroyedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "A version with the ID %s already exists.", v.VersionID)
+	}
+	return nil
+}
+
+// UpdateVersion implements coffer.Tx.
+func (t *tx) UpdateVersion(v *coffer.Version) error {
+	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = ?, wrapped_key = ?,
+		ciphertext = ?, last_accessed_date = ? WHERE secret_arn = ? AND version_id = ?`,
+		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), millis(v.LastAccessedDate),
+		v.SecretARN, v.VersionID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
+func (t *tx) DeleteVersion(secretARN, versionID string) error {
+	n, err := t.exec("delete version", `DELETE FROM versions WHERE secret_arn = ? AND version_id = ?`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DestroyVersion implements coffer.Tx. The row keeps its place with empty blobs; with
+// secure_delete on, SQLite overwrites the space and the overflow pages the old blobs held with
+// zeros, and Update checkpoints the WAL after the commit so that the pages written by earlier
+// transactions go from there too. A version already destroyed is left as it is.
+func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
+	if at.IsZero() {
+		// The zero time is how a live version is stored.
+		return coffer.Internal(errors.New("sqlite: destroy version: zero DestroyedDate"))
+	}
+	n, err := t.exec("destroy version", `UPDATE versions SET wrapped_key = x'', ciphertext = x'',
+		destroyed_date = ? WHERE secret_arn = ? AND version_id = ? AND destroyed_date = 0`,
+		millis(at), secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		t.destroyed = true
+		return nil
+	}
+	ok, err := t.exists("destroy version", `SELECT 1 FROM versions WHERE secret_arn = ? AND version_id = ?`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// SetStage implements coffer.Tx.
+func (t *tx) SetStage(secretARN, stage, versionID string) error {
+	ok, err := t.exists("set stage", `SELECT 1 FROM versions WHERE secret_arn = ? AND version_id = ?`,
+		secretARN, versionID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	_, err = t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id) VALUES (?, ?, ?)
+		ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id`,
+		secretARN, stage, versionID)
+	return err
+}
+
+// RemoveStage implements coffer.Tx.
+func (t *tx) RemoveStage(secretARN, stage string) error {
+	_, err := t.exec("remove stage", `DELETE FROM stages WHERE secret_arn = ? AND stage = ?`, secretARN, stage)
+	return err
+}

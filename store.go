@@ -1,0 +1,125 @@
+package coffer
+
+import (
+	"context"
+	"time"
+)
+
+// Store is durable storage for secrets, versions, accounts and access keys. Adapters (sqlite,
+// postgres) hold ciphertext and wrapped keys only, and pass the shared conformance suite in
+// package storetest.
+//
+// Every operation of the core runs in one transaction: all of its writes commit together or
+// none do, so a crash in the middle leaves the previous state. A returned error from fn rolls
+// the transaction back and is returned unchanged.
+//
+// fn may be called more than once (the PostgreSQL adapter re-runs it after a serialization
+// failure), so it must act only through its Tx and reset any state it accumulates; it must
+// not call Update or View on the same store (on SQLite a nested Update waits forever for the
+// single writer).
+type Store interface {
+	// Update runs fn in a read-write transaction.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Tx is one transaction. Lookups that find nothing return an error for which IsNotFound is
+// true; inserts that collide return an *Error with code ResourceExistsException; either answer
+// leaves the transaction usable. Writes that name something missing (a version of a missing
+// secret, a stage on a missing version, updating or deleting what does not exist) return
+// NotFound too. A Tx must not be used after the function it was given to returns.
+type Tx interface {
+	// SecretByName returns the live secret (scheduled for deletion or not, but not purged)
+	// named name in ns.
+	SecretByName(ns Namespace, name string) (*Secret, error)
+	// SecretByARN returns the secret with exactly this ARN.
+	SecretByARN(arn string) (*Secret, error)
+	// InsertSecret stores a new secret. The name must be free in its namespace and the ARN unused.
+	InsertSecret(s *Secret) error
+	// UpdateSecret replaces every field of the secret with s.ARN except its ARN, name and
+	// namespace, which never change.
+	UpdateSecret(s *Secret) error
+	// DeleteSecret removes a secret with all its versions and stages, for good.
+	DeleteSecret(arn string) error
+	// ListSecrets returns up to q.Limit secrets of ns in q's order (see ListQuery), starting
+	// after q.After when it is set.
+	ListSecrets(ns Namespace, q ListQuery) ([]*Secret, error)
+	// DueForPurge returns up to limit (0 or less: no limit) secrets, of any namespace, whose
+	// PurgeDate is set and not after now, oldest first.
+	DueForPurge(now time.Time, limit int) ([]*Secret, error)
+
+	// Versions returns every version of a secret, ordered by CreatedDate then VersionID, with
+	// their Stages filled in (each sorted ascending, byte order). A missing secret is NotFound;
+	// a secret without versions gives an empty list.
+	Versions(secretARN string) ([]*Version, error)
+	// Version returns one version, with its Stages.
+	Version(secretARN, versionID string) (*Version, error)
+	// InsertVersion stores a new version; Stages is ignored (use SetStage).
+	InsertVersion(v *Version) error
+	// UpdateVersion replaces a version's WrappedKey, Ciphertext, KMSKeyID and LastAccessedDate;
+	// every other field is ignored. The core never writes a value back onto a destroyed
+	// version (its blobs stay empty).
+	UpdateVersion(v *Version) error
+	// DeleteVersion removes a version and any stage on it.
+	DeleteVersion(secretARN, versionID string) error
+	// DestroyVersion erases a version's WrappedKey and Ciphertext for good and records
+	// DestroyedDate = at, keeping the version (and its stages) in the history. The erasure is
+	// as thorough as the database allows: SQLite overwrites freed pages (secure_delete) and
+	// checkpoints the WAL; PostgreSQL leaves the old row version for VACUUM. Destroying a
+	// destroyed version changes nothing; at must not be zero.
+	DestroyVersion(secretARN, versionID string, at time.Time) error
+	// SetStage puts stage on versionID, taking it off whichever version had it: a label is on at
+	// most one version of a secret.
+	SetStage(secretARN, stage, versionID string) error
+	// RemoveStage takes stage off the secret's versions; it is not an error if none had it.
+	RemoveStage(secretARN, stage string) error
+
+	// Account returns an account by id.
+	Account(id string) (*Account, error)
+	// InsertAccount stores a new account.
+	InsertAccount(a *Account) error
+	// Accounts returns every account ordered by id.
+	Accounts() ([]*Account, error)
+	// AccessKey returns an access key by its id.
+	AccessKey(id string) (*AccessKey, error)
+	// InsertAccessKey stores a new access key.
+	InsertAccessKey(k *AccessKey) error
+
+	// Meta returns a small named value (wrapped keys, server settings).
+	Meta(key string) ([]byte, error)
+	// PutMeta creates or replaces a named value.
+	PutMeta(key string, value []byte) error
+	// DeleteMeta removes a named value; removing one that does not exist is not an error.
+	DeleteMeta(key string) error
+}
+
+// Orders of ListSecrets, named as AWS's SortBy values.
+const (
+	SortCreatedDate      = "created-date" // the default
+	SortName             = "name"
+	SortLastChangedDate  = "last-changed-date"
+	SortLastAccessedDate = "last-accessed-date"
+)
+
+// ListQuery selects a page of secrets.
+type ListQuery struct {
+	After      *ListCursor // start after this position; nil for the first page
+	Limit      int         // at most this many; 0 or less means no limit
+	Descending bool
+	// SortBy is one of the Sort constants; "" means SortCreatedDate. Secrets are ordered by
+	// that key and then by ARN (in the same direction), so the order is total.
+	SortBy string
+	// IncludeDeleted also lists secrets scheduled for deletion.
+	IncludeDeleted bool
+}
+
+// ListCursor is a position in a ListSecrets order: the sort key of the last secret returned
+// (Name for SortName, Time for the date orders) and its ARN.
+type ListCursor struct {
+	Time time.Time
+	Name string
+	ARN  string
+}

@@ -1,0 +1,410 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+func testSecretRoundTrip(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	want := fullSecret(ns, "prod/db/password")
+	insertSecrets(t, s, want)
+
+	view(t, s, func(tx coffer.Tx) error {
+		got, err := tx.SecretByARN(want.ARN)
+		if err != nil {
+			t.Fatalf("SecretByARN: %v", err)
+		}
+		checkSecret(t, "SecretByARN", got, want)
+
+		got, err = tx.SecretByName(ns, want.Name)
+		if err != nil {
+			t.Fatalf("SecretByName: %v", err)
+		}
+		checkSecret(t, "SecretByName", got, want)
+		return nil
+	})
+}
+
+func testSecretZeroFields(t *testing.T, s coffer.Store) {
+	// Only the identity is set: every time but CreatedDate is zero, Tags is nil, strings empty.
+	ns := namespace(accountA, regionA)
+	want := &coffer.Secret{
+		ARN:         coffer.SecretARN(ns, "bare", "aBcDeF"),
+		Namespace:   ns,
+		Name:        "bare",
+		CreatedDate: at(0),
+	}
+	empty := newSecret(ns, "empty-tags", at(time.Second))
+	empty.Tags = []coffer.Tag{}
+	insertSecrets(t, s, want, empty)
+
+	got, err := getSecret(t, s, want.ARN)
+	if err != nil {
+		t.Fatalf("SecretByARN: %v", err)
+	}
+	checkSecret(t, "bare secret", got, want)
+	if got.Deleted() {
+		t.Errorf("Deleted() = true for a secret with a zero DeletedDate")
+	}
+	if len(got.Tags) != 0 {
+		t.Errorf("Tags: got %d tags, want none", len(got.Tags))
+	}
+
+	got, err = getSecret(t, s, empty.ARN)
+	if err != nil {
+		t.Fatalf("SecretByARN: %v", err)
+	}
+	checkSecret(t, "secret with empty tags", got, empty)
+}
+
+func testSecretNames(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	names := []string{
+		"a",
+		"prod/db_user+x=y.z@corp-1",
+		"ünïcødé/秘密/🔑",
+		`it's "quoted"; -- not SQL`,
+		"trailing space ",
+		"UPPER/lower",
+		"upper/lower",
+		strings.Repeat("n", 512),
+	}
+	var want []*coffer.Secret
+	for i, name := range names {
+		want = append(want, newSecret(ns, name, at(time.Duration(i)*time.Second)))
+	}
+	insertSecrets(t, s, want...)
+
+	view(t, s, func(tx coffer.Tx) error {
+		for _, w := range want {
+			got, err := tx.SecretByName(ns, w.Name)
+			if err != nil {
+				t.Errorf("SecretByName(%q): %v", w.Name, err)
+				continue
+			}
+			checkSecret(t, "SecretByName("+w.Name+")", got, w)
+			got, err = tx.SecretByARN(w.ARN)
+			if err != nil {
+				t.Errorf("SecretByARN(%q): %v", w.ARN, err)
+				continue
+			}
+			checkSecret(t, "SecretByARN("+w.ARN+")", got, w)
+		}
+		return nil
+	})
+}
+
+func testSecretNotFound(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "present", at(0))
+	insertSecrets(t, s, sec)
+
+	view(t, s, func(tx coffer.Tx) error {
+		_, err := tx.SecretByName(ns, "absent")
+		wantNotFound(t, "SecretByName(absent)", err)
+		_, err = tx.SecretByName(ns, "PRESENT")
+		wantNotFound(t, "SecretByName(PRESENT): names are case-sensitive", err)
+		_, err = tx.SecretByName(namespace(accountB, regionA), "present")
+		wantNotFound(t, "SecretByName in another account", err)
+		_, err = tx.SecretByName(namespace(accountA, regionB), "present")
+		wantNotFound(t, "SecretByName in another region", err)
+		_, err = tx.SecretByARN(sec.ARN + "x")
+		wantNotFound(t, "SecretByARN(unknown)", err)
+		_, err = tx.SecretByARN("")
+		wantNotFound(t, `SecretByARN("")`, err)
+		return nil
+	})
+}
+
+func testSecretDuplicate(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	orig := newSecret(ns, "dup", at(0))
+	insertSecrets(t, s, orig)
+
+	sameName := newSecret(ns, "dup", at(time.Second))
+	sameName.ARN = coffer.SecretARN(ns, "dup", "zzzzzz")
+	err := s.Update(t.Context(), func(tx coffer.Tx) error { return tx.InsertSecret(sameName) })
+	wantExists(t, "InsertSecret with a name in use", err)
+
+	sameARN := newSecret(ns, "other-name", at(time.Second))
+	sameARN.ARN = orig.ARN
+	err = s.Update(t.Context(), func(tx coffer.Tx) error { return tx.InsertSecret(sameARN) })
+	wantExists(t, "InsertSecret with an ARN in use", err)
+
+	// The original is untouched.
+	got, err := getSecret(t, s, orig.ARN)
+	if err != nil {
+		t.Fatalf("SecretByARN: %v", err)
+	}
+	checkSecret(t, "original secret", got, orig)
+}
+
+func testSecretSameNameOtherNamespace(t *testing.T, s coffer.Store) {
+	nss := []coffer.Namespace{
+		namespace(accountA, regionA),
+		namespace(accountA, regionB),
+		namespace(accountB, regionA),
+	}
+	var want []*coffer.Secret
+	for i, ns := range nss {
+		sec := newSecret(ns, "shared/name", at(time.Duration(i)*time.Second))
+		sec.Description = "in " + ns.String()
+		want = append(want, sec)
+	}
+	insertSecrets(t, s, want...)
+
+	view(t, s, func(tx coffer.Tx) error {
+		for _, w := range want {
+			got, err := tx.SecretByName(w.Namespace, w.Name)
+			if err != nil {
+				t.Errorf("SecretByName(%s, %q): %v", w.Namespace, w.Name, err)
+				continue
+			}
+			checkSecret(t, "SecretByName in "+w.Namespace.String(), got, w)
+		}
+		return nil
+	})
+}
+
+func testUpdateSecret(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	orig := newSecret(ns, "to-update", at(0))
+	orig.Tags = []coffer.Tag{{Key: "k", Value: "v"}}
+	insertSecrets(t, s, orig)
+
+	// Every mutable field changes; the set times are cleared and the clear ones set.
+	want := fullSecret(ns, "to-update")
+	want.ARN = orig.ARN
+	want.CreatedDate = orig.CreatedDate
+	update(t, s, func(tx coffer.Tx) error { return tx.UpdateSecret(want) })
+	got, err := getSecret(t, s, orig.ARN)
+	if err != nil {
+		t.Fatalf("SecretByARN: %v", err)
+	}
+	checkSecret(t, "after first UpdateSecret", got, want)
+
+	back := *orig
+	back.Tags = nil
+	update(t, s, func(tx coffer.Tx) error { return tx.UpdateSecret(&back) })
+	got, err = getSecret(t, s, orig.ARN)
+	if err != nil {
+		t.Fatalf("SecretByARN: %v", err)
+	}
+	checkSecret(t, "after second UpdateSecret", got, &back)
+
+	missing := newSecret(ns, "missing", at(0))
+	err = s.Update(t.Context(), func(tx coffer.Tx) error { return tx.UpdateSecret(missing) })
+	wantNotFound(t, "UpdateSecret of a missing ARN", err)
+	if _, err := getSecret(t, s, missing.ARN); !coffer.IsNotFound(err) {
+		t.Errorf("UpdateSecret of a missing ARN created it (SecretByARN: %v)", err)
+	}
+}
+
+func testScheduledDeletionStillFound(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "scheduled", at(0))
+	sec.DeletedDate = at(time.Hour)
+	sec.PurgeDate = at(time.Hour + 7*24*time.Hour)
+	insertSecrets(t, s, sec)
+
+	view(t, s, func(tx coffer.Tx) error {
+		got, err := tx.SecretByName(ns, sec.Name)
+		if err != nil {
+			t.Fatalf("SecretByName of a secret scheduled for deletion: %v", err)
+		}
+		checkSecret(t, "scheduled secret", got, sec)
+		if !got.Deleted() {
+			t.Errorf("Deleted() = false, want true")
+		}
+		return nil
+	})
+
+	// Its name is still taken.
+	other := newSecret(ns, sec.Name, at(time.Hour))
+	other.ARN = coffer.SecretARN(ns, sec.Name, "Zz9Zz9")
+	err := s.Update(t.Context(), func(tx coffer.Tx) error { return tx.InsertSecret(other) })
+	wantExists(t, "InsertSecret with the name of a secret scheduled for deletion", err)
+}
+
+func testDeleteSecret(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "doomed", at(0))
+	keep := newSecret(ns, "kept", at(0))
+	update(t, s, func(tx coffer.Tx) error {
+		for _, x := range []*coffer.Secret{sec, keep} {
+			if err := tx.InsertSecret(x); err != nil {
+				return err
+			}
+			for i := 1; i <= 2; i++ {
+				if err := tx.InsertVersion(newVersion(x.ARN, versionID(i), at(time.Duration(i)*time.Second), 32)); err != nil {
+					return err
+				}
+			}
+			if err := tx.SetStage(x.ARN, coffer.StageCurrent, versionID(2)); err != nil {
+				return err
+			}
+			if err := tx.SetStage(x.ARN, coffer.StagePrevious, versionID(1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	update(t, s, func(tx coffer.Tx) error { return tx.DeleteSecret(sec.ARN) })
+
+	view(t, s, func(tx coffer.Tx) error {
+		_, err := tx.SecretByARN(sec.ARN)
+		wantNotFound(t, "SecretByARN after DeleteSecret", err)
+		_, err = tx.SecretByName(ns, sec.Name)
+		wantNotFound(t, "SecretByName after DeleteSecret", err)
+		_, err = tx.Version(sec.ARN, versionID(1))
+		wantNotFound(t, "Version after DeleteSecret", err)
+		_, err = tx.Versions(sec.ARN)
+		wantNotFound(t, "Versions after DeleteSecret", err)
+
+		// The other secret keeps its versions and stages.
+		vs, err := tx.Versions(keep.ARN)
+		if err != nil {
+			t.Fatalf("Versions(kept): %v", err)
+		}
+		if got, want := len(vs), 2; got != want {
+			t.Fatalf("Versions(kept): got %d versions, want %d", got, want)
+		}
+		if !vs[1].HasStage(coffer.StageCurrent) || !vs[0].HasStage(coffer.StagePrevious) {
+			t.Errorf("Versions(kept): stages %q and %q, want AWSPREVIOUS and AWSCURRENT", vs[0].Stages, vs[1].Stages)
+		}
+		return nil
+	})
+
+	err := s.Update(t.Context(), func(tx coffer.Tx) error { return tx.DeleteSecret(sec.ARN) })
+	wantNotFound(t, "DeleteSecret twice", err)
+
+	// The name and even the ARN are free again, and nothing of the old secret remains.
+	again := newSecret(ns, sec.Name, at(time.Hour))
+	insertSecrets(t, s, again)
+	view(t, s, func(tx coffer.Tx) error {
+		got, err := tx.SecretByName(ns, sec.Name)
+		if err != nil {
+			t.Fatalf("SecretByName of the re-created secret: %v", err)
+		}
+		checkSecret(t, "re-created secret", got, again)
+		vs, err := tx.Versions(again.ARN)
+		if err != nil {
+			t.Fatalf("Versions of the re-created secret: %v", err)
+		}
+		if len(vs) != 0 {
+			t.Errorf("Versions of the re-created secret: got %d versions, want none", len(vs))
+		}
+		return nil
+	})
+	update(t, s, func(tx coffer.Tx) error {
+		// The labels of the purged secret are gone too: setting them again must work.
+		if err := tx.InsertVersion(newVersion(again.ARN, versionID(3), at(time.Hour), 32)); err != nil {
+			return err
+		}
+		return tx.SetStage(again.ARN, coffer.StageCurrent, versionID(3))
+	})
+}
+
+func testSecretTypeAndRetention(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "typed", at(0))
+	sec.Type = "aws-rds"
+	sec.VersionRetention = 3
+	plain := newSecret(ns, "plain", at(time.Second))
+	insertSecrets(t, s, sec, plain)
+
+	check := func(what string, want ...*coffer.Secret) {
+		t.Helper()
+		view(t, s, func(tx coffer.Tx) error {
+			for _, w := range want {
+				got, err := tx.SecretByARN(w.ARN)
+				if err != nil {
+					t.Fatalf("%s: SecretByARN(%s): %v", what, w.Name, err)
+				}
+				checkSecret(t, what+": SecretByARN("+w.Name+")", got, w)
+				got, err = tx.SecretByName(ns, w.Name)
+				if err != nil {
+					t.Fatalf("%s: SecretByName(%s): %v", what, w.Name, err)
+				}
+				checkSecret(t, what+": SecretByName("+w.Name+")", got, w)
+			}
+			listed, err := tx.ListSecrets(ns, coffer.ListQuery{})
+			if err != nil {
+				t.Fatalf("%s: ListSecrets: %v", what, err)
+			}
+			for _, got := range listed {
+				for _, w := range want {
+					if got.ARN == w.ARN {
+						checkSecret(t, what+": ListSecrets("+w.Name+")", got, w)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	check("inserted", sec, plain)
+
+	sec.Type, sec.VersionRetention = "", 0
+	plain.Type, plain.VersionRetention = "other type", 100
+	update(t, s, func(tx coffer.Tx) error {
+		if err := tx.UpdateSecret(sec); err != nil {
+			return err
+		}
+		return tx.UpdateSecret(plain)
+	})
+	check("updated", sec, plain)
+}
+
+func testSecretTagsNilVersusEmpty(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	never := newSecret(ns, "never-tagged", at(0))
+	removed := newSecret(ns, "all-removed", at(time.Second))
+	removed.Tags = []coffer.Tag{}
+	tagged := newSecret(ns, "tagged", at(2*time.Second))
+	tagged.Tags = []coffer.Tag{{Key: "k", Value: ""}}
+	insertSecrets(t, s, never, removed, tagged)
+
+	check := func(what string, want ...*coffer.Secret) {
+		t.Helper()
+		for _, w := range want {
+			got, err := getSecret(t, s, w.ARN)
+			if err != nil {
+				t.Fatalf("%s: SecretByARN(%s): %v", what, w.Name, err)
+			}
+			checkSecret(t, what+": "+w.Name, got, w)
+		}
+		view(t, s, func(tx coffer.Tx) error {
+			listed, err := tx.ListSecrets(ns, coffer.ListQuery{})
+			if err != nil {
+				t.Fatalf("%s: ListSecrets: %v", what, err)
+			}
+			if len(listed) != len(want) {
+				t.Fatalf("%s: ListSecrets: got %d secrets, want %d", what, len(listed), len(want))
+			}
+			for i := range want {
+				checkSecret(t, what+": ListSecrets", listed[i], want[i])
+			}
+			return nil
+		})
+	}
+	check("inserted", never, removed, tagged)
+
+	// Every transition: set to empty, back to never set, and tags removed.
+	never.Tags = []coffer.Tag{}
+	removed.Tags = nil
+	tagged.Tags = []coffer.Tag{}
+	update(t, s, func(tx coffer.Tx) error {
+		for _, sec := range []*coffer.Secret{never, removed, tagged} {
+			if err := tx.UpdateSecret(sec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check("updated", never, removed, tagged)
+}
