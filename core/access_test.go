@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,73 @@ func TestReadsWriteNothing(t *testing.T) {
 	})
 	if !got.Equal(now.Truncate(24 * time.Hour)) {
 		t.Fatalf("stored LastAccessedDate %v", got)
+	}
+}
+
+// gatedStore is a real store whose write transactions wait at a gate once it is closed.
+type gatedStore struct {
+	coffer.Store
+	entered chan struct{} // receives when a write reaches the gate
+	gate    chan struct{} // a write proceeds once this is closed
+}
+
+func (g *gatedStore) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	if g.gate != nil {
+		g.entered <- struct{}{}
+		<-g.gate
+	}
+	return g.Store.Update(ctx, fn)
+}
+
+// TestDescribeSeesReadBeingRecorded: when the background recorder has taken a read's mark
+// and not yet written it, DescribeSecret waits for that write instead of missing the date.
+func TestDescribeSeesReadBeingRecorded(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &gatedStore{Store: base}
+	root, _ := keyring.NewRootKey()
+	keys, _ := keyring.New(root)
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	name, val, token := "app", core.Text("v"), "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+	if _, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token}); err != nil {
+		t.Fatal(err)
+	}
+	store.entered, store.gate = make(chan struct{}), make(chan struct{})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.RunAccessRecorder(rctx); close(done) }()
+	var open sync.Once
+	openGate := func() { open.Do(func() { close(store.gate) }) }
+	defer func() { openGate(); stop(); <-done }()
+
+	v, err := svc.GetSecretValue(ctx, ns, &core.GetSecretValueInput{SecretId: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Value.Wipe()
+	<-store.entered // the recorder holds the mark and waits to write it
+	described := make(chan *core.SecretDetails, 1)
+	go func() {
+		d, err := svc.DescribeSecret(ctx, ns, &core.DescribeSecretInput{SecretId: &name})
+		if err != nil {
+			t.Error(err)
+		}
+		described <- d
+	}()
+	select {
+	case d := <-described:
+		t.Fatalf("DescribeSecret answered (LastAccessedDate %v) before the recorder wrote", d.Secret.LastAccessedDate)
+	case <-time.After(200 * time.Millisecond):
+	}
+	openGate()
+	d := <-described
+	if d == nil || !d.Secret.LastAccessedDate.Equal(now.Truncate(24*time.Hour)) {
+		t.Fatalf("DescribeSecret after the recorder's write: %+v", d)
 	}
 }
