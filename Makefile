@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAuthorization$$' -fuzztime=$(FUZZTIME) ./sigv4
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePresigned$$' -fuzztime=$(FUZZTIME) ./sigv4
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./policy
+	$(GO) test -run='^$$' -fuzz='^FuzzParseBlob$$' -fuzztime=$(FUZZTIME) ./keyring
+	$(GO) test -run='^$$' -fuzz='^FuzzParseShare$$' -fuzztime=$(FUZZTIME) ./seal
 
 bench:
 	$(GO) run ./cmd/coffer bench --baseline --workers 8 --duration 5s

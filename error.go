@@ -22,6 +22,23 @@ const (
 	ErrResourceExists          = "ResourceExistsException"
 	ErrResourceNotFound        = "ResourceNotFoundException"
 
+	// KMS errors (kms.service-2.json); KMS bodies say "message".
+	ErrKMSNotFound          = "NotFoundException"
+	ErrKMSDisabled          = "DisabledException"
+	ErrKMSInvalidState      = "KMSInvalidStateException"
+	ErrKMSInvalidCiphertext = "InvalidCiphertextException"
+	ErrKMSAlreadyExists     = "AlreadyExistsException"
+	ErrKMSInvalidAliasName  = "InvalidAliasNameException"
+	ErrKMSIncorrectKey      = "IncorrectKeyException"
+	ErrKMSUnsupported       = "UnsupportedOperationException"
+	ErrKMSInvalidArn        = "InvalidArnException"
+	ErrKMSTag               = "TagException"
+	ErrKMSInvalidMarker     = "InvalidMarkerException"
+	ErrKMSInvalidKeyUsage   = "InvalidKeyUsageException"
+	ErrKMSDryRunOperation   = "DryRunOperationException"
+	ErrKMSInvalidGrantToken = "InvalidGrantTokenException"
+	ErrKMSDependencyTimeout = "DependencyTimeoutException"
+
 	// Errors common to every AWS JSON service.
 	ErrAccessDenied       = "AccessDeniedException"
 	ErrValidation         = "ValidationException"

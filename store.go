@@ -88,6 +88,46 @@ type Tx interface {
 	// InsertAccessKey stores a new access key.
 	InsertAccessKey(k *AccessKey) error
 
+	// Key returns the KMS key with this id (of any namespace).
+	Key(id string) (*Key, error)
+	// InsertKey stores a new key; its id must be unused.
+	InsertKey(k *Key) error
+	// UpdateKey replaces every field of the key with k.ID except its id, namespace, manager
+	// and creation date, which never change.
+	UpdateKey(k *Key) error
+	// DeleteKey removes a key for good, with its materials and every alias that points at it.
+	DeleteKey(id string) error
+	// ListKeys returns up to limit (0 or less: no limit) keys of ns ordered by id, starting
+	// after the id afterID ("" for the first page).
+	ListKeys(ns Namespace, afterID string, limit int) ([]*Key, error)
+	// DueKeyDeletions returns up to limit keys, of any namespace, pending deletion with a
+	// DeletionDate not after now, oldest first.
+	DueKeyDeletions(now time.Time, limit int) ([]*Key, error)
+	// DueKeyRotations returns up to limit keys, of any namespace, with rotation enabled, not
+	// pending deletion, and a NextRotationDate not after now, oldest first.
+	DueKeyRotations(now time.Time, limit int) ([]*Key, error)
+	// KeyMaterials returns every material of a key, by ascending Version.
+	KeyMaterials(keyID string) ([]*KeyMaterial, error)
+	// InsertKeyMaterial stores a new material; (KeyID, Version) must be unused.
+	InsertKeyMaterial(m *KeyMaterial) error
+
+	// Alias returns the alias of ns with this name (which includes "alias/").
+	Alias(ns Namespace, name string) (*Alias, error)
+	// InsertAlias stores a new alias; the name must be free in its namespace.
+	InsertAlias(a *Alias) error
+	// UpdateAlias points an existing alias at a.KeyID and sets its LastUpdatedDate.
+	UpdateAlias(a *Alias) error
+	// DeleteAlias removes an alias; a missing one is NotFound.
+	DeleteAlias(ns Namespace, name string) error
+	// ListAliases returns up to limit aliases of ns ordered by name, only those of keyID when
+	// it is not "", starting after the name afterName ("" for the first page).
+	ListAliases(ns Namespace, keyID, afterName string, limit int) ([]*Alias, error)
+
+	// KeyBindings returns up to limit (0 or less: no limit) secret versions, not destroyed,
+	// whose Version.KMSKeyID is keyID, ordered by secret ARN then version id, starting after
+	// (afterARN, afterVersion) when afterARN is not "".
+	KeyBindings(keyID, afterARN, afterVersion string, limit int) ([]*KeyBinding, error)
+
 	// Meta returns a small named value (wrapped keys, server settings).
 	Meta(key string) ([]byte, error)
 	// PutMeta creates or replaces a named value.

@@ -157,10 +157,14 @@ func Status(code string) int {
 
 // WriteError writes err in the AWS JSON 1.1 error shape. Only the code and the user-safe
 // message reach the wire; an internal cause never does.
-func WriteError(w http.ResponseWriter, err error) {
+func WriteError(w http.ResponseWriter, err error) { WriteErrorMember(w, err, false) }
+
+// WriteErrorMember writes err as WriteError does; lower says that the service names the
+// message member "message" (KMS) rather than "Message" (Secrets Manager).
+func WriteErrorMember(w http.ResponseWriter, err error, lower bool) {
 	e := coffer.AsError(err)
 	member := "Message"
-	if lowerMessage[e.Code] {
+	if lower || lowerMessage[e.Code] {
 		member = "message"
 	}
 	b, _ := json.Marshal(map[string]string{"__type": e.Code, member: e.Message})

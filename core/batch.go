@@ -36,14 +36,14 @@ const MaxBatch = 20
 // reported in Errors and does not fail the call.
 func (s *Service) BatchGetSecretValue(ctx context.Context, ns coffer.Namespace, in *BatchGetSecretValueInput) (*BatchValues, error) {
 	var v validator
-	v.rangeInt("maxResults", in.MaxResults, 1, MaxBatch)
+	v.RangeInt("maxResults", in.MaxResults, 1, MaxBatch)
 	if in.SecretIdList != nil && (len(in.SecretIdList) < 1 || len(in.SecretIdList) > MaxBatch) {
-		v.add("secretIdList", "", true, "Member must have length less than or equal to 20")
+		v.Add("secretIdList", "", true, "Member must have length less than or equal to 20")
 	}
 	for i := range in.SecretIdList {
-		v.length("secretIdList."+itoa(i+1)+".member", &in.SecretIdList[i], 1, 2048, false)
+		v.Length("secretIdList."+itoa(i+1)+".member", &in.SecretIdList[i], 1, 2048, false)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	switch {

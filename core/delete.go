@@ -19,7 +19,7 @@ type DeleteSecretInput struct {
 func (s *Service) DeleteSecret(ctx context.Context, ns coffer.Namespace, in *DeleteSecretInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
@@ -69,7 +69,7 @@ type RestoreSecretInput struct {
 func (s *Service) RestoreSecret(ctx context.Context, ns coffer.Namespace, in *RestoreSecretInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var ref *SecretRef

@@ -34,9 +34,9 @@ type DestroyedVersion struct {
 func (s *Service) DestroySecretVersion(ctx context.Context, ns coffer.Namespace, in *DestroySecretVersionInput) (*DestroyedVersion, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.required("versionId", in.VersionId != nil)
-	v.length("versionId", in.VersionId, 32, 64, false)
-	if err := v.err(); err != nil {
+	v.Required("versionId", in.VersionId != nil)
+	v.Length("versionId", in.VersionId, 32, 64, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var out *DestroyedVersion
@@ -83,9 +83,9 @@ type UpdateSecretVersionRetentionInput struct {
 func (s *Service) UpdateSecretVersionRetention(ctx context.Context, ns coffer.Namespace, in *UpdateSecretVersionRetentionInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.required("deprecatedVersionsToKeep", in.DeprecatedVersionsToKeep != nil)
-	v.rangeInt("deprecatedVersionsToKeep", in.DeprecatedVersionsToKeep, 0, MaxVersions)
-	if err := v.err(); err != nil {
+	v.Required("deprecatedVersionsToKeep", in.DeprecatedVersionsToKeep != nil)
+	v.RangeInt("deprecatedVersionsToKeep", in.DeprecatedVersionsToKeep, 0, MaxVersions)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var ref *SecretRef
@@ -124,10 +124,10 @@ type GenerateSecretValueInput struct {
 func (s *Service) GenerateSecretValue(ctx context.Context, ns coffer.Namespace, in *GenerateSecretValueInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
+	v.Length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
 	validStages(&v, in.VersionStages)
-	v.required("generateSecretString", in.GenerateSecretString != nil)
-	if err := v.err(); err != nil {
+	v.Required("generateSecretString", in.GenerateSecretString != nil)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if in.ClientRequestToken == nil {

@@ -65,10 +65,10 @@ func Generate(r io.Reader, g *GenerateSecretString) ([]byte, error) {
 	var v validator
 	pin.validate(&v, member)
 	// No model bounds the key; it must at least be named and fit in the value.
-	v.length(member+"generateStringKey", g.GenerateStringKey, 1, maxSecretString, false)
+	v.Length(member+"generateStringKey", g.GenerateStringKey, 1, maxSecretString, false)
 	// The template is validated as the secret material it may be: without its value.
-	v.length(member+"secretStringTemplate", g.SecretStringTemplate, 0, maxSecretString, true)
-	if err := v.err(); err != nil {
+	v.Length(member+"secretStringTemplate", g.SecretStringTemplate, 0, maxSecretString, true)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if (g.SecretStringTemplate == nil) != (g.GenerateStringKey == nil) {

@@ -58,25 +58,25 @@ type pageToken struct {
 func (s *Service) ListSecrets(ctx context.Context, ns coffer.Namespace, in *ListSecretsInput) (*SecretPage, error) {
 	s.flushAccess(ctx)
 	var v validator
-	v.rangeInt("maxResults", in.MaxResults, 1, 100)
-	v.length("nextToken", in.NextToken, 1, 4096, false)
-	v.enum("sortOrder", in.SortOrder, "asc", "desc")
-	v.enum("sortBy", in.SortBy, "created-date", "last-accessed-date", "last-changed-date", "name")
+	v.RangeInt("maxResults", in.MaxResults, 1, 100)
+	v.Length("nextToken", in.NextToken, 1, 4096, false)
+	v.Enum("sortOrder", in.SortOrder, "asc", "desc")
+	v.Enum("sortBy", in.SortBy, "created-date", "last-accessed-date", "last-changed-date", "name")
 	if len(in.Filters) > 10 {
-		v.add("filters", "", true, "Member must have length less than or equal to 10")
+		v.Add("filters", "", true, "Member must have length less than or equal to 10")
 	}
 	for i, f := range in.Filters {
 		m := "filters." + itoa(i+1) + ".member."
-		v.required(m+"key", f.Key != nil)
-		v.enum(m+"key", f.Key, "description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all")
+		v.Required(m+"key", f.Key != nil)
+		v.Enum(m+"key", f.Key, "description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all")
 		if len(f.Values) < 1 || len(f.Values) > 10 {
-			v.add(m+"values", "", true, "Member must have length between 1 and 10")
+			v.Add(m+"values", "", true, "Member must have length between 1 and 10")
 		}
 		for j := range f.Values {
-			v.length(m+"values."+itoa(j+1)+".member", &f.Values[j], 0, 512, false)
+			v.Length(m+"values."+itoa(j+1)+".member", &f.Values[j], 0, 512, false)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	for _, f := range in.Filters {

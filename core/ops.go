@@ -28,9 +28,9 @@ type SecretValue struct {
 func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *GetSecretValueInput) (*SecretValue, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.length("versionId", in.VersionId, 32, 64, false)
-	v.length("versionStage", in.VersionStage, 1, 256, false)
-	if err := v.err(); err != nil {
+	v.Length("versionId", in.VersionId, 32, 64, false)
+	v.Length("versionStage", in.VersionStage, 1, 256, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var out *SecretValue
@@ -106,11 +106,11 @@ type PutSecretValueInput struct {
 func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *PutSecretValueInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
+	v.Length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
 	validValue(&v, in.SecretString, in.SecretBinary)
 	validStages(&v, in.VersionStages)
-	v.length("rotationToken", in.RotationToken, 36, 256, true)
-	if err := v.err(); err != nil {
+	v.Length("rotationToken", in.RotationToken, 36, 256, true)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	val, err := value(in.SecretString, in.SecretBinary)
@@ -180,11 +180,11 @@ func validStages(v *validator, stages []string) {
 		return
 	}
 	if len(stages) < 1 || len(stages) > 20 {
-		v.add("versionStages", "", true, "Member must have length between 1 and 20")
+		v.Add("versionStages", "", true, "Member must have length between 1 and 20")
 		return
 	}
 	for i := range stages {
-		v.length(fmt.Sprintf("versionStages.%d.member", i+1), &stages[i], 1, 256, false)
+		v.Length(fmt.Sprintf("versionStages.%d.member", i+1), &stages[i], 1, 256, false)
 	}
 }
 
@@ -204,12 +204,12 @@ type UpdateSecretInput struct {
 func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *UpdateSecretInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
-	v.length("description", in.Description, 0, 2048, false)
-	v.length("kmsKeyId", in.KmsKeyId, 0, 2048, false)
-	v.length("type", in.Type, 0, 256, false)
+	v.Length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
+	v.Length("description", in.Description, 0, 2048, false)
+	v.Length("kmsKeyId", in.KmsKeyId, 0, 2048, false)
+	v.Length("type", in.Type, 0, 256, false)
 	validValue(&v, in.SecretString, in.SecretBinary)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	val, err := value(in.SecretString, in.SecretBinary)
@@ -228,15 +228,21 @@ func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *Upd
 		if err != nil {
 			return err
 		}
-		if err := s.checkKey(tx, ns, in.KmsKeyId); err != nil {
-			return err
-		}
 		changed := false
 		if in.Description != nil && *in.Description != sec.Description {
 			sec.Description, changed = *in.Description, true
 		}
-		if in.KmsKeyId != nil && *in.KmsKeyId != sec.KMSKeyID {
-			sec.KMSKeyID, changed = *in.KmsKeyId, true
+		if in.KmsKeyId != nil {
+			k, err := s.secretKey(tx, ns, *in.KmsKeyId)
+			if err != nil {
+				return err
+			}
+			if *in.KmsKeyId != sec.KMSKeyID {
+				sec.KMSKeyID, changed = *in.KmsKeyId, true
+			}
+			if err := s.reencrypt(tx, sec, k.ID); err != nil {
+				return err
+			}
 		}
 		if in.Type != nil && *in.Type != sec.Type {
 			sec.Type, changed = *in.Type, true
@@ -274,7 +280,7 @@ func (s *Service) DescribeSecret(ctx context.Context, ns coffer.Namespace, in *D
 	s.flushAccess(ctx)
 	var v validator
 	validSecretID(&v, in.SecretId)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var out *SecretDetails

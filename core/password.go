@@ -198,8 +198,8 @@ type GetRandomPasswordInput struct {
 // validate checks the members against the model's constraints; prefix ("" or "parent.") names
 // the structure that holds them.
 func (in *GetRandomPasswordInput) validate(v *validator, prefix string) {
-	v.rangeInt(prefix+"passwordLength", in.PasswordLength, 1, 4096)
-	v.length(prefix+"excludeCharacters", in.ExcludeCharacters, 0, 4096, false)
+	v.RangeInt(prefix+"passwordLength", in.PasswordLength, 1, 4096)
+	v.Length(prefix+"excludeCharacters", in.ExcludeCharacters, 0, 4096, false)
 }
 
 // Options applies AWS's defaults: length 32, every type allowed, no space, each included type
@@ -233,7 +233,7 @@ func flag(b *bool, def bool) bool {
 func (s *Service) GetRandomPassword(ctx context.Context, in *GetRandomPasswordInput) (Text, error) {
 	var v validator
 	in.validate(&v, "")
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	pw, err := RandomPassword(rand.Reader, in.Options())

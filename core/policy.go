@@ -54,9 +54,9 @@ type PolicyValidation struct {
 }
 
 func validPolicyText(v *validator, p *string) {
-	v.required("resourcePolicy", p != nil)
+	v.Required("resourcePolicy", p != nil)
 	// Marked sensitive so that a refusal does not echo the document.
-	v.length("resourcePolicy", p, 1, policy.MaxResourcePolicyLength, true)
+	v.Length("resourcePolicy", p, 1, policy.MaxResourcePolicyLength, true)
 }
 
 // checkPolicy refuses a document AWS would not store, with the message AWS gives for its
@@ -83,7 +83,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 	var v validator
 	validSecretID(&v, in.SecretId)
 	validPolicyText(&v, in.ResourcePolicy)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	doc := *in.ResourcePolicy
@@ -120,7 +120,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 func (s *Service) GetResourcePolicy(ctx context.Context, ns coffer.Namespace, in *GetResourcePolicyInput) (*ResourcePolicy, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var out *ResourcePolicy
@@ -140,7 +140,7 @@ func (s *Service) GetResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 func (s *Service) DeleteResourcePolicy(ctx context.Context, ns coffer.Namespace, in *DeleteResourcePolicyInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var ref *SecretRef
@@ -167,9 +167,9 @@ func (s *Service) DeleteResourcePolicy(ctx context.Context, ns coffer.Namespace,
 // reported as a finding. A SecretId, when given, must name a secret of the namespace.
 func (s *Service) ValidateResourcePolicy(ctx context.Context, ns coffer.Namespace, in *ValidateResourcePolicyInput) (*PolicyValidation, error) {
 	var v validator
-	v.length("secretId", in.SecretId, 1, 2048, false)
+	v.Length("secretId", in.SecretId, 1, 2048, false)
 	validPolicyText(&v, in.ResourcePolicy)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	findings := policy.Validate(*in.ResourcePolicy)

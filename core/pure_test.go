@@ -18,24 +18,24 @@ func TestValidatorMessages(t *testing.T) {
 		want string
 	}{
 		{"none", func(v *validator) {}, ""},
-		{"one", func(v *validator) { v.length("name", &long, 1, 512, false) },
+		{"one", func(v *validator) { v.Length("name", &long, 1, 512, false) },
 			"1 validation error detected: Value '" + strings.Repeat("a", 128) + "...' at 'name' failed to satisfy constraint: Member must have length less than or equal to 512"},
-		{"sensitive hides the value", func(v *validator) { s := ""; v.length("secretString", &s, 1, 65536, true) },
+		{"sensitive hides the value", func(v *validator) { s := ""; v.Length("secretString", &s, 1, 65536, true) },
 			"1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length greater than or equal to 1"},
 		{"two", func(v *validator) {
-			v.required("secretId", false)
+			v.Required("secretId", false)
 			n := int64(0)
-			v.rangeInt("maxResults", &n, 1, 100)
+			v.RangeInt("maxResults", &n, 1, 100)
 		}, "2 validation errors detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null; Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"},
-		{"enum", func(v *validator) { s := "up"; v.enum("sortOrder", &s, "asc", "desc") },
+		{"enum", func(v *validator) { s := "up"; v.Enum("sortOrder", &s, "asc", "desc") },
 			"1 validation error detected: Value 'up' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [asc, desc]"},
-		{"counts characters, not bytes", func(v *validator) { s := strings.Repeat("é", 512); v.length("name", &s, 1, 512, false) }, ""},
+		{"counts characters, not bytes", func(v *validator) { s := strings.Repeat("é", 512); v.Length("name", &s, 1, 512, false) }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var v validator
 			tt.fill(&v)
-			err := v.err()
+			err := v.Err()
 			got := ""
 			if err != nil {
 				e := coffer.AsError(err)

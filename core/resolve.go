@@ -37,6 +37,6 @@ func byName(tx coffer.Tx, ns coffer.Namespace, name string) (*coffer.Secret, err
 
 // validSecretID checks the SecretId member.
 func validSecretID(v *validator, id *string) {
-	v.required("secretId", id != nil)
-	v.length("secretId", id, 1, 2048, false)
+	v.Required("secretId", id != nil)
+	v.Length("secretId", id, 1, 2048, false)
 }

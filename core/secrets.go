@@ -65,9 +65,9 @@ func value(s *Text, b Blob) (*Value, error) {
 
 func validValue(v *validator, s *Text, b Blob) {
 	if s != nil {
-		v.bytesLen("secretString", []byte(*s), 1, 65536)
+		v.BytesLen("secretString", []byte(*s), 1, 65536)
 	}
-	v.bytesLen("secretBinary", b, 1, 65536)
+	v.BytesLen("secretBinary", b, 1, 65536)
 }
 
 func validTags(v *validator, tags []TagInput) error {
@@ -76,9 +76,9 @@ func validTags(v *validator, tags []TagInput) error {
 	}
 	seen := map[string]bool{}
 	for i, t := range tags {
-		v.required("tags."+itoa(i+1)+".member.key", t.Key != nil)
-		v.length("tags."+itoa(i+1)+".member.key", t.Key, 1, 128, false)
-		v.length("tags."+itoa(i+1)+".member.value", t.Value, 0, 256, false)
+		v.Required("tags."+itoa(i+1)+".member.key", t.Key != nil)
+		v.Length("tags."+itoa(i+1)+".member.key", t.Key, 1, 128, false)
+		v.Length("tags."+itoa(i+1)+".member.value", t.Value, 0, 256, false)
 		if t.Key != nil {
 			if seen[*t.Key] {
 				return coffer.Errorf(coffer.ErrInvalidParameter, "You can't specify the same tag key more than once.")
@@ -102,16 +102,16 @@ func itoa(n int) string {
 // CreateSecret creates a secret in ns, with a first version when a value is given.
 func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *CreateSecretInput) (*SecretRef, error) {
 	var v validator
-	v.required("name", in.Name != nil)
-	v.length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
-	v.length("description", in.Description, 0, 2048, false)
-	v.length("kmsKeyId", in.KmsKeyId, 0, 2048, false)
-	v.length("type", in.Type, 0, 256, false)
+	v.Required("name", in.Name != nil)
+	v.Length("clientRequestToken", in.ClientRequestToken, 32, 64, false)
+	v.Length("description", in.Description, 0, 2048, false)
+	v.Length("kmsKeyId", in.KmsKeyId, 0, 2048, false)
+	v.Length("type", in.Type, 0, 256, false)
 	validValue(&v, in.SecretString, in.SecretBinary)
 	if err := validTags(&v, in.Tags); err != nil {
 		return nil, err
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := validName(*in.Name); err != nil {
@@ -158,7 +158,7 @@ func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *Cre
 		if err := tx.DeleteMeta(tombstoneMeta(ns, name)); err != nil {
 			return err
 		}
-		if err := s.checkKey(tx, ns, in.KmsKeyId); err != nil {
+		if _, err := s.secretKey(tx, ns, str(in.KmsKeyId)); err != nil {
 			return err
 		}
 		suffix, err := s.suffix()
@@ -211,31 +211,55 @@ func encryptionContext(secretARN, versionID string) keyring.Context {
 	return keyring.Context{"SecretARN": secretARN, "SecretVersionId": versionID}
 }
 
-// seal encrypts val for version versionID of sec under the namespace's default key.
-func (s *Service) seal(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (*keyring.Envelope, error) {
-	keyID, wrapped, err := s.defaultKey(tx, sec.Namespace)
+// seal encrypts val for version versionID of sec under the secret's key, returning the
+// version with its key, wrapped data key and ciphertext set.
+func (s *Service) seal(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (*coffer.Version, error) {
+	k, err := s.secretKey(tx, sec.Namespace, sec.KMSKeyID)
 	if err != nil {
 		return nil, err
 	}
 	pt := val.encoded()
 	defer keyring.Wipe(pt)
-	env, err := s.keys.Seal(keyID, wrapped, encryptionContext(sec.ARN, versionID), pt)
+	wk, ct, err := s.kms.SealValue(tx, k, encryptionContext(sec.ARN, versionID), pt)
 	if err != nil {
-		return nil, &coffer.Error{Code: coffer.ErrEncryptionFailure, Message: msgEncryptionFailure, Err: err}
+		return nil, s.keyFailure(coffer.ErrEncryptionFailure, msgEncryptionFailure, sec.ARN, k, err)
 	}
-	return env, nil
+	return &coffer.Version{SecretARN: sec.ARN, VersionID: versionID, KMSKeyID: k.ID, Binary: val.Binary, WrappedKey: wk, Ciphertext: ct}, nil
+}
+
+// keyFailure turns a KMS error met while encrypting or decrypting a secret into the Secrets
+// Manager error AWS answers with (code, msg), logging which key, in which state.
+func (s *Service) keyFailure(code, msg, secretARN string, k *coffer.Key, err error) error {
+	e := coffer.AsError(err)
+	if e.Code == coffer.ErrInternalServiceError {
+		return e
+	}
+	attrs := []any{"secret", secretARN, "kms_error", e.Code}
+	if k != nil {
+		attrs = append(attrs, "key", k.ID, "key_state", k.State)
+	}
+	s.log.Warn("a secret's key refused the operation", attrs...)
+	return &coffer.Error{Code: code, Message: msg, Err: err}
+}
+
+// namespaceOf returns the namespace in a secret ARN.
+func namespaceOf(arn string) coffer.Namespace {
+	// arn:aws:secretsmanager:<region>:<account>:secret:…
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return coffer.Namespace{}
+	}
+	return coffer.Namespace{Region: parts[3], Account: parts[4]}
 }
 
 // open decrypts a version. The caller wipes the returned value.
 func (s *Service) open(tx coffer.Tx, ver *coffer.Version) (*Value, error) {
-	wrapped, err := s.wrappedKEK(tx, ver.KMSKeyID)
-	if err != nil {
-		return nil, err
+	if ver.Destroyed() {
+		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: errors.New("the version was destroyed")}
 	}
-	env := &keyring.Envelope{KeyID: ver.KMSKeyID, WrappedKey: ver.WrappedKey, Ciphertext: ver.Ciphertext}
-	pt, err := s.keys.Open(env, wrapped, encryptionContext(ver.SecretARN, ver.VersionID))
+	pt, k, err := s.kms.OpenValue(tx, namespaceOf(ver.SecretARN), ver.KMSKeyID, ver.WrappedKey, ver.Ciphertext, encryptionContext(ver.SecretARN, ver.VersionID))
 	if err != nil {
-		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: err}
+		return nil, s.keyFailure(coffer.ErrDecryptionFailure, msgDecryptionFailure, ver.SecretARN, k, err)
 	}
 	val, ok := decodeValue(pt)
 	if !ok || val.Binary != ver.Binary {
@@ -243,6 +267,35 @@ func (s *Service) open(tx coffer.Tx, ver *coffer.Version) (*Value, error) {
 		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: errors.New("malformed plaintext")}
 	}
 	return val, nil
+}
+
+// reencrypt seals the versions of sec that carry AWSCURRENT, AWSPENDING or AWSPREVIOUS
+// under the secret's (new) key, as AWS does when UpdateSecret changes KmsKeyId; older
+// versions stay under the key that sealed them. Versions already under keyID are left alone.
+func (s *Service) reencrypt(tx coffer.Tx, sec *coffer.Secret, keyID string) error {
+	all, err := tx.Versions(sec.ARN)
+	if err != nil {
+		return err
+	}
+	for _, ver := range all {
+		if ver.Destroyed() || ver.KMSKeyID == keyID || !(ver.HasStage(coffer.StageCurrent) || ver.HasStage(coffer.StagePending) || ver.HasStage(coffer.StagePrevious)) {
+			continue
+		}
+		val, err := s.open(tx, ver)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.seal(tx, sec, ver.VersionID, val)
+		val.Wipe()
+		if err != nil {
+			return err
+		}
+		ver.KMSKeyID, ver.WrappedKey, ver.Ciphertext = sealed.KMSKeyID, sealed.WrappedKey, sealed.Ciphertext
+		if err := tx.UpdateVersion(ver); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sameVersion reports whether sec has a version versionID holding exactly val.
@@ -262,19 +315,11 @@ func (s *Service) sameVersion(tx coffer.Tx, sec *coffer.Secret, versionID string
 // addVersion seals val as a new version of sec and attaches stages to it. Moving AWSCURRENT
 // moves AWSPREVIOUS onto the version that was current.
 func (s *Service) addVersion(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time) (*coffer.Version, error) {
-	env, err := s.seal(tx, sec, versionID, val)
+	ver, err := s.seal(tx, sec, versionID, val)
 	if err != nil {
 		return nil, err
 	}
-	ver := &coffer.Version{
-		SecretARN:   sec.ARN,
-		VersionID:   versionID,
-		CreatedDate: now,
-		KMSKeyID:    env.KeyID,
-		Binary:      val.Binary,
-		WrappedKey:  env.WrappedKey,
-		Ciphertext:  env.Ciphertext,
-	}
+	ver.CreatedDate = now
 	if err := tx.InsertVersion(ver); err != nil {
 		return nil, err
 	}

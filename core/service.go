@@ -7,15 +7,14 @@ package core
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/kms"
 )
 
 // Service performs Secrets Manager operations in one namespace at a time. It is safe for
@@ -30,9 +29,7 @@ type Service struct {
 	deletedWindow time.Duration
 	access        *accessLog
 
-	mu          sync.RWMutex
-	wrappedKEKs map[string][]byte // key id → KEK wrapped under the root key
-	defaultKeys map[coffer.Namespace]string
+	kms *kms.Service
 }
 
 // Options are a Service's optional dependencies.
@@ -40,6 +37,8 @@ type Options struct {
 	Now    func() time.Time // the clock; time.Now when nil
 	Rand   io.Reader        // randomness for ARN suffixes and key ids; crypto/rand when nil
 	Logger *slog.Logger     // slog.Default when nil
+	// KMS is the key service; one over the same store and keyring when nil.
+	KMS *kms.Service
 	// DeletedNameWindow is how long a name deleted for good answers "it was deleted";
 	// DefaultDeletedNameWindow when 0, no window when negative.
 	DeletedNameWindow time.Duration
@@ -51,8 +50,7 @@ func New(store coffer.Store, keys *keyring.Keyring, opts Options) *Service {
 		store: store, keys: keys, now: opts.Now, rand: opts.Rand, log: opts.Logger,
 		deletedWindow: opts.DeletedNameWindow,
 		access:        newAccessLog(),
-		wrappedKEKs:   make(map[string][]byte),
-		defaultKeys:   make(map[coffer.Namespace]string),
+		kms:           opts.KMS,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -62,6 +60,9 @@ func New(store coffer.Store, keys *keyring.Keyring, opts Options) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.kms == nil {
+		s.kms = kms.New(store, keys, kms.Options{Now: opts.Now, Rand: opts.Rand, Logger: opts.Logger})
 	}
 	if s.deletedWindow == 0 {
 		s.deletedWindow = DefaultDeletedNameWindow
@@ -87,102 +88,21 @@ func (s *Service) suffix() (string, error) {
 	return string(b), nil
 }
 
-// newUUID returns a random RFC 4122 version 4 UUID.
-func (s *Service) newUUID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
-
-// Meta keys of the default key-encryption key of a namespace and of each KEK.
-func defaultKeyMeta(ns coffer.Namespace) string { return "kek/default/" + ns.Account + "/" + ns.Region }
-func kekMeta(id string) string                  { return "kek/" + id }
-
 // DefaultKeyAlias is the alias of the key that protects secrets created without KmsKeyId.
-const DefaultKeyAlias = "alias/aws/secretsmanager"
+const DefaultKeyAlias = kms.ManagedAlias
 
-// defaultKey returns the id and wrapped material of ns's default KEK, creating both inside tx
-// on first use.
-func (s *Service) defaultKey(tx coffer.Tx, ns coffer.Namespace) (string, []byte, error) {
-	s.mu.RLock()
-	id, ok := s.defaultKeys[ns]
-	s.mu.RUnlock()
-	if ok {
-		w, err := s.wrappedKEK(tx, id)
-		return id, w, err
-	}
-	raw, err := tx.Meta(defaultKeyMeta(ns))
-	if err == nil {
-		id = string(raw)
-		w, err := s.wrappedKEK(tx, id)
-		if err != nil {
-			return "", nil, err
-		}
-		s.mu.Lock()
-		s.defaultKeys[ns] = id
-		s.mu.Unlock()
-		return id, w, nil
-	}
-	if !coffer.IsNotFound(err) {
-		return "", nil, err
-	}
-	if id, err = s.newUUID(); err != nil {
-		return "", nil, err
-	}
-	wrapped, err := s.keys.NewKEK(id)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := tx.PutMeta(kekMeta(id), wrapped); err != nil {
-		return "", nil, err
-	}
-	if err := tx.PutMeta(defaultKeyMeta(ns), []byte(id)); err != nil {
-		return "", nil, err
-	}
-	// Not cached until the transaction is known to have committed: see rememberDefaultKey.
-	return id, wrapped, nil
-}
+// KMS returns the key service the secrets are encrypted with.
+func (s *Service) KMS() *kms.Service { return s.kms }
 
-// wrappedKEK returns the root-wrapped material of KEK id.
-func (s *Service) wrappedKEK(tx coffer.Tx, id string) ([]byte, error) {
-	s.mu.RLock()
-	w, ok := s.wrappedKEKs[id]
-	s.mu.RUnlock()
-	if ok {
-		return w, nil
+// secretKey resolves the key that protects the new versions of a secret whose KmsKeyId is
+// ref ("" for the namespace's AWS-managed key). A key that does not exist or cannot be named
+// is InvalidParameterException, as AWS answers.
+func (s *Service) secretKey(tx coffer.Tx, ns coffer.Namespace, ref string) (*coffer.Key, error) {
+	k, err := s.kms.SecretKey(tx, ns, ref)
+	if err != nil && coffer.ErrorCode(err) == coffer.ErrKMSNotFound {
+		return nil, coffer.Errorf(coffer.ErrInvalidParameter, "The operation failed because of an invalid KMS key: %s", coffer.AsError(err).Message)
 	}
-	w, err := tx.Meta(kekMeta(id))
-	if err != nil {
-		if coffer.IsNotFound(err) {
-			return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: fmt.Errorf("KEK %s is missing", id)}
-		}
-		return nil, err
-	}
-	s.mu.Lock()
-	s.wrappedKEKs[id] = w
-	s.mu.Unlock()
-	return w, nil
-}
-
-// checkKey accepts the KmsKeyId values that name the namespace's default key. Other keys come
-// with the KMS key service.
-func (s *Service) checkKey(tx coffer.Tx, ns coffer.Namespace, kmsKeyID *string) error {
-	if kmsKeyID == nil || *kmsKeyID == "" || *kmsKeyID == DefaultKeyAlias ||
-		*kmsKeyID == fmt.Sprintf("arn:aws:kms:%s:%s:%s", ns.Region, ns.Account, DefaultKeyAlias) {
-		return nil
-	}
-	id, _, err := s.defaultKey(tx, ns)
-	if err != nil {
-		return err
-	}
-	if *kmsKeyID == id || *kmsKeyID == fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", ns.Region, ns.Account, id) {
-		return nil
-	}
-	return coffer.Errorf(coffer.ErrEncryptionFailure, "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the KMS key is available, enabled, and not in an invalid state.")
+	return k, err
 }
 
 // Messages that clients and tools match on, exactly as AWS writes them.

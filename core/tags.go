@@ -40,11 +40,11 @@ func checkTagChars(tags []TagInput) error {
 func (s *Service) TagResource(ctx context.Context, ns coffer.Namespace, in *TagResourceInput) error {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.required("tags", in.Tags != nil)
+	v.Required("tags", in.Tags != nil)
 	if err := validTags(&v, in.Tags); err != nil {
 		return err
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if err := checkTagChars(in.Tags); err != nil {
@@ -79,11 +79,11 @@ func (s *Service) TagResource(ctx context.Context, ns coffer.Namespace, in *TagR
 func (s *Service) UntagResource(ctx context.Context, ns coffer.Namespace, in *UntagResourceInput) error {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.required("tagKeys", in.TagKeys != nil)
+	v.Required("tagKeys", in.TagKeys != nil)
 	for i := range in.TagKeys {
-		v.length("tagKeys."+itoa(i+1)+".member", &in.TagKeys[i], 1, 128, false)
+		v.Length("tagKeys."+itoa(i+1)+".member", &in.TagKeys[i], 1, 128, false)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx coffer.Tx) error {

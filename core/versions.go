@@ -22,8 +22,9 @@ type VersionPage struct {
 	Name      string
 	Versions  []*coffer.Version
 	NextToken string
-	// KMSKeyIDs names the keys protecting the versions, as AWS reports them.
-	KMSKeyIDs []string
+	// KeyNames names, by key id, the keys protecting the versions, as AWS reports them:
+	// "DefaultEncryptionKey" for the AWS-managed key, the key's ARN for another.
+	KeyNames map[string]string
 }
 
 // ListSecretVersionIds lists a secret's versions, oldest first: those with a staging label, and
@@ -32,9 +33,9 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 	s.flushAccess(ctx)
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.rangeInt("maxResults", in.MaxResults, 1, 100)
-	v.length("nextToken", in.NextToken, 1, 4096, false)
-	if err := v.err(); err != nil {
+	v.RangeInt("maxResults", in.MaxResults, 1, 100)
+	v.Length("nextToken", in.NextToken, 1, 4096, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	limit := 100
@@ -58,7 +59,7 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 		if err != nil {
 			return err
 		}
-		page = &VersionPage{ARN: sec.ARN, Name: sec.Name, KMSKeyIDs: kmsKeyIDs(sec)}
+		page = &VersionPage{ARN: sec.ARN, Name: sec.Name, KeyNames: map[string]string{}}
 		started := after == ""
 		for _, ver := range all {
 			if !started {
@@ -75,6 +76,11 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 				break
 			}
 			page.Versions = append(page.Versions, ver)
+			if _, ok := page.KeyNames[ver.KMSKeyID]; !ok && ver.KMSKeyID != "" {
+				if page.KeyNames[ver.KMSKeyID], err = keyName(tx, ver.KMSKeyID); err != nil {
+					return err
+				}
+			}
 		}
 		if !started {
 			return coffer.Errorf(coffer.ErrInvalidNextToken, "The NextToken value is invalid.")
@@ -102,11 +108,11 @@ const MaxStagesPerVersion = 20
 func (s *Service) UpdateSecretVersionStage(ctx context.Context, ns coffer.Namespace, in *UpdateSecretVersionStageInput) (*SecretRef, error) {
 	var v validator
 	validSecretID(&v, in.SecretId)
-	v.required("versionStage", in.VersionStage != nil)
-	v.length("versionStage", in.VersionStage, 1, 256, false)
-	v.length("removeFromVersionId", in.RemoveFromVersionId, 32, 64, false)
-	v.length("moveToVersionId", in.MoveToVersionId, 32, 64, false)
-	if err := v.err(); err != nil {
+	v.Required("versionStage", in.VersionStage != nil)
+	v.Length("versionStage", in.VersionStage, 1, 256, false)
+	v.Length("removeFromVersionId", in.RemoveFromVersionId, 32, 64, false)
+	v.Length("moveToVersionId", in.MoveToVersionId, 32, 64, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	stage := *in.VersionStage
@@ -181,11 +187,18 @@ func (s *Service) changed(tx coffer.Tx, sec *coffer.Secret) error {
 	return tx.UpdateSecret(sec)
 }
 
-// kmsKeyIDs names the keys that protect a secret's versions as ListSecretVersionIds reports
-// them: AWS says "DefaultEncryptionKey" for the account's default key.
-func kmsKeyIDs(sec *coffer.Secret) []string {
-	if sec.KMSKeyID == "" || sec.KMSKeyID == DefaultKeyAlias {
-		return []string{"DefaultEncryptionKey"}
+// keyName is how ListSecretVersionIds names the key of a version: AWS says
+// "DefaultEncryptionKey" for the account's AWS-managed key.
+func keyName(tx coffer.Tx, keyID string) (string, error) {
+	k, err := tx.Key(keyID)
+	if coffer.IsNotFound(err) {
+		return "DefaultEncryptionKey", nil // the foundation's default key, not yet adopted
 	}
-	return []string{sec.KMSKeyID}
+	if err != nil {
+		return "", err
+	}
+	if k.Manager == coffer.KeyManagerAWS {
+		return "DefaultEncryptionKey", nil
+	}
+	return k.ARN(), nil
 }

@@ -68,8 +68,14 @@ func RootKeyFromBytes(b []byte) (*RootKey, error) {
 // Equal compares two root keys in constant time.
 func (k *RootKey) Equal(o *RootKey) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }
 
+// Bytes returns a copy of the key's bytes, for sealing it (package seal); the caller wipes it.
+func (k *RootKey) Bytes() []byte { return append([]byte(nil), k.b[:]...) }
+
 // String never reveals the key.
 func (k *RootKey) String() string { return "RootKey(redacted)" }
+
+// Format never reveals the key, whatever the verb (%x and %d included).
+func (k *RootKey) Format(f fmt.State, _ rune) { io.WriteString(f, "RootKey(redacted)") }
 
 // GoString never reveals the key.
 func (k *RootKey) GoString() string { return k.String() }
@@ -83,8 +89,10 @@ type Keyring struct {
 	rand       io.Reader
 
 	mu   sync.RWMutex
-	keks map[string]cipher.AEAD
+	keks map[string]cipher.AEAD // by cacheKey(key id, material version)
 }
+
+type aeadKey = cipher.AEAD
 
 // New returns a Keyring rooted at root.
 func New(root *RootKey) (*Keyring, error) {
@@ -157,31 +165,14 @@ func (k *Keyring) NewKEK(keyID string) ([]byte, error) {
 		return nil, err
 	}
 	k.mu.Lock()
-	k.keks[keyID] = a
+	k.keks[cacheKey(keyID, 1)] = a
 	k.mu.Unlock()
 	return wrapped, nil
 }
 
-// kek returns the cached AEAD of keyID, unwrapping wrapped on first use.
+// kek returns the cached AEAD of keyID's first material, unwrapping wrapped on first use.
 func (k *Keyring) kek(keyID string, wrapped []byte) (cipher.AEAD, error) {
-	k.mu.RLock()
-	a, ok := k.keks[keyID]
-	k.mu.RUnlock()
-	if ok {
-		return a, nil
-	}
-	kek, err := open(k.wrapKEK, wrapped, []byte("kek:"+keyID))
-	if err != nil {
-		return nil, fmt.Errorf("keyring: unwrap KEK %s: %w", keyID, err)
-	}
-	defer Wipe(kek)
-	if a, err = newGCM(kek); err != nil {
-		return nil, err
-	}
-	k.mu.Lock()
-	k.keks[keyID] = a
-	k.mu.Unlock()
-	return a, nil
+	return k.material(keyID, 1, wrapped)
 }
 
 // Context is an encryption context: name/value pairs bound to a ciphertext as additional

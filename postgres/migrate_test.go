@@ -93,6 +93,15 @@ func TestMigrateFrom0001(t *testing.T) {
 		if len(list) != 2 || list[0].ARN != untagged || list[1].ARN != tagged {
 			t.Errorf("ListSecrets by last-accessed-date after migration: got %d secrets", len(list))
 		}
+		// 0003 indexes the versions of 0001 by key.
+		bs, err := tx.KeyBindings("key-1", "", "", 0)
+		if err != nil {
+			return err
+		}
+		if len(bs) != 1 || bs[0].SecretARN != tagged || bs[0].SecretName != "tagged" || bs[0].VersionID != "v1" ||
+			bs[0].SecretDeleted || !slices.Equal(bs[0].Stages, []string{coffer.StageCurrent}) {
+			t.Errorf("KeyBindings after migration: got %d bindings, want the version v1 of tagged, AWSCURRENT", len(bs))
+		}
 		return nil
 	})
 	if err != nil {
@@ -108,7 +117,18 @@ func TestMigrateFrom0001(t *testing.T) {
 			return err
 		}
 		u.Tags, u.Type, u.VersionRetention = []coffer.Tag{}, "t", 2
-		return tx.UpdateSecret(u)
+		if err := tx.UpdateSecret(u); err != nil {
+			return err
+		}
+		k := &coffer.Key{ID: "1234abcd-12ab-34cd-56ef-1234567890ab", Namespace: ns, Manager: coffer.KeyManagerCustomer,
+			State: coffer.KeyStateEnabled, CreatedDate: created, CurrentMaterial: 1}
+		if err := tx.InsertKey(k); err != nil {
+			return err
+		}
+		if err := tx.InsertKeyMaterial(&coffer.KeyMaterial{KeyID: k.ID, Version: 1, Wrapped: []byte{1}, CreatedDate: created}); err != nil {
+			return err
+		}
+		return tx.InsertAlias(&coffer.Alias{Namespace: ns, Name: "alias/k", KeyID: k.ID, CreatedDate: created})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +172,36 @@ func TestListUsesIndexes(t *testing.T) {
 					t.Errorf("SortBy %s, descending %v, cursor %+v: plan\n%s\nwant an index scan without a sort", sortBy, desc, after, joined)
 				}
 			}
+		}
+	}
+}
+
+// TestKeyBindingsUsesIndex checks that KeyBindings, with a cursor or without, reads the
+// versions of its key on the index versions_kms_key rather than scanning every version.
+func TestKeyBindingsUsesIndex(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	tx, err := s.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	if _, err := tx.Exec(t.Context(), "SET LOCAL enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	for _, afterARN := range []string{"", "arn:aws:secretsmanager:us-east-1:111111111111:secret:a-AbCdEf"} {
+		query, args := bindingsQuery("key-1", afterARN, "v1", 10)
+		rows, err := tx.Query(t.Context(), "EXPLAIN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(plan, "\n")
+		if !strings.Contains(joined, "versions_kms_key") {
+			t.Errorf("cursor %v: plan\n%s\nwant a scan of versions_kms_key", afterARN != "", joined)
 		}
 	}
 }

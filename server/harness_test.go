@@ -148,6 +148,17 @@ func (s *testServer) clientWith(region string, c aws.Credentials) *secretsmanage
 // SDK would not: mutate is called after signing.
 func (s *testServer) rawCall(t *testing.T, target, contentType string, body []byte, signAt time.Time, creds aws.Credentials, mutate func(*http.Request)) (int, map[string]any) {
 	t.Helper()
+	return s.rawCallAs(t, "secretsmanager", target, contentType, body, signAt, creds, mutate)
+}
+
+// rawCallService sends a JSON request signed for service with the server's credentials.
+func (s *testServer) rawCallService(t *testing.T, service, target string, body []byte) (int, map[string]any) {
+	t.Helper()
+	return s.rawCallAs(t, service, target, "application/x-amz-json-1.1", body, time.Now(), s.Creds, nil)
+}
+
+func (s *testServer) rawCallAs(t *testing.T, service, target, contentType string, body []byte, signAt time.Time, creds aws.Credentials, mutate func(*http.Request)) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +170,7 @@ func (s *testServer) rawCall(t *testing.T, target, contentType string, body []by
 		req.Header.Set("X-Amz-Target", target)
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "secretsmanager", s.Regions[0], signAt); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, s.Regions[0], signAt); err != nil {
 		t.Fatal(err)
 	}
 	if mutate != nil {

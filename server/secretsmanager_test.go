@@ -89,7 +89,7 @@ func testCreateValidation(t *testing.T, o serverOpts) {
 		{"description too long", &sm.CreateSecretInput{Name: aws.String("x"), Description: aws.String(strings.Repeat("d", 2049))}, "ValidationException", ""},
 		{"short token", &sm.CreateSecretInput{Name: aws.String("x"), SecretString: aws.String("v"), ClientRequestToken: aws.String("short")}, "ValidationException", ""},
 		{"replica", &sm.CreateSecretInput{Name: aws.String("x"), AddReplicaRegions: []types.ReplicaRegionType{{Region: aws.String("us-west-2")}}}, "InvalidRequestException", ""},
-		{"unknown key", &sm.CreateSecretInput{Name: aws.String("x"), KmsKeyId: aws.String("alias/nope")}, "EncryptionFailure", ""},
+		{"unknown key", &sm.CreateSecretInput{Name: aws.String("x"), KmsKeyId: aws.String("alias/nope")}, "InvalidParameterException", "The operation failed because of an invalid KMS key: Alias 'arn:aws:kms:us-east-1:111122223333:alias/nope' is not found."},
 		{"reserved tag", &sm.CreateSecretInput{Name: aws.String("x"), Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("v")}}}, "InvalidParameterException", ""},
 	}
 	for _, tt := range tests {

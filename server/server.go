@@ -36,6 +36,7 @@ type Handler struct {
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	now      func() time.Time
+	kms      map[string]func(context.Context, coffer.Namespace, []byte) (any, error)
 }
 
 // New returns a Handler.
@@ -49,8 +50,15 @@ func New(cfg Config) *Handler {
 	}
 	h.verifier = sigv4.NewVerifier(cfg.Creds, h.now).CheckScope(func(region, service string) error {
 		id := &sigv4.Identity{Region: region, Service: service}
-		return sigv4.ScopeError(id, "secretsmanager", slices.Contains(cfg.Regions, region))
+		want := "secretsmanager"
+		if service == "kms" {
+			want = "kms"
+		}
+		return sigv4.ScopeError(id, want, slices.Contains(cfg.Regions, region))
 	})
+	if cfg.Secrets != nil {
+		h.kms = kmsOps(cfg.Secrets.KMS())
+	}
 	return h
 }
 
@@ -78,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, id)
 	ctx := r.Context()
 	start := h.now()
-	op, err := h.serve(ctx, w, r)
+	op, lower, err := h.serve(ctx, w, r)
 	if err != nil {
 		e := coffer.AsError(err)
 		if e.Code == coffer.ErrInternalServiceError {
@@ -86,30 +94,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.log.Debug("request refused", "request_id", id, "operation", op, "code", e.Code)
 		}
-		awsapi.WriteError(w, e)
+		awsapi.WriteErrorMember(w, e, lower)
 		return
 	}
 	h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
 }
 
-// serve runs one API call and writes its success response; it returns the operation name and
-// any error, which the caller writes.
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, error) {
+// serve runs one API call and writes its success response; it returns the operation name,
+// whether the service's error bodies say "message" (KMS) rather than "Message", and any
+// error, which the caller writes.
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, bool, error) {
 	body, err := awsapi.ReadBody(r)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	ident, err := h.verifier.Verify(ctx, r, body)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	target, err := awsapi.ParseTarget(r)
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	isKMS := target.Prefix == KMSPrefix
+	// The signature's service must be the one the target belongs to.
+	want := "secretsmanager"
+	if isKMS {
+		want = "kms"
+	}
+	if err := sigv4.ScopeError(ident, want, true); err != nil {
+		return target.Operation, isKMS, err
 	}
 	key, err := h.cfg.Creds.Key(ctx, ident.AccessKeyID)
 	if err != nil {
-		return target.Operation, err
+		return target.Operation, isKMS, err
 	}
 	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
 	var out any
@@ -118,21 +136,27 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		out, err = h.secretsManager(ctx, ns, target.Operation, body)
 	case ExtensionPrefix:
 		out, err = h.extension(ctx, ns, target.Operation, body)
+	case KMSPrefix:
+		out, err = h.kmsCall(ctx, ns, target.Operation, body)
 	default:
-		return target.Operation, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", target.Prefix, target.Operation)
+		return target.Operation, false, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", target.Prefix, target.Operation)
 	}
 	if err != nil {
-		return target.Operation, err
+		return target.Operation, isKMS, err
 	}
-	if wp, ok := out.(wiping); ok {
-		awsapi.WriteJSON(w, wp.out)
-		for _, v := range wp.vals {
+	switch o := out.(type) {
+	case wiping:
+		awsapi.WriteJSON(w, o.out)
+		for _, v := range o.vals {
 			v.Wipe()
 		}
-	} else {
+	case interface{ Wipe() }:
+		awsapi.WriteJSON(w, o)
+		o.Wipe()
+	default:
 		awsapi.WriteJSON(w, out)
 	}
-	return target.Operation, nil
+	return target.Operation, isKMS, nil
 }
 
 // recoverPanic turns a panic in a request into an InternalServiceError. The log gets the

@@ -46,12 +46,16 @@ func (h *Handler) listSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 	}
 	out := &listVersionsOut{Versions: []versionEntryOut{}, NextToken: p.NextToken, ARN: p.ARN, Name: p.Name}
 	for _, v := range p.Versions {
+		keys := []string{}
+		if n, ok := p.KeyNames[v.KMSKeyID]; ok {
+			keys = append(keys, n)
+		}
 		out.Versions = append(out.Versions, versionEntryOut{
 			VersionId:        v.VersionID,
 			VersionStages:    v.Stages,
 			LastAccessedDate: awsapi.TimePtr(v.LastAccessedDate),
 			CreatedDate:      awsapi.TimePtr(v.CreatedDate),
-			KmsKeyIds:        p.KMSKeyIDs,
+			KmsKeyIds:        keys,
 		})
 	}
 	return out, nil

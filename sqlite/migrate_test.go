@@ -105,6 +105,15 @@ func TestMigrateFrom0001(t *testing.T) {
 		if len(list) != 2 || list[0].ARN != tagged || list[1].ARN != untagged {
 			t.Errorf("ListSecrets by name after migration: got %d secrets", len(list))
 		}
+		// 0003 indexes the versions of 0001 by key.
+		bs, err := tx.KeyBindings("key-1", "", "", 0)
+		if err != nil {
+			return err
+		}
+		if len(bs) != 1 || bs[0].SecretARN != tagged || bs[0].SecretName != "tagged" || bs[0].VersionID != "v1" ||
+			bs[0].SecretDeleted || !slices.Equal(bs[0].Stages, []string{coffer.StageCurrent}) {
+			t.Errorf("KeyBindings after migration: got %d bindings, want the version v1 of tagged, AWSCURRENT", len(bs))
+		}
 		return nil
 	})
 	if err != nil {
@@ -120,7 +129,18 @@ func TestMigrateFrom0001(t *testing.T) {
 			return err
 		}
 		u.Tags, u.Type, u.VersionRetention = []coffer.Tag{}, "t", 2
-		return tx.UpdateSecret(u)
+		if err := tx.UpdateSecret(u); err != nil {
+			return err
+		}
+		k := &coffer.Key{ID: "1234abcd-12ab-34cd-56ef-1234567890ab", Namespace: ns, Manager: coffer.KeyManagerCustomer,
+			State: coffer.KeyStateEnabled, CreatedDate: created, CurrentMaterial: 1}
+		if err := tx.InsertKey(k); err != nil {
+			return err
+		}
+		if err := tx.InsertKeyMaterial(&coffer.KeyMaterial{KeyID: k.ID, Version: 1, Wrapped: []byte{1}, CreatedDate: created}); err != nil {
+			return err
+		}
+		return tx.InsertAlias(&coffer.Alias{Namespace: ns, Name: "alias/k", KeyID: k.ID, CreatedDate: created})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +179,35 @@ func TestListUsesIndexes(t *testing.T) {
 					t.Errorf("SortBy %s, descending %v, cursor %v: plan %q, want an index walk without a sort", sortBy, desc, after != nil, joined)
 				}
 			}
+		}
+	}
+}
+
+// TestKeyBindingsUsesIndex checks that KeyBindings, with a cursor or without, reads the
+// versions of its key on the index versions_kms_key rather than scanning every version.
+func TestKeyBindingsUsesIndex(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	for _, afterARN := range []string{"", "arn:aws:secretsmanager:us-east-1:111111111111:secret:a-AbCdEf"} {
+		query, args := bindingsQuery("key-1", afterARN, "v1", 10)
+		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		if !strings.Contains(joined, "versions USING COVERING INDEX versions_kms_key") &&
+			!strings.Contains(joined, "versions USING INDEX versions_kms_key") {
+			t.Errorf("cursor %v: plan %q, want a search of versions using versions_kms_key", afterARN != "", joined)
 		}
 	}
 }

@@ -2,8 +2,10 @@
 // the documented behaviour of coffer.Tx method by method: what round-trips exactly (nil Tags
 // apart from empty ones included), which lookups answer NotFound, which inserts answer
 // ResourceExists, how staging labels move, what DestroyVersion erases and keeps, how
-// ListSecrets sorts and pages in every SortBy order either way, and that Update is atomic and
-// serializable under concurrent writers.
+// ListSecrets sorts and pages in every SortBy order either way, how KMS keys, their materials
+// and aliases round-trip, page and go with their key, which keys are due for deletion or
+// rotation, which versions KeyBindings finds, and that Update is atomic and serializable under
+// concurrent writers.
 //
 // An adapter's test calls Run with a function that opens a fresh, empty store:
 //
@@ -73,6 +75,17 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"Accounts", testAccounts},
 		{"AccessKeys", testAccessKeys},
 		{"Meta", testMeta},
+		{"KeyRoundTrip", testKeyRoundTrip},
+		{"UpdateKey", testUpdateKey},
+		{"ListKeys", testListKeys},
+		{"DueKeyDeletions", testDueKeyDeletions},
+		{"DueKeyRotations", testDueKeyRotations},
+		{"KeyMaterials", testKeyMaterials},
+		{"DeleteKey", testDeleteKey},
+		{"KeyTxUsableAfterError", testKeyTxUsableAfterError},
+		{"Aliases", testAliases},
+		{"ListAliases", testListAliases},
+		{"KeyBindings", testKeyBindings},
 		{"TxUsableAfterError", testTxUsableAfterError},
 		{"UpdateRollsBackOnError", testUpdateRollsBackOnError},
 		{"UpdateRollsBackOnPanic", testUpdateRollsBackOnPanic},
