@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/coffer-project/coffer/server"
 )
 
 // TestCompatibilityDoc checks that docs/compatibility.md gives a status for every operation
@@ -60,5 +62,51 @@ func TestCompatibilityDoc(t *testing.T) {
 	}
 	if len(m.Operations) < 20 {
 		t.Fatalf("the model lists only %d operations", len(m.Operations))
+	}
+}
+
+// TestKMSCompatibilityDoc checks that docs/kms-compatibility.md gives a status for every
+// operation of the KMS model, and that the operations it calls Supported are the ones the
+// server routes.
+func TestKMSCompatibilityDoc(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "shared", "aws-models", "kms.service-2.json"))
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the AWS models are required under CI=true: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	var m struct{ Operations map[string]json.RawMessage }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("docs", "kms-compatibility.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\| (Supported|Differs|Not yet) \\|")
+	status := map[string]string{}
+	for _, r := range row.FindAllStringSubmatch(string(doc), -1) {
+		status[r[1]] = r[2]
+	}
+	for op := range m.Operations {
+		if status[op] == "" {
+			t.Errorf("docs/kms-compatibility.md has no row for %s", op)
+		}
+	}
+	if len(m.Operations) < 40 {
+		t.Fatalf("the model lists only %d operations", len(m.Operations))
+	}
+	routed := map[string]bool{}
+	for _, op := range server.KMSOperations() {
+		routed[op] = true
+		if status[op] != "Supported" {
+			t.Errorf("the server routes %s, which docs/kms-compatibility.md calls %q", op, status[op])
+		}
+	}
+	for op, st := range status {
+		if st == "Supported" && !routed[op] {
+			t.Errorf("docs/kms-compatibility.md calls %s Supported, but the server does not route it", op)
+		}
 	}
 }

@@ -138,3 +138,39 @@ func (c *Client) GenerateSecretValue(ctx context.Context, secretID, token string
 	}
 	return &out, nil
 }
+
+// KeyBinding is a secret version that a KMS key protects.
+type KeyBinding struct {
+	KeyID         string `json:"KeyId,omitempty"`
+	KeyState      string `json:",omitempty"`
+	SecretARN     string
+	SecretName    string
+	VersionID     string `json:"VersionId"`
+	VersionStages []string
+	SecretDeleted bool
+}
+
+// KeyBindings is ListKeyBindings' answer.
+type KeyBindings struct {
+	KeyID    string `json:"KeyId"`
+	KeyState string
+	Bindings []KeyBinding
+}
+
+// ListKeyBindings lists the secret versions the KMS key keyID (id, ARN or alias) protects.
+func (c *Client) ListKeyBindings(ctx context.Context, keyID string) (*KeyBindings, error) {
+	var out KeyBindings
+	if err := c.Call(ctx, "coffer.ListKeyBindings", map[string]string{"KeyId": keyID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListUnusableKeyBindings lists the secret versions protected by keys that are not enabled.
+func (c *Client) ListUnusableKeyBindings(ctx context.Context) ([]KeyBinding, error) {
+	var out struct{ Bindings []KeyBinding }
+	if err := c.Call(ctx, "coffer.ListUnusableKeyBindings", struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	return out.Bindings, nil
+}

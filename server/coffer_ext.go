@@ -54,6 +54,63 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 			return nil, err
 		}
 		return refOut(r), nil
+	case "ListKeyBindings":
+		var in struct{ KeyId *string } //nolint:revive // AWS's naming
+		if err := awsapi.Decode(body, &in); err != nil {
+			return nil, err
+		}
+		if in.KeyId == nil || *in.KeyId == "" {
+			return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+		}
+		k, bs, err := svc.KMS().Bindings(ctx, ns, *in.KeyId)
+		if err != nil {
+			return nil, err
+		}
+		out := &keyBindingsOut{KeyId: k.ARN(), KeyState: k.State, Bindings: []bindingOut{}}
+		for _, b := range bs {
+			out.Bindings = append(out.Bindings, bindingOf(b))
+		}
+		return out, nil
+	case "ListUnusableKeyBindings":
+		entries, err := svc.KMS().Report(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		out := &unusableOut{Bindings: []bindingOut{}}
+		for _, e := range entries {
+			b := bindingOf(e.Binding)
+			b.KeyId, b.KeyState = e.Key.ARN(), e.Key.State
+			out.Bindings = append(out.Bindings, b)
+		}
+		return out, nil
 	}
 	return nil, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", ExtensionPrefix, op)
+}
+
+type bindingOut struct {
+	KeyId         string   `json:"KeyId,omitempty"` //nolint:revive // AWS's naming
+	KeyState      string   `json:"KeyState,omitempty"`
+	SecretARN     string   `json:"SecretARN"`
+	SecretName    string   `json:"SecretName"`
+	VersionId     string   `json:"VersionId"` //nolint:revive // AWS's naming
+	VersionStages []string `json:"VersionStages"`
+	SecretDeleted bool     `json:"SecretDeleted"`
+}
+
+type keyBindingsOut struct {
+	KeyId    string       `json:"KeyId"` //nolint:revive // AWS's naming
+	KeyState string       `json:"KeyState"`
+	Bindings []bindingOut `json:"Bindings"`
+}
+
+type unusableOut struct {
+	Bindings []bindingOut `json:"Bindings"`
+}
+
+func bindingOf(b *coffer.KeyBinding) bindingOut {
+	stages := b.Stages
+	if stages == nil {
+		stages = []string{}
+	}
+	return bindingOut{SecretARN: b.SecretARN, SecretName: b.SecretName, VersionId: b.VersionID, VersionStages: stages, SecretDeleted: b.SecretDeleted}
 }

@@ -73,3 +73,12 @@ func (h *Handler) kmsCall(ctx context.Context, ns coffer.Namespace, op string, b
 	}
 	return fn(ctx, ns, body)
 }
+
+// KMSOperations lists the KMS operations the server routes, for the compatibility test.
+func KMSOperations() []string {
+	var ops []string
+	for op := range kmsOps(nil) {
+		ops = append(ops, op)
+	}
+	return ops
+}

@@ -20,6 +20,7 @@ Usage:
   coffer server [flags]   start the server (coffer server -h for flags)
   coffer bench [flags]    measure GetSecretValue throughput (coffer bench -h)
   coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
+  coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
   coffer version          print the version
 `
 
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "secrets":
 		return runSecrets(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "coffer", version)
 		return nil

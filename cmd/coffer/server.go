@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/kms"
 	"github.com/coffer-project/coffer/postgres"
 	"github.com/coffer-project/coffer/server"
 	"github.com/coffer-project/coffer/sqlite"
@@ -37,6 +38,9 @@ type serverFlags struct {
 	tlsKey       string
 	insecureHTTP bool
 	logLevel     string
+	// allowDisableInUse lifts key hygiene server-wide: keys that protect live secrets may be
+	// disabled or scheduled for deletion.
+	allowDisableInUse bool
 }
 
 // Environment variables read by `coffer server`.
@@ -62,6 +66,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM); implies --tls files")
 	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (values then cross the network in clear)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.allowDisableInUse, "allow-disable-in-use", false, "let DisableKey and ScheduleKeyDeletion proceed on KMS keys that still protect live secrets (per key: tag coffer:allow-disable-in-use=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: coffer server [flags]\n\nThe administrator key pair and account id may be given with %s, %s and %s,\nor in a file named by %s holding those NAME=value lines.\n\nFlags:\n",
 			envAccessKeyID, envSecretAccessKey, envAccountID, envCredentialsFile)
@@ -147,7 +152,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log.Info("default account ready", "account", res.AccountID, "regions", strings.Join(regions, ","), "first_start", res.FirstStart)
 
-	svc := core.New(store, keys, core.Options{Logger: log})
+	keySvc := kms.New(store, keys, kms.Options{Logger: log, AllowDisableInUse: f.allowDisableInUse})
+	svc := core.New(store, keys, core.Options{Logger: log, KMS: keySvc})
 	h := server.New(server.Config{
 		Regions: regions,
 		Secrets: svc,
@@ -186,13 +192,14 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go svc.RunPurger(runCtx, time.Minute)
+	go keySvc.RunScheduler(runCtx)
 	recorded := make(chan struct{})
 	go func() { svc.RunAccessRecorder(runCtx); close(recorded) }()
 	defer func() { cancel(); <-recorded }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("coffer is serving the AWS Secrets Manager API", "endpoint", scheme+"://"+ln.Addr().String())
+	log.Info("coffer is serving the AWS Secrets Manager and KMS APIs", "endpoint", scheme+"://"+ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err
