@@ -5,6 +5,7 @@
 package coffer
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 )
@@ -33,4 +34,18 @@ func ValidRegion(name string) bool { return regionPattern.MatchString(name) }
 // SecretARN builds the ARN of a secret from its namespace, name and 6-character suffix.
 func SecretARN(ns Namespace, name, suffix string) string {
 	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", ns.Region, ns.Account, name, suffix)
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the API call being served (x-amzn-RequestId),
+// so that work done for the call (KMS key uses, audit records) can name it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the id WithRequestID put in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }

@@ -159,7 +159,7 @@ func (s *Service) GenerateSecretValue(ctx context.Context, ns coffer.Namespace, 
 		case !coffer.IsNotFound(err):
 			return err
 		}
-		ver, err := s.newVersion(tx, sec, *in.ClientRequestToken, val, stages)
+		ver, err := s.newVersion(ctx, tx, sec, *in.ClientRequestToken, val, stages)
 		if err != nil {
 			return err
 		}

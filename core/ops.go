@@ -69,7 +69,7 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 		if ver.Destroyed() {
 			return errDestroyed(ver.VersionID)
 		}
-		val, err := s.open(tx, ver)
+		val, err := s.open(ctx, tx, ver)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 		if err != nil {
 			return err
 		}
-		ver, err := s.newVersion(tx, sec, *in.ClientRequestToken, val, stages)
+		ver, err := s.newVersion(ctx, tx, sec, *in.ClientRequestToken, val, stages)
 		if err != nil {
 			return err
 		}
@@ -145,13 +145,13 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 }
 
 // newVersion adds a version to sec, or recognises a retry of the request that added it.
-func (s *Service) newVersion(tx coffer.Tx, sec *coffer.Secret, token string, val *Value, stages []string) (*coffer.Version, error) {
+func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, token string, val *Value, stages []string) (*coffer.Version, error) {
 	existing, err := tx.Version(sec.ARN, token)
 	switch {
 	case err == nil && existing.Destroyed():
 		return nil, coffer.Errorf(coffer.ErrResourceExists, "You can't modify an existing version, you can only create new versions.")
 	case err == nil:
-		old, err := s.open(tx, existing)
+		old, err := s.open(ctx, tx, existing)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +164,7 @@ func (s *Service) newVersion(tx coffer.Tx, sec *coffer.Secret, token string, val
 		return nil, err
 	}
 	now := s.clock()
-	ver, err := s.addVersion(tx, sec, token, val, stages, now)
+	ver, err := s.addVersion(ctx, tx, sec, token, val, stages, now)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *Upd
 			if *in.KmsKeyId != sec.KMSKeyID {
 				sec.KMSKeyID, changed = *in.KmsKeyId, true
 			}
-			if err := s.reencrypt(tx, sec, k.ID); err != nil {
+			if err := s.reencrypt(ctx, tx, sec, k.ID); err != nil {
 				return err
 			}
 		}
@@ -249,7 +249,7 @@ func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *Upd
 		}
 		ref = &SecretRef{ARN: sec.ARN, Name: sec.Name}
 		if val != nil {
-			ver, err := s.newVersion(tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent})
+			ver, err := s.newVersion(ctx, tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent})
 			if err != nil {
 				return err
 			}

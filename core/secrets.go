@@ -143,7 +143,7 @@ func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *Cre
 			}
 			// A retry of the same CreateSecret (same token, same value) succeeds unchanged.
 			if val != nil && in.ClientRequestToken != nil {
-				if same, err := s.sameVersion(tx, existing, *in.ClientRequestToken, val); err == nil && same {
+				if same, err := s.sameVersion(ctx, tx, existing, *in.ClientRequestToken, val); err == nil && same {
 					ref = &SecretRef{ARN: existing.ARN, Name: existing.Name, VersionID: *in.ClientRequestToken}
 					return nil
 				}
@@ -185,7 +185,7 @@ func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *Cre
 		if val == nil {
 			return nil
 		}
-		ver, err := s.addVersion(tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent}, now)
+		ver, err := s.addVersion(ctx, tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent}, now)
 		if err != nil {
 			return err
 		}
@@ -213,14 +213,14 @@ func encryptionContext(secretARN, versionID string) keyring.Context {
 
 // seal encrypts val for version versionID of sec under the secret's key, returning the
 // version with its key, wrapped data key and ciphertext set.
-func (s *Service) seal(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (*coffer.Version, error) {
+func (s *Service) seal(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (*coffer.Version, error) {
 	k, err := s.secretKey(tx, sec.Namespace, sec.KMSKeyID)
 	if err != nil {
 		return nil, err
 	}
 	pt := val.encoded()
 	defer keyring.Wipe(pt)
-	wk, ct, err := s.kms.SealValue(tx, k, encryptionContext(sec.ARN, versionID), pt)
+	wk, ct, err := s.kms.SealValue(ctx, tx, k, encryptionContext(sec.ARN, versionID), pt)
 	if err != nil {
 		return nil, s.keyFailure(coffer.ErrEncryptionFailure, msgEncryptionFailure, sec.ARN, k, err)
 	}
@@ -253,11 +253,11 @@ func namespaceOf(arn string) coffer.Namespace {
 }
 
 // open decrypts a version. The caller wipes the returned value.
-func (s *Service) open(tx coffer.Tx, ver *coffer.Version) (*Value, error) {
+func (s *Service) open(ctx context.Context, tx coffer.Tx, ver *coffer.Version) (*Value, error) {
 	if ver.Destroyed() {
 		return nil, &coffer.Error{Code: coffer.ErrDecryptionFailure, Message: msgDecryptionFailure, Err: errors.New("the version was destroyed")}
 	}
-	pt, k, err := s.kms.OpenValue(tx, namespaceOf(ver.SecretARN), ver.KMSKeyID, ver.WrappedKey, ver.Ciphertext, encryptionContext(ver.SecretARN, ver.VersionID))
+	pt, k, err := s.kms.OpenValue(ctx, tx, namespaceOf(ver.SecretARN), ver.KMSKeyID, ver.WrappedKey, ver.Ciphertext, encryptionContext(ver.SecretARN, ver.VersionID))
 	if err != nil {
 		return nil, s.keyFailure(coffer.ErrDecryptionFailure, msgDecryptionFailure, ver.SecretARN, k, err)
 	}
@@ -272,7 +272,7 @@ func (s *Service) open(tx coffer.Tx, ver *coffer.Version) (*Value, error) {
 // reencrypt seals the versions of sec that carry AWSCURRENT, AWSPENDING or AWSPREVIOUS
 // under the secret's (new) key, as AWS does when UpdateSecret changes KmsKeyId; older
 // versions stay under the key that sealed them. Versions already under keyID are left alone.
-func (s *Service) reencrypt(tx coffer.Tx, sec *coffer.Secret, keyID string) error {
+func (s *Service) reencrypt(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, keyID string) error {
 	all, err := tx.Versions(sec.ARN)
 	if err != nil {
 		return err
@@ -281,11 +281,11 @@ func (s *Service) reencrypt(tx coffer.Tx, sec *coffer.Secret, keyID string) erro
 		if ver.Destroyed() || ver.KMSKeyID == keyID || !(ver.HasStage(coffer.StageCurrent) || ver.HasStage(coffer.StagePending) || ver.HasStage(coffer.StagePrevious)) {
 			continue
 		}
-		val, err := s.open(tx, ver)
+		val, err := s.open(ctx, tx, ver)
 		if err != nil {
 			return err
 		}
-		sealed, err := s.seal(tx, sec, ver.VersionID, val)
+		sealed, err := s.seal(ctx, tx, sec, ver.VersionID, val)
 		val.Wipe()
 		if err != nil {
 			return err
@@ -299,12 +299,12 @@ func (s *Service) reencrypt(tx coffer.Tx, sec *coffer.Secret, keyID string) erro
 }
 
 // sameVersion reports whether sec has a version versionID holding exactly val.
-func (s *Service) sameVersion(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (bool, error) {
+func (s *Service) sameVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value) (bool, error) {
 	ver, err := tx.Version(sec.ARN, versionID)
 	if err != nil {
 		return false, err
 	}
-	old, err := s.open(tx, ver)
+	old, err := s.open(ctx, tx, ver)
 	if err != nil {
 		return false, err
 	}
@@ -314,8 +314,8 @@ func (s *Service) sameVersion(tx coffer.Tx, sec *coffer.Secret, versionID string
 
 // addVersion seals val as a new version of sec and attaches stages to it. Moving AWSCURRENT
 // moves AWSPREVIOUS onto the version that was current.
-func (s *Service) addVersion(tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time) (*coffer.Version, error) {
-	ver, err := s.seal(tx, sec, versionID, val)
+func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time) (*coffer.Version, error) {
+	ver, err := s.seal(ctx, tx, sec, versionID, val)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -26,7 +27,8 @@ func (s *Service) SecretKey(tx coffer.Tx, ns coffer.Namespace, ref string) (*cof
 // SealValue seals plaintext for a secret version under key k: a fresh 256-bit data key
 // encrypted under k's current material with ctx, and the value sealed under the data key.
 // A key that is not enabled gives its KMS error (DisabledException, KMSInvalidStateException).
-func (s *Service) SealValue(tx coffer.Tx, k *coffer.Key, ctx keyring.Context, plaintext []byte) (wrappedKey, ciphertext []byte, err error) {
+func (s *Service) SealValue(cx context.Context, tx coffer.Tx, k *coffer.Key, ctx keyring.Context, plaintext []byte) (wrappedKey, ciphertext []byte, err error) {
+	defer func() { s.reportUse(cx, "GenerateDataKey", k, k.CurrentMaterial, ctx, err) }()
 	dk := make([]byte, keyring.KeySize)
 	defer keyring.Wipe(dk)
 	if _, err := io.ReadFull(s.rand, dk); err != nil {
@@ -48,7 +50,21 @@ var ErrTampered = errors.New("kms: ciphertext failed authentication")
 // keyring.Seal (whose data key names no material: it is the first material of keyID). The
 // key must be enabled; otherwise the error is its KMS error, and the key is returned so that
 // the caller can say which key, in which state.
-func (s *Service) OpenValue(tx coffer.Tx, ns coffer.Namespace, keyID string, wrappedKey, ciphertext []byte, ctx keyring.Context) ([]byte, *coffer.Key, error) {
+func (s *Service) OpenValue(cx context.Context, tx coffer.Tx, ns coffer.Namespace, keyID string, wrappedKey, ciphertext []byte, ctx keyring.Context) (pt []byte, k *coffer.Key, err error) {
+	version := 1
+	if id, v, perr := keyring.ParseBlob(wrappedKey); perr == nil {
+		keyID, version = id, v
+	}
+	defer func() {
+		if k == nil {
+			k = &coffer.Key{ID: keyID, Namespace: ns}
+		}
+		s.reportUse(cx, "Decrypt", k, version, ctx, err)
+	}()
+	return s.openValue(tx, ns, keyID, wrappedKey, ciphertext, ctx)
+}
+
+func (s *Service) openValue(tx coffer.Tx, ns coffer.Namespace, keyID string, wrappedKey, ciphertext []byte, ctx keyring.Context) ([]byte, *coffer.Key, error) {
 	if keyring.IsBlob(wrappedKey) {
 		k, _, dk, err := s.decryptBlob(tx, ns, wrappedKey, ctx)
 		if coffer.ErrorCode(err) == coffer.ErrKMSInvalidCiphertext {
@@ -91,4 +107,33 @@ func (s *Service) OpenValue(tx coffer.Tx, ns coffer.Namespace, keyID string, wra
 		return nil, k, &coffer.Error{Code: coffer.ErrKMSInvalidCiphertext, Err: ErrTampered}
 	}
 	return pt, k, nil
+}
+
+// KeyUse is one use of a KMS key made on behalf of a secret operation: the data key of a new
+// version (GenerateDataKey) or the opening of a version's data key (Decrypt). The audit trail
+// records each, linked to the API call by RequestID. It holds no key or value bytes.
+type KeyUse struct {
+	RequestID         string // coffer.RequestID of the call that caused it; "" for background work
+	Operation         string // "GenerateDataKey" or "Decrypt", as KMS names them
+	KeyID             string
+	KeyARN            string // "" when the key is unknown
+	KeyState          string // the key's state when used; "" when unknown
+	MaterialVersion   int
+	EncryptionContext map[string]string // {"SecretARN", "SecretVersionId"}
+	ErrorCode         string            // "" when the use succeeded
+}
+
+func (s *Service) reportUse(cx context.Context, op string, k *coffer.Key, version int, ctx keyring.Context, err error) {
+	if s.onUse == nil {
+		return
+	}
+	u := KeyUse{RequestID: coffer.RequestID(cx), Operation: op, KeyID: k.ID, KeyState: k.State, MaterialVersion: version,
+		EncryptionContext: map[string]string(ctx)}
+	if k.Namespace.Account != "" {
+		u.KeyARN = k.ARN()
+	}
+	if err != nil {
+		u.ErrorCode = coffer.ErrorCode(err)
+	}
+	s.onUse(u)
 }

@@ -47,6 +47,7 @@ type Service struct {
 	log   *slog.Logger
 	// allowDisableInUse lifts the key-hygiene refusal server-wide.
 	allowDisableInUse bool
+	onUse             func(KeyUse)
 
 	mu        sync.RWMutex
 	materials map[string][]byte // cacheKey(id, version) → wrapped material; immutable once stored
@@ -60,12 +61,15 @@ type Options struct {
 	// AllowDisableInUse lets DisableKey and ScheduleKeyDeletion proceed on keys that still
 	// protect secrets that are not scheduled for deletion (server-wide override).
 	AllowDisableInUse bool
+	// OnUse, when set, is told of every use of a key made for a secret operation (for the
+	// audit trail). It runs on the request path: it must be quick and must not block.
+	OnUse func(KeyUse)
 }
 
 // New returns a Service over store and keys.
 func New(store coffer.Store, keys *keyring.Keyring, opts Options) *Service {
 	s := &Service{store: store, keys: keys, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		allowDisableInUse: opts.AllowDisableInUse, materials: make(map[string][]byte)}
+		allowDisableInUse: opts.AllowDisableInUse, onUse: opts.OnUse, materials: make(map[string][]byte)}
 	if s.now == nil {
 		s.now = time.Now
 	}

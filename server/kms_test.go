@@ -503,6 +503,19 @@ func testSecretsUnderKeys(t *testing.T, o serverOpts) {
 	if st := must(k.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: managed.KeyId})).get(t); !st.KeyRotationEnabled || aws.ToInt32(st.RotationPeriodInDays) != 365 {
 		t.Fatalf("the managed key does not rotate yearly: %+v", st)
 	}
+	// A year on, the scheduler has rotated it; the secret under it still reads.
+	s.Clock.Advance(366 * 24 * time.Hour)
+	s.Secrets.KMS().RunDue(ctx)
+	if rs := must(k.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: managed.KeyId})).get(t).Rotations; len(rs) != 1 || rs[0].RotationType != ktypes.RotationTypeAutomatic {
+		t.Fatalf("the managed key's rotations after a year: %+v", rs)
+	}
+	if v := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("plain")})).get(t); *v.SecretString != "p" {
+		t.Fatal("the secret under the rotated managed key does not read")
+	}
+	must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("plain"), SecretString: aws.String("p2")})).get(t)
+	if v := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("plain"), VersionStage: aws.String("AWSPREVIOUS")})).get(t); *v.SecretString != "p" {
+		t.Fatal("the version under the old material does not read")
+	}
 
 	// Key hygiene: a key that protects a live secret is not disabled or deleted.
 	_, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: a.KeyId})

@@ -84,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID()
 	w.Header().Set("x-amzn-RequestId", id)
 	defer h.recoverPanic(w, id)
-	ctx := r.Context()
+	ctx := coffer.WithRequestID(r.Context(), id)
 	start := h.now()
 	op, lower, err := h.serve(ctx, w, r)
 	if err != nil {
