@@ -272,6 +272,15 @@ func (s *Service) RunDue(ctx context.Context) {
 				return err
 			}
 			for _, k := range due {
+				if k.State != coffer.KeyStateEnabled {
+					// As in AWS, a disabled key does not rotate; look again in a day, so that
+					// it rotates soon after it is enabled again.
+					k.NextRotationDate = s.clock().AddDate(0, 0, 1)
+					if err := tx.UpdateKey(k); err != nil {
+						return err
+					}
+					continue
+				}
 				if err := s.rotate(tx, k, coffer.RotationAutomatic); err != nil {
 					return err
 				}
@@ -287,7 +296,9 @@ func (s *Service) RunDue(ctx context.Context) {
 			return
 		}
 		for _, k := range due {
-			s.log.Info("rotated a key's material", "key", k.ARN(), "material", k.CurrentMaterial)
+			if k.State == coffer.KeyStateEnabled {
+				s.log.Info("rotated a key's material", "key", k.ARN(), "material", k.CurrentMaterial)
+			}
 		}
 		if len(due) < 50 {
 			return

@@ -346,6 +346,22 @@ func testKMSRotation(t *testing.T, o serverOpts) {
 	must(k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: a.KeyId})).get(t)
 	_, err = k.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: a.KeyId})
 	wantErr(t, err, "DisabledException", "")
+
+	// A disabled key does not rotate when due; enabled again, it rotates within a day.
+	b := createKey(t, k, "paused")
+	must(k.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: b.KeyId, RotationPeriodInDays: aws.Int32(90)})).get(t)
+	must(k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: b.KeyId})).get(t)
+	s.Clock.Advance(91 * 24 * time.Hour)
+	s.Secrets.KMS().RunDue(ctx)
+	if rs := must(k.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: b.KeyId})).get(t).Rotations; len(rs) != 0 {
+		t.Fatalf("a disabled key rotated: %+v", rs)
+	}
+	must(k.EnableKey(ctx, &kms.EnableKeyInput{KeyId: b.KeyId})).get(t)
+	s.Clock.Advance(25 * time.Hour)
+	s.Secrets.KMS().RunDue(ctx)
+	if rs := must(k.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: b.KeyId})).get(t).Rotations; len(rs) != 1 {
+		t.Fatalf("the re-enabled key's rotations: %+v", rs)
+	}
 }
 
 func testKMSDeletion(t *testing.T, o serverOpts) {
