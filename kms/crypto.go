@@ -82,7 +82,10 @@ func (s *Service) decryptBlob(tx coffer.Tx, ns coffer.Namespace, blob []byte, ct
 	if err != nil {
 		return nil, 0, nil, coffer.Errorf(coffer.ErrKMSInvalidCiphertext, "")
 	}
-	k, err := tx.Key(keyID)
+	k, err := s.cachedKey(tx, keyID)
+	if err == nil && version > k.CurrentMaterial {
+		k, err = tx.Key(keyID) // rotated since it was cached, maybe by another server
+	}
 	if coffer.IsNotFound(err) || err == nil && k.Namespace != ns {
 		return nil, 0, nil, coffer.Errorf(coffer.ErrKMSInvalidCiphertext, "")
 	}

@@ -51,6 +51,62 @@ type Service struct {
 
 	mu        sync.RWMutex
 	materials map[string][]byte // cacheKey(id, version) → wrapped material; immutable once stored
+
+	keyCache keyCache
+}
+
+// keyCacheTTL bounds how long a read may trust a key's cached state. Writes made through this
+// Service invalidate the cache at once; a change made by another server sharing a PostgreSQL
+// store is seen within this time (KMS key state is eventually consistent in AWS too).
+const keyCacheTTL = time.Second
+
+// keyCache keeps recently read keys for the read path (GetSecretValue decrypting a data key),
+// which otherwise pays a query per read for the key's state.
+type keyCache struct {
+	mu   sync.Mutex
+	gen  uint64
+	keys map[string]cachedKey
+}
+
+type cachedKey struct {
+	key coffer.Key
+	at  time.Time
+}
+
+// cachedKey returns key id as tx sees it, or as it was read less than keyCacheTTL ago.
+func (s *Service) cachedKey(tx coffer.Tx, id string) (*coffer.Key, error) {
+	now := time.Now()
+	c := &s.keyCache
+	c.mu.Lock()
+	e, ok := c.keys[id]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < keyCacheTTL {
+		k := e.key
+		return &k, nil
+	}
+	k, err := tx.Key(id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen { // no write invalidated the cache while this read ran
+		if c.keys == nil {
+			c.keys = make(map[string]cachedKey)
+		}
+		c.keys[id] = cachedKey{key: *k, at: now}
+	}
+	c.mu.Unlock()
+	return k, nil
+}
+
+// invalidateKeys empties the key cache after a write.
+func (s *Service) invalidateKeys() {
+	c := &s.keyCache
+	c.mu.Lock()
+	c.gen++
+	clear(c.keys)
+	c.mu.Unlock()
 }
 
 // Options are a Service's optional settings.
@@ -307,6 +363,8 @@ func defaultPolicy(ns coffer.Namespace) string {
 
 // update and view run fn in a store transaction.
 func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
+	s.invalidateKeys()
+	defer s.invalidateKeys()
 	return s.store.Update(ctx, fn)
 }
 
