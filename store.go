@@ -87,6 +87,12 @@ type Tx interface {
 	AccessKey(id string) (*AccessKey, error)
 	// InsertAccessKey stores a new access key.
 	InsertAccessKey(k *AccessKey) error
+	// AccessKeys returns up to limit (0 or less: no limit) access keys of every account,
+	// ordered by id, starting after the id afterID ("" for the first page).
+	AccessKeys(afterID string, limit int) ([]*AccessKey, error)
+	// UpdateAccessKeySecret replaces an access key's SealedSecret (root key rotation); every
+	// other field stays. A missing key is NotFound.
+	UpdateAccessKeySecret(id string, sealed []byte) error
 
 	// Key returns the KMS key with this id (of any namespace).
 	Key(id string) (*Key, error)
@@ -110,6 +116,13 @@ type Tx interface {
 	KeyMaterials(keyID string) ([]*KeyMaterial, error)
 	// InsertKeyMaterial stores a new material; (KeyID, Version) must be unused.
 	InsertKeyMaterial(m *KeyMaterial) error
+	// AllKeyMaterials returns up to limit (0 or less: no limit) materials of every key,
+	// ordered by key id then version, starting after (afterKeyID, afterVersion) when
+	// afterKeyID is not "". Root key rotation walks it to re-wrap every material.
+	AllKeyMaterials(afterKeyID string, afterVersion, limit int) ([]*KeyMaterial, error)
+	// UpdateKeyMaterial replaces the Wrapped of the material (m.KeyID, m.Version); every other
+	// field is ignored. A missing material is NotFound.
+	UpdateKeyMaterial(m *KeyMaterial) error
 
 	// Alias returns the alias of ns with this name (which includes "alias/").
 	Alias(ns Namespace, name string) (*Alias, error)
@@ -134,6 +147,9 @@ type Tx interface {
 	PutMeta(key string, value []byte) error
 	// DeleteMeta removes a named value; removing one that does not exist is not an error.
 	DeleteMeta(key string) error
+	// MetaKeys returns the names of the named values that start with prefix, in ascending
+	// byte order.
+	MetaKeys(prefix string) ([]string, error)
 }
 
 // Orders of ListSecrets, named as AWS's SortBy values.

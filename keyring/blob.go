@@ -56,16 +56,24 @@ func (k *Keyring) NewMaterial(keyID string, version int) ([]byte, error) {
 	if version < 1 {
 		return nil, fmt.Errorf("keyring: material version %d", version)
 	}
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
 	m := make([]byte, KeySize)
 	defer Wipe(m)
 	if _, err := io.ReadFull(k.rand, m); err != nil {
 		return nil, fmt.Errorf("keyring: generate key material: %w", err)
 	}
-	return k.seal(k.wrapKEK, m, materialAAD(keyID, version))
+	return k.seal(r.wrapKEK, m, materialAAD(keyID, version))
 }
 
 // material returns the cached AEAD of a material, unwrapping wrapped on first use.
 func (k *Keyring) material(keyID string, version int, wrapped []byte) (aeadKey, error) {
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
 	ck := cacheKey(keyID, version)
 	k.mu.RLock()
 	a, ok := k.keks[ck]
@@ -73,7 +81,7 @@ func (k *Keyring) material(keyID string, version int, wrapped []byte) (aeadKey, 
 	if ok {
 		return a, nil
 	}
-	m, err := open(k.wrapKEK, wrapped, materialAAD(keyID, version))
+	m, err := open(r.wrapKEK, wrapped, materialAAD(keyID, version))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: unwrap material %d of key %s: %w", version, keyID, err)
 	}
@@ -82,7 +90,9 @@ func (k *Keyring) material(keyID string, version int, wrapped []byte) (aeadKey, 
 		return nil, err
 	}
 	k.mu.Lock()
-	k.keks[ck] = a
+	if k.root.Load() != nil { // not closed meanwhile
+		k.keks[ck] = a
+	}
 	k.mu.Unlock()
 	return a, nil
 }

@@ -1,6 +1,6 @@
 // Package keyring is coffer's envelope encryption, and the only package that holds key bytes.
 //
-// The scheme has three layers. The root key (256 bits, from a key file for now) never encrypts
+// The scheme has three layers. The root key (256 bits; see package seal) never encrypts
 // data: HKDF-SHA256 derives from it one purpose-bound AEAD key per use ("wrap key-encryption
 // keys", "seal access-key secrets", "check the root key"). Key-encryption keys (KEKs, 256 bits,
 // one per KMS-style key id) are stored wrapped under the root: AES-256-GCM with the key id as
@@ -12,6 +12,11 @@
 //
 // Sealed blobs are a format byte, a 96-bit random nonce and the GCM output. Plaintext data keys
 // are wiped after use; callers wipe value plaintext with Wipe when done (best effort in Go).
+//
+// The root key comes from package seal (a key file, Shamir shares or a passphrase). Root key
+// rotation opens everything wrapped under one root and wraps it under another without the
+// plaintext leaving this package (RewrapMaterial, RewrapSecret). Close drops every key a
+// Keyring holds when a server is sealed: afterwards every operation fails with ErrClosed.
 package keyring
 
 import (
@@ -27,6 +32,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // KeySize is the size in bytes of the root key, KEKs and data keys.
@@ -40,6 +46,9 @@ const (
 // ErrOpen is returned when a sealed blob does not open: wrong key, wrong context, or tampering.
 // It says nothing more, on purpose.
 var ErrOpen = errors.New("keyring: message authentication failed")
+
+// ErrClosed is returned by every operation of a Keyring after Close: the server was sealed.
+var ErrClosed = errors.New("keyring: closed (the root key was sealed)")
 
 // RootKey is the 256-bit root of the key hierarchy. Its bytes are unexported and never printed.
 type RootKey struct {
@@ -80,34 +89,68 @@ func (k *RootKey) Format(f fmt.State, _ rune) { io.WriteString(f, "RootKey(redac
 // GoString never reveals the key.
 func (k *RootKey) GoString() string { return k.String() }
 
+// Wipe overwrites the key's bytes with zeros; the key is useless afterwards. Call it once a
+// Keyring has been derived from the key (New keeps no reference to it).
+func (k *RootKey) Wipe() { clear(k.b[:]) }
+
 // Keyring performs every encryption and decryption of coffer. It caches unwrapped KEKs in
 // memory by key id. It is safe for concurrent use.
 type Keyring struct {
-	wrapKEK    cipher.AEAD // root-derived: wraps KEKs
-	sealSecret cipher.AEAD // root-derived: seals access-key secrets and other small server secrets
-	check      cipher.AEAD // root-derived: proves a root key matches a data directory
-	rand       io.Reader
+	// root holds the root-derived keys; nil once closed.
+	root atomic.Pointer[rootKeys]
+	rand io.Reader
 
 	mu   sync.RWMutex
 	keks map[string]cipher.AEAD // by cacheKey(key id, material version)
 }
 
+// rootKeys are the purpose-bound keys HKDF derives from the root key.
+type rootKeys struct {
+	wrapKEK    cipher.AEAD // wraps KEKs and key materials
+	sealSecret cipher.AEAD // seals access-key secrets and other small server secrets
+	check      cipher.AEAD // proves a root key matches a data directory
+}
+
 type aeadKey = cipher.AEAD
 
-// New returns a Keyring rooted at root.
+// New returns a Keyring rooted at root. It keeps no reference to root, which the caller may
+// wipe once New returns.
 func New(root *RootKey) (*Keyring, error) {
 	k := &Keyring{rand: rand.Reader, keks: make(map[string]cipher.AEAD)}
+	r := &rootKeys{}
 	var err error
-	if k.wrapKEK, err = derive(root, "coffer v1 wrap key-encryption keys"); err != nil {
+	if r.wrapKEK, err = derive(root, "coffer v1 wrap key-encryption keys"); err != nil {
 		return nil, err
 	}
-	if k.sealSecret, err = derive(root, "coffer v1 seal server secrets"); err != nil {
+	if r.sealSecret, err = derive(root, "coffer v1 seal server secrets"); err != nil {
 		return nil, err
 	}
-	if k.check, err = derive(root, "coffer v1 root key check"); err != nil {
+	if r.check, err = derive(root, "coffer v1 root key check"); err != nil {
 		return nil, err
 	}
+	k.root.Store(r)
 	return k, nil
+}
+
+// keys returns the root-derived keys, or ErrClosed.
+func (k *Keyring) keys() (*rootKeys, error) {
+	r := k.root.Load()
+	if r == nil {
+		return nil, ErrClosed
+	}
+	return r, nil
+}
+
+// Close drops every key the Keyring holds: the root-derived keys and every cached material
+// and key-encryption key. Every later operation fails with ErrClosed; materials already
+// handed to a caller are not affected (the Keyring hands out none). The Keyring holds its
+// keys only inside cipher.AEAD values, whose expanded AES key schedules Go gives no way to
+// overwrite: dropping them leaves them to the garbage collector. Close is idempotent.
+func (k *Keyring) Close() {
+	k.root.Store(nil)
+	k.mu.Lock()
+	clear(k.keks)
+	k.mu.Unlock()
 }
 
 func derive(root *RootKey, purpose string) (cipher.AEAD, error) {
@@ -151,12 +194,16 @@ func open(a cipher.AEAD, sealed, aad []byte) ([]byte, error) {
 // NewKEK generates a key-encryption key for keyID and returns it wrapped under the root key,
 // ready to store. The unwrapped KEK stays cached in the keyring.
 func (k *Keyring) NewKEK(keyID string) ([]byte, error) {
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
 	kek := make([]byte, KeySize)
 	defer Wipe(kek)
 	if _, err := io.ReadFull(k.rand, kek); err != nil {
 		return nil, fmt.Errorf("keyring: generate KEK: %w", err)
 	}
-	wrapped, err := k.seal(k.wrapKEK, kek, []byte("kek:"+keyID))
+	wrapped, err := k.seal(r.wrapKEK, kek, []byte("kek:"+keyID))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +212,9 @@ func (k *Keyring) NewKEK(keyID string) ([]byte, error) {
 		return nil, err
 	}
 	k.mu.Lock()
-	k.keks[cacheKey(keyID, 1)] = a
+	if k.root.Load() != nil { // not closed meanwhile
+		k.keks[cacheKey(keyID, 1)] = a
+	}
 	k.mu.Unlock()
 	return wrapped, nil
 }
@@ -252,24 +301,40 @@ func (k *Keyring) Open(env *Envelope, wrappedKEK []byte, ctx Context) ([]byte, e
 // SealSecret seals a small server secret (an access key's secret half) under the root key,
 // bound to label (e.g. the access key id).
 func (k *Keyring) SealSecret(label string, secret []byte) ([]byte, error) {
-	return k.seal(k.sealSecret, secret, []byte("secret:"+label))
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
+	return k.seal(r.sealSecret, secret, []byte("secret:"+label))
 }
 
 // OpenSecret opens what SealSecret sealed under the same label.
 func (k *Keyring) OpenSecret(label string, sealed []byte) ([]byte, error) {
-	return open(k.sealSecret, sealed, []byte("secret:"+label))
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
+	return open(r.sealSecret, sealed, []byte("secret:"+label))
 }
 
 const checkPlaintext = "coffer root key check"
 
 // NewCheck returns a token, to store beside the data, that only this root key opens.
 func (k *Keyring) NewCheck() ([]byte, error) {
-	return k.seal(k.check, []byte(checkPlaintext), nil)
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
+	return k.seal(r.check, []byte(checkPlaintext), nil)
 }
 
 // VerifyCheck reports whether token was made by NewCheck under this keyring's root key.
 func (k *Keyring) VerifyCheck(token []byte) bool {
-	pt, err := open(k.check, token, nil)
+	r, err := k.keys()
+	if err != nil {
+		return false
+	}
+	pt, err := open(r.check, token, nil)
 	return err == nil && subtle.ConstantTimeCompare(pt, []byte(checkPlaintext)) == 1
 }
 

@@ -38,11 +38,20 @@
 //	                 "salt": "…", "wrapped_key": "…"}
 //	}
 //
-// Wiring it in: to seal, get the root key, then InitShamir (show each returned share once to
-// its holder) or InitPassphrase, and WriteConfig(filepath.Join(dataDir, ConfigFile), cfg). At
-// start, ReadConfig and switch on cfg.Type: for TypeShamir feed NewUnsealer's Add with shares
-// as they arrive until it returns the root key; for TypePassphrase call UnwrapPassphrase; for
-// TypeKeyFile call keyring.LoadOrCreateRootKey. Then keyring.New(root) as today.
+// The store is bound to its seal: it keeps keyring's check token (MetaRootCheck), which only
+// its root key opens, and, for shamir and passphrase seals, the Fingerprint of its seal.json
+// (MetaFingerprint), which a sealed server reads without any key. Bind records both.
+//
+// How cmd/coffer uses it: at start, ResolveConfig (no seal.json means TypeKeyFile) and, for a
+// key file, ResolveKeyFile then keyring.LoadOrCreateRootKey; for TypeShamir, feed
+// NewUnsealer's Add with shares as they arrive until it returns the root key; for
+// TypePassphrase, UnwrapPassphrase. Then keyring.New(root). `coffer operator init` makes the
+// configuration with InitShamir (each returned share shown once to its holder) or
+// InitPassphrase, WriteConfig(filepath.Join(dataDir, ConfigFile), cfg), then Bind.
+//
+// Root rotation (Rewrap, RotateConfig, RotateKeyFile) re-wraps everything under the root key
+// in one store transaction, between writing the new seal beside the old one and renaming it
+// over; rotate.go explains why a crash at any point leaves a store that opens.
 //
 // Every intermediate buffer of key or share bytes is wiped after use (keyring.Wipe; best
 // effort in Go, where strings cannot be wiped and the runtime may copy). Errors never quote

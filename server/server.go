@@ -28,6 +28,8 @@ type Config struct {
 	Logger  *slog.Logger                    // request failures are logged with their request id
 	Now     func() time.Time                // the clock; time.Now when nil
 	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+	// Seal seals the server (coffer.Seal; Gate.Seal); nil means it cannot be sealed.
+	Seal func(ctx context.Context) error
 }
 
 // Handler serves the AWS APIs.
@@ -135,6 +137,10 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case "secretsmanager":
 		out, err = h.secretsManager(ctx, ns, target.Operation, body)
 	case ExtensionPrefix:
+		if target.Operation == SealOperation {
+			out, err = h.sealServer(ctx, key, body)
+			break
+		}
 		out, err = h.extension(ctx, ns, target.Operation, body)
 	case KMSPrefix:
 		out, err = h.kmsCall(ctx, ns, target.Operation, body)

@@ -4,7 +4,8 @@
 // ResourceExists, how staging labels move, what DestroyVersion erases and keeps, how
 // ListSecrets sorts and pages in every SortBy order either way, how KMS keys, their materials
 // and aliases round-trip, page and go with their key, which keys are due for deletion or
-// rotation, which versions KeyBindings finds, and that Update is atomic and serializable under
+// rotation, which versions KeyBindings finds, how root key rotation walks and rewrites every
+// key material, access key and meta name, and that Update is atomic and serializable under
 // concurrent writers.
 //
 // An adapter's test calls Run with a function that opens a fresh, empty store:
@@ -86,6 +87,11 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"Aliases", testAliases},
 		{"ListAliases", testListAliases},
 		{"KeyBindings", testKeyBindings},
+		{"AllKeyMaterials", testAllKeyMaterials},
+		{"UpdateKeyMaterial", testUpdateKeyMaterial},
+		{"AccessKeysPaging", testAccessKeysPaging},
+		{"UpdateAccessKeySecret", testUpdateAccessKeySecret},
+		{"MetaKeys", testMetaKeys},
 		{"TxUsableAfterError", testTxUsableAfterError},
 		{"UpdateRollsBackOnError", testUpdateRollsBackOnError},
 		{"UpdateRollsBackOnPanic", testUpdateRollsBackOnPanic},

@@ -17,10 +17,7 @@ import (
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/core"
-	"github.com/coffer-project/coffer/keyring"
-	"github.com/coffer-project/coffer/kms"
 	"github.com/coffer-project/coffer/postgres"
-	"github.com/coffer-project/coffer/server"
 	"github.com/coffer-project/coffer/sqlite"
 )
 
@@ -41,6 +38,8 @@ type serverFlags struct {
 	// allowDisableInUse lifts key hygiene server-wide: keys that protect live secrets may be
 	// disabled or scheduled for deletion.
 	allowDisableInUse bool
+	// passphraseFile unseals a passphrase seal at start.
+	passphraseFile string
 }
 
 // Environment variables read by `coffer server`.
@@ -66,6 +65,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM); implies --tls files")
 	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (values then cross the network in clear)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "unseal a passphrase seal at start with the passphrase in this file (mode 0600)")
 	fs.BoolVar(&f.allowDisableInUse, "allow-disable-in-use", false, "let DisableKey and ScheduleKeyDeletion proceed on KMS keys that still protect live secrets (per key: tag coffer:allow-disable-in-use=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: coffer server [flags]\n\nThe administrator key pair and account id may be given with %s, %s and %s,\nor in a file named by %s holding those NAME=value lines.\n\nFlags:\n",
@@ -122,54 +122,31 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	root, created, err := keyring.LoadOrCreateRootKey(keyPath)
+	unlock, err := lockData(data, false)
 	if err != nil {
 		return err
 	}
-	if created {
-		log.Warn("created a new root key file; it is a plain key file, fit for development only (sealing comes in a later release): back it up, and keep it apart from the data directory", "key_file", keyPath)
-	} else {
-		log.Warn("the root key is read from a plain key file: fit for development only", "key_file", keyPath)
-	}
-	keys, err := keyring.New(root)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	store, err := openStore(ctx, f.store, data, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	res, err := core.Bootstrap(ctx, store, keys, boot)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gate, err := newGate(runCtx, &f, data, keyPath, store, boot, regions, stdout, log)
 	if err != nil {
 		return err
 	}
-	if res.Generated != nil {
-		if err := showCredentials(res.Generated, regions[0], f, data, stdout, log); err != nil {
-			return err
-		}
-	}
-	log.Info("default account ready", "account", res.AccountID, "regions", strings.Join(regions, ","), "first_start", res.FirstStart)
-
-	keySvc := kms.New(store, keys, kms.Options{Logger: log, AllowDisableInUse: f.allowDisableInUse})
-	svc := core.New(store, keys, core.Options{Logger: log, KMS: keySvc})
-	h := server.New(server.Config{
-		Regions: regions,
-		Secrets: svc,
-		Creds:   server.NewCredentials(store, keys),
-		Logger:  log,
-		Ready: func(ctx context.Context) error {
-			return store.View(ctx, func(tx coffer.Tx) error { _, err := tx.Meta("default-account"); return err })
-		},
-	})
+	defer gate.Close(context.Background())
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           gate,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -189,17 +166,13 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		scheme = "https"
 		log.Info("TLS enabled", "certificate_sha256", fingerprint)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go svc.RunPurger(runCtx, time.Minute)
-	go keySvc.RunScheduler(runCtx)
-	recorded := make(chan struct{})
-	go func() { svc.RunAccessRecorder(runCtx); close(recorded) }()
-	defer func() { cancel(); <-recorded }()
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("coffer is serving the AWS Secrets Manager and KMS APIs", "endpoint", scheme+"://"+ln.Addr().String())
+	if gate.Sealed() {
+		log.Warn("coffer is serving, sealed: only /healthz, /readyz and the seal endpoints answer until it is unsealed (coffer operator unseal)", "endpoint", scheme+"://"+ln.Addr().String(), "seal", gate.Status().Type)
+	} else {
+		log.Info("coffer is serving the AWS Secrets Manager and KMS APIs", "endpoint", scheme+"://"+ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -208,7 +181,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log.Info("shutting down")
 	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
-	return srv.Shutdown(shutCtx)
+	err = srv.Shutdown(shutCtx)
+	if cerr := gate.Close(shutCtx); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func envOr(name, def string) string {

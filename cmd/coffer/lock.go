@@ -1,0 +1,40 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// lockFile is the data directory's lock: a server holds it shared (several may serve one
+// store), an offline operator verb exclusively, so that a root rotation or a seal migration
+// never runs beside a server that holds the old key.
+const lockFile = "coffer.lock"
+
+// lockData takes the lock of the data directory dir, without waiting: exclusive for an
+// offline verb, shared for a server. unlock releases it.
+func lockData(dir string, exclusive bool) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the data directory: %w", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if exclusive {
+				return nil, fmt.Errorf("a coffer server is running on %s: stop it first", dir)
+			}
+			return nil, fmt.Errorf("a coffer operator verb is working on %s: wait for it to finish", dir)
+		}
+		return nil, fmt.Errorf("lock the data directory: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
