@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/awsapi"
+	"github.com/coffer-project/coffer/awsquery"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/sigv4"
 )
@@ -52,11 +53,13 @@ func New(cfg Config) *Handler {
 	}
 	h.verifier = sigv4.NewVerifier(cfg.Creds, h.now).CheckScope(func(region, service string) error {
 		id := &sigv4.Identity{Region: region, Service: service}
-		want := "secretsmanager"
-		if service == "kms" {
-			want = "kms"
+		switch service {
+		case "iam", "sts": // global to an account: any region
+			return sigv4.ScopeError(id, service, true)
+		case "kms":
+			return sigv4.ScopeError(id, "kms", slices.Contains(cfg.Regions, region))
 		}
-		return sigv4.ScopeError(id, want, slices.Contains(cfg.Regions, region))
+		return sigv4.ScopeError(id, "secretsmanager", slices.Contains(cfg.Regions, region))
 	})
 	if cfg.Secrets != nil {
 		h.kms = kmsOps(cfg.Secrets.KMS())
@@ -88,7 +91,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(w, id)
 	ctx := coffer.WithRequestID(r.Context(), id)
 	start := h.now()
-	op, lower, err := h.serve(ctx, w, r)
+	// Query-protocol requests are IAM's and STS's (or unsigned, whose service is unknown);
+	// a form body signed for a JSON service gets that service's answer.
+	svc := sigv4.ScopeService(r)
+	query := awsquery.IsQuery(r) && (svc == "iam" || svc == "sts" || svc == "")
+	var (
+		op    string
+		lower bool
+		err   error
+	)
+	if query {
+		op, err = h.serveQueryRequest(ctx, w, r, id)
+	} else {
+		op, lower, err = h.serve(ctx, w, r)
+	}
 	if err != nil {
 		e := coffer.AsError(err)
 		if e.Code == coffer.ErrInternalServiceError {
@@ -96,10 +112,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.log.Debug("request refused", "request_id", id, "operation", op, "code", e.Code)
 		}
-		awsapi.WriteErrorMember(w, e, lower)
+		if query {
+			awsquery.WriteError(w, e, queryNamespace(svc), id)
+		} else {
+			awsapi.WriteErrorMember(w, e, lower)
+		}
 		return
 	}
 	h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
+}
+
+// serveQueryRequest authenticates a query-protocol (IAM, STS) request and serves it.
+func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) (string, error) {
+	body, err := awsapi.ReadBody(r)
+	if err != nil {
+		return "", err
+	}
+	ident, err := h.verifier.Verify(ctx, r, body)
+	if err != nil {
+		return "", err
+	}
+	return h.serveQuery(ctx, w, r, ident, body, id)
 }
 
 // serve runs one API call and writes its success response; it returns the operation name,

@@ -220,6 +220,10 @@ func TestREADMEFlow(t *testing.T) {
 			if err != nil || !strings.Contains(out, `"VersionIdsToStages"`) {
 				t.Fatalf("describe-secret: %v\n%s", err, out)
 			}
+			out, err = cli(t, env, bin, "--endpoint-url", ep, "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
+			if err != nil || !regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:root$`).MatchString(strings.TrimSpace(out)) {
+				t.Fatalf("sts get-caller-identity: %v\n%s", err, out)
+			}
 			out, err = cli(t, env, bin, "--endpoint-url", ep, "secretsmanager", "list-secrets")
 			if err != nil || !strings.Contains(out, "demo/db") {
 				t.Fatalf("list-secrets: %v\n%s", err, out)

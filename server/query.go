@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/awsquery"
+	"github.com/coffer-project/coffer/sigv4"
+)
+
+// The query protocol (IAM and STS): requests are routed by the service their signature is
+// scoped to, as AWS routes them by endpoint. IAM and STS are global to an account, so any
+// region name is accepted in their scope.
+
+// queryNamespace is the XML namespace of a query service's documents.
+func queryNamespace(service string) string {
+	switch service {
+	case "sts":
+		return awsquery.NamespaceSTS
+	case "iam":
+		return awsquery.NamespaceIAM
+	}
+	return ""
+}
+
+// serveQuery runs one query-protocol call and writes its answer.
+func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http.Request, ident *sigv4.Identity, body []byte, id string) (string, error) {
+	q, err := awsquery.Parse(r, body)
+	if err != nil {
+		return "", err
+	}
+	key, err := h.cfg.Creds.Key(ctx, ident.AccessKeyID)
+	if err != nil {
+		return q.Action, err
+	}
+	switch ident.Service {
+	case "sts":
+		return q.Action, h.sts(w, q, key, id)
+	case "iam":
+		return q.Action, coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not serve the IAM API yet: %s is not available.", q.Action)
+	}
+	return q.Action, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s does not take query-protocol requests.", ident.Service)
+}
+
+type callerIdentity struct {
+	UserId  string //nolint:revive // AWS's name
+	Account string
+	Arn     string
+}
+
+// sts serves the STS actions coffer implements.
+func (h *Handler) sts(w http.ResponseWriter, q *awsquery.Request, key *coffer.AccessKey, id string) error {
+	switch q.Action {
+	case "GetCallerIdentity":
+		// As in AWS, no permission is needed: the same facts are in any access-denied message.
+		out := callerIdentity{UserId: key.Account, Account: key.Account, Arn: key.PrincipalARN}
+		if !strings.HasSuffix(key.PrincipalARN, ":root") {
+			out.UserId = key.ID
+		}
+		awsquery.WriteResult(w, q.Action, awsquery.NamespaceSTS, id, &out)
+		return nil
+	case "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken",
+		"DecodeAuthorizationMessage", "GetAccessKeyInfo", "AssumeRoot", "GetDelegatedAccessToken", "GetWebIdentityToken":
+		return coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not implement the STS operation %s yet.", q.Action)
+	}
+	return coffer.Errorf(awsquery.ErrInvalidAction, "Could not find operation %s for version %s", q.Action, q.Version)
+}
