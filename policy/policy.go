@@ -1,6 +1,7 @@
-// Package policy parses and checks IAM-style policy documents as AWS Secrets Manager accepts
-// them for a secret's resource policy. It is pure: no I/O, no clock, no global state; every
-// function is safe for concurrent use.
+// Package policy parses, checks and evaluates IAM-style policy documents: a secret's resource
+// policy as AWS Secrets Manager accepts it, key policies, identity and session policies and
+// permissions boundaries. It is pure: no I/O, no clock (the time of a request comes in as its
+// aws:CurrentTime key), no global state; every function is safe for concurrent use.
 //
 // Parse turns a document into a Policy that keeps what the author wrote — original strings,
 // element by element, with every "string or list of strings" normalised to a []string and
@@ -19,11 +20,39 @@
 // of managing the secret. It reports findings after IAM Access Analyzer's policy checks
 // (issue codes and, where AWS documents them, its wording).
 //
+// Evaluate decides a Request against one policy: Deny when an applicable Deny statement
+// exists, else Allow when an applicable Allow does, else NotApplicable. A statement applies
+// when Action/NotAction matches (IAM wildcards, case-insensitive), Resource/NotResource
+// matches the resource ARN (wildcards, case-sensitive), for a ResourcePolicy
+// Principal/NotPrincipal names the caller (everyone, its account by ID or root ARN, its user
+// ARN, its session or the session's role, a service), and every condition holds. Conditions
+// cover every operator AWS defines (String*, Numeric*, Date* with ISO 8601 or epoch seconds,
+// Bool, BinaryEquals, IpAddress/NotIpAddress for IPv4 and IPv6, Arn* part by part, Null), the
+// IfExists suffix and the ForAnyValue/ForAllValues set operators, with AWS's rules for a
+// missing key. In 2012-10-17 documents, policy variables (${aws:username}, ${aws:userid},
+// ${aws:PrincipalTag/KEY}, any single-valued request key, the escapes ${*}, ${?}, ${$} and
+// defaults as ${key, 'default'}) are substituted in Resource and in String and Arn condition
+// values; a variable without a value makes that value match nothing.
+//
+// Decide combines the policies of a request as AWS's evaluation logic does: an explicit
+// Deny anywhere wins; identity policies are intersected with session policies and the
+// permissions boundary; in the resource's account a resource policy may grant on its own,
+// across accounts both sides must allow; and with KeyPolicyGate (KMS) the key policy must
+// allow. Result.Message words a denial as AWS does.
+//
+// The request context is the caller's to fill: Request.Keys carries the global keys
+// (aws:CurrentTime, aws:EpochTime, aws:SourceIp, aws:SecureTransport, aws:ResourceTag/KEY,
+// aws:RequestTag/KEY, aws:TagKeys, ...) and the service keys (secretsmanager:ResourceTag/KEY,
+// kms:ViaService, kms:CallerAccount, ...); keys about the principal (aws:username,
+// aws:userid, aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:PrincipalTag/KEY,
+// aws:PrincipalIsAWSService, aws:PrincipalServiceName) are derived from Request.Principal.
+//
 // Not covered: the ARN, Region and account checks Access Analyzer makes on Resource elements
 // and condition values; whether principals exist (AWS resolves them and answers "unsupported
 // principal"); the action catalogue of services other than secretsmanager; condition keys'
-// data types; policy variables; and the automated reasoning (Zelkova) AWS uses to call a
-// policy public — IsPublic is a syntactic approximation described on the function.
+// data types; Organizations SCPs and RCPs, grants and VPC endpoint policies; and the
+// automated reasoning (Zelkova) AWS uses to call a policy public — IsPublic is a syntactic
+// approximation described on the function.
 package policy
 
 import (
@@ -41,10 +70,15 @@ const (
 	Version2008 = "2008-10-17"
 )
 
-// Effects of a statement.
+// Effect is a statement's Effect element, and the outcome of evaluating a policy.
+type Effect string
+
+// Effects. NotApplicable is never a statement's Effect: it is what Evaluate returns when no
+// statement applies to a request.
 const (
-	Allow = "Allow"
-	Deny  = "Deny"
+	NotApplicable Effect = "NotApplicable"
+	Allow         Effect = "Allow"
+	Deny          Effect = "Deny"
 )
 
 // Policy is a parsed policy document.
@@ -59,7 +93,7 @@ type Policy struct {
 // and NotPrincipal and of Resource and NotResource.
 type Statement struct {
 	Sid          string
-	Effect       string // Allow or Deny
+	Effect       Effect // Allow or Deny
 	Principal    *Principal
 	NotPrincipal *Principal
 	Action       []string
@@ -241,8 +275,8 @@ func (ps *parser) statement(n *node) Statement {
 		case "Effect":
 			effect = true
 			if e, ok := ps.str(v); ok {
-				s.Effect = e
-				if e != Allow && e != Deny {
+				s.Effect = Effect(e)
+				if s.Effect != Allow && s.Effect != Deny {
 					ps.add(CodeInvalidEffect, "The effect %s is not valid. Use Allow or Deny.", quoteShort(e))
 				}
 			}

@@ -218,6 +218,7 @@ func TestMatch(t *testing.T) {
 		{"*", "", true}, {"*", "abc", true}, {"a*c", "abbbc", true}, {"a*c", "abcd", false},
 		{"a?c", "abc", true}, {"a?c", "ac", false}, {"*Secret*", "GetSecretValue", true},
 		{"Get*Value", "GetSecretValue", true}, {"", "", true}, {"", "a", false}, {"é?", "éé", true},
+		{"*", "*0", true}, {"a*", "a*b", true}, {"*b", "**b", true}, {"?*", "*", true},
 	}
 	for _, tt := range tests {
 		if got := Match(tt.pattern, tt.s); got != tt.want {
