@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffer-project/coffer/iam"
 	"github.com/coffer-project/coffer/server"
 )
 
@@ -107,6 +108,57 @@ func TestKMSCompatibilityDoc(t *testing.T) {
 	for op, st := range status {
 		if st == "Supported" && !routed[op] {
 			t.Errorf("docs/kms-compatibility.md calls %s Supported, but the server does not route it", op)
+		}
+	}
+}
+
+// TestIAMCompatibilityDoc checks docs/iam-compatibility.md against the IAM and STS models and
+// the IAM actions the server routes.
+func TestIAMCompatibilityDoc(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("docs", "iam-compatibility.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stsPart, iamPart, ok := strings.Cut(string(doc), "\n## IAM\n")
+	if !ok {
+		t.Fatal("docs/iam-compatibility.md has no IAM section")
+	}
+	row := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\| (Supported|Differs|Not yet) \\|")
+	for _, part := range []struct{ model, text string }{{"sts", stsPart}, {"iam", iamPart}} {
+		b, err := os.ReadFile(filepath.Join("..", "shared", "aws-models", part.model+".service-2.json"))
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("the AWS models are required under CI=true: %v", err)
+			}
+			t.Skipf("skipping: %v", err)
+		}
+		var m struct{ Operations map[string]json.RawMessage }
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]string{}
+		for _, r := range row.FindAllStringSubmatch(part.text, -1) {
+			status[r[1]] = r[2]
+		}
+		for op := range m.Operations {
+			if status[op] == "" {
+				t.Errorf("docs/iam-compatibility.md has no %s row for %s", part.model, op)
+			}
+		}
+		if part.model != "iam" {
+			continue
+		}
+		routed := map[string]bool{}
+		for _, op := range iam.Operations() {
+			routed[op] = true
+			if status[op] != "Supported" {
+				t.Errorf("the server routes iam:%s, which the page calls %q", op, status[op])
+			}
+		}
+		for op, st := range status {
+			if st == "Supported" && !routed[op] {
+				t.Errorf("the page calls iam:%s Supported, but the server does not route it", op)
+			}
 		}
 	}
 }

@@ -141,6 +141,77 @@ type Tx interface {
 	// (afterARN, afterVersion) when afterARN is not "".
 	KeyBindings(keyID, afterARN, afterVersion string, limit int) ([]*KeyBinding, error)
 
+	// AccessKeysOf returns the access keys whose PrincipalARN is arn, oldest first.
+	AccessKeysOf(principalARN string) ([]*AccessKey, error)
+	// UpdateAccessKeyStatus sets an access key's Status.
+	UpdateAccessKeyStatus(id, status string) error
+	// DeleteAccessKey removes an access key.
+	DeleteAccessKey(id string) error
+
+	// Entity returns the user, group or role of account with this kind and name (names
+	// compared case-insensitively).
+	Entity(account, kind, name string) (*Entity, error)
+	// InsertEntity stores a new entity; a name already used by the account for that kind
+	// (case-insensitively) is ResourceExistsException.
+	InsertEntity(e *Entity) error
+	// UpdateEntity replaces every field of the entity (account, kind, name) except its
+	// account, kind, name, ID and creation date.
+	UpdateEntity(e *Entity) error
+	// DeleteEntity removes an entity, and with it its group memberships, attachments and
+	// inline policies.
+	DeleteEntity(account, kind, name string) error
+	// ListEntities returns up to limit (0 or less: no limit) entities of account and kind
+	// whose Path starts with pathPrefix, ordered by lower-cased name, after the name afterName
+	// ("" for the first page).
+	ListEntities(account, kind, pathPrefix, afterName string, limit int) ([]*Entity, error)
+
+	// AddGroupMember puts a user into a group; adding a member again changes nothing.
+	AddGroupMember(account, group, user string) error
+	// RemoveGroupMember takes a user out of a group; a user not in it is NotFound.
+	RemoveGroupMember(account, group, user string) error
+	// GroupsOf returns the names of the groups a user is in, sorted case-insensitively.
+	GroupsOf(account, user string) ([]string, error)
+	// MembersOf returns the names of a group's users, sorted case-insensitively.
+	MembersOf(account, group string) ([]string, error)
+
+	// ManagedPolicy returns a managed policy by ARN.
+	ManagedPolicy(arn string) (*ManagedPolicy, error)
+	// InsertManagedPolicy stores a new managed policy (its versions are inserted apart); a
+	// name already used by the account (case-insensitively) is ResourceExistsException.
+	InsertManagedPolicy(p *ManagedPolicy) error
+	// UpdateManagedPolicy replaces DefaultVersion, Description, UpdateDate and Tags.
+	UpdateManagedPolicy(p *ManagedPolicy) error
+	// DeleteManagedPolicy removes a managed policy and its versions.
+	DeleteManagedPolicy(arn string) error
+	// ListManagedPolicies returns up to limit managed policies of account whose Path starts
+	// with pathPrefix, ordered by lower-cased name, after the name afterName.
+	ListManagedPolicies(account, pathPrefix, afterName string, limit int) ([]*ManagedPolicy, error)
+	// PolicyVersions returns a managed policy's versions, oldest first.
+	PolicyVersions(policyARN string) ([]*PolicyVersion, error)
+	// InsertPolicyVersion stores a new version; a VersionID already used is ResourceExistsException.
+	InsertPolicyVersion(v *PolicyVersion) error
+	// DeletePolicyVersion removes one version.
+	DeletePolicyVersion(policyARN, versionID string) error
+
+	// AttachPolicy attaches a managed policy to an entity; attaching it again changes nothing.
+	AttachPolicy(e EntityRef, policyARN string) error
+	// DetachPolicy detaches it; a policy not attached is NotFound.
+	DetachPolicy(e EntityRef, policyARN string) error
+	// AttachedPolicies returns the ARNs of the managed policies attached to an entity, sorted.
+	AttachedPolicies(e EntityRef) ([]string, error)
+	// PolicyAttachments returns the entities a managed policy is attached to, ordered by kind
+	// then lower-cased name.
+	PolicyAttachments(policyARN string) ([]EntityRef, error)
+
+	// PutInlinePolicy creates or replaces an entity's inline policy name.
+	PutInlinePolicy(e EntityRef, name, document string) error
+	// InlinePolicy returns the document of an entity's inline policy.
+	InlinePolicy(e EntityRef, name string) (string, error)
+	// DeleteInlinePolicy removes an inline policy; a missing one is NotFound.
+	DeleteInlinePolicy(e EntityRef, name string) error
+	// InlinePolicies returns the names of an entity's inline policies, sorted.
+	InlinePolicies(e EntityRef) ([]string, error)
+
 	// Meta returns a small named value (wrapped keys, server settings).
 	Meta(key string) ([]byte, error)
 	// PutMeta creates or replaces a named value.

@@ -115,6 +115,15 @@ var codes = map[string]struct {
 	"RequestEntityTooLargeException": {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
 }
 
+// RegisterStatus records the HTTP status of a service's own error code (e.g. IAM's
+// NoSuchEntity, 404). Call it from an init function.
+func RegisterStatus(code string, status int) {
+	codes[code] = struct {
+		code   string
+		status int
+	}{code, status}
+}
+
 // Code returns the query-protocol code and HTTP status for a coffer error code.
 func Code(code string) (string, int) {
 	if c, ok := codes[code]; ok {

@@ -3,25 +3,43 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/keyring"
 )
 
 // Credentials looks up access keys in the store and opens their sealed secret halves for the
-// SigV4 verifier. It caches the key records (never the secrets; the verifier caches derived
-// signing keys only).
+// SigV4 verifier. It caches the key records for at most credentialsTTL (never the secrets;
+// the verifier caches derived signing keys only); Forget drops one at once, as IAM does when a
+// key is deactivated or deleted through this server.
 type Credentials struct {
 	store coffer.Store
 	keys  *keyring.Keyring
 
 	mu    sync.RWMutex
-	cache map[string]*coffer.AccessKey
+	cache map[string]cachedAccessKey
+}
+
+// credentialsTTL bounds how long a key deactivated or deleted through another server sharing
+// the store keeps working here.
+const credentialsTTL = time.Second
+
+type cachedAccessKey struct {
+	key *coffer.AccessKey
+	at  time.Time
+}
+
+// Forget drops a cached access key.
+func (c *Credentials) Forget(id string) {
+	c.mu.Lock()
+	delete(c.cache, id)
+	c.mu.Unlock()
 }
 
 // NewCredentials returns a Credentials over store and keys.
 func NewCredentials(store coffer.Store, keys *keyring.Keyring) *Credentials {
-	return &Credentials{store: store, keys: keys, cache: make(map[string]*coffer.AccessKey)}
+	return &Credentials{store: store, keys: keys, cache: make(map[string]cachedAccessKey)}
 }
 
 func errUnknownKey() error {
@@ -30,12 +48,14 @@ func errUnknownKey() error {
 
 // Key returns the active access key with this id, or UnrecognizedClientException.
 func (c *Credentials) Key(ctx context.Context, id string) (*coffer.AccessKey, error) {
+	now := time.Now()
 	c.mu.RLock()
-	k, ok := c.cache[id]
+	e, ok := c.cache[id]
 	c.mu.RUnlock()
-	if ok {
-		return k, nil
+	if ok && now.Sub(e.at) < credentialsTTL {
+		return e.key, nil
 	}
+	var k *coffer.AccessKey
 	err := c.store.View(ctx, func(tx coffer.Tx) error {
 		var err error
 		k, err = tx.AccessKey(id)
@@ -51,7 +71,10 @@ func (c *Credentials) Key(ctx context.Context, id string) (*coffer.AccessKey, er
 		return nil, errUnknownKey()
 	}
 	c.mu.Lock()
-	c.cache[id] = k
+	if len(c.cache) > 100_000 {
+		clear(c.cache)
+	}
+	c.cache[id] = cachedAccessKey{key: k, at: now}
 	c.mu.Unlock()
 	return k, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/awsquery"
+	"github.com/coffer-project/coffer/iam"
 	"github.com/coffer-project/coffer/sigv4"
 )
 
@@ -37,9 +38,17 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	switch ident.Service {
 	case "sts":
-		return q.Action, h.sts(w, q, key, id)
+		return q.Action, h.sts(ctx, w, q, key, id)
 	case "iam":
-		return q.Action, coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not serve the IAM API yet: %s is not available.", q.Action)
+		if err := rootOnly(key, "iam:"+q.Action); err != nil {
+			return q.Action, err
+		}
+		out, err := h.cfg.IAM.Handle(ctx, iam.Caller{Account: key.Account, PrincipalARN: key.PrincipalARN, AccessKeyID: key.ID}, q)
+		if err != nil {
+			return q.Action, err
+		}
+		awsquery.WriteResult(w, q.Action, awsquery.NamespaceIAM, id, out)
+		return q.Action, nil
 	}
 	return q.Action, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s does not take query-protocol requests.", ident.Service)
 }
@@ -51,14 +60,15 @@ type callerIdentity struct {
 }
 
 // sts serves the STS actions coffer implements.
-func (h *Handler) sts(w http.ResponseWriter, q *awsquery.Request, key *coffer.AccessKey, id string) error {
+func (h *Handler) sts(ctx context.Context, w http.ResponseWriter, q *awsquery.Request, key *coffer.AccessKey, id string) error {
 	switch q.Action {
 	case "GetCallerIdentity":
 		// As in AWS, no permission is needed: the same facts are in any access-denied message.
-		out := callerIdentity{UserId: key.Account, Account: key.Account, Arn: key.PrincipalARN}
-		if !strings.HasSuffix(key.PrincipalARN, ":root") {
-			out.UserId = key.ID
+		uid, err := h.cfg.IAM.UserID(ctx, key.Account, key.PrincipalARN)
+		if err != nil {
+			return err
 		}
+		out := callerIdentity{UserId: uid, Account: key.Account, Arn: key.PrincipalARN}
 		awsquery.WriteResult(w, q.Action, awsquery.NamespaceSTS, id, &out)
 		return nil
 	case "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken",
@@ -66,4 +76,14 @@ func (h *Handler) sts(w http.ResponseWriter, q *awsquery.Request, key *coffer.Ac
 		return coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not implement the STS operation %s yet.", q.Action)
 	}
 	return coffer.Errorf(awsquery.ErrInvalidAction, "Could not find operation %s for version %s", q.Action, q.Version)
+}
+
+// rootOnly refuses every call by a principal other than an account root: until IAM policies
+// are evaluated on each call (the access-control issue), an IAM user's access key must not
+// grant more than its policies will, so it grants nothing but sts:GetCallerIdentity.
+func rootOnly(key *coffer.AccessKey, action string) error {
+	if strings.HasSuffix(key.PrincipalARN, ":root") {
+		return nil
+	}
+	return coffer.Errorf(coffer.ErrAccessDenied, "User: %s is not authorized to perform: %s because coffer does not evaluate IAM policies yet; only the account root may call it", key.PrincipalARN, action)
 }

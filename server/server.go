@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-project/coffer/awsapi"
 	"github.com/coffer-project/coffer/awsquery"
 	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/iam"
 	"github.com/coffer-project/coffer/sigv4"
 )
 
@@ -29,6 +30,8 @@ type Config struct {
 	Logger  *slog.Logger                    // request failures are logged with their request id
 	Now     func() time.Time                // the clock; time.Now when nil
 	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+	// IAM serves the IAM API; nil builds one over the credentials' store and keyring.
+	IAM *iam.Service
 	// Seal seals the server (coffer.Seal; Gate.Seal); nil means it cannot be sealed.
 	Seal func(ctx context.Context) error
 }
@@ -63,6 +66,12 @@ func New(cfg Config) *Handler {
 	})
 	if cfg.Secrets != nil {
 		h.kms = kmsOps(cfg.Secrets.KMS())
+	}
+	if h.cfg.IAM == nil && cfg.Creds != nil {
+		h.cfg.IAM = iam.New(cfg.Creds.store, cfg.Creds.keys, iam.Options{Logger: h.log, OnKeyChange: func(id string) {
+			cfg.Creds.Forget(id)
+			h.verifier.Forget(id)
+		}})
 	}
 	return h
 }
@@ -165,6 +174,15 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return target.Operation, isKMS, err
 	}
 	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
+	service := "secretsmanager"
+	if isKMS {
+		service = "kms"
+	} else if target.Prefix == ExtensionPrefix {
+		service = "coffer"
+	}
+	if err := rootOnly(key, service+":"+target.Operation); err != nil {
+		return target.Operation, isKMS, err
+	}
 	var out any
 	switch target.Prefix {
 	case "secretsmanager":

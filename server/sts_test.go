@@ -45,8 +45,8 @@ func TestGetCallerIdentity(t *testing.T) {
 	_, err = s.stsClient("us-east-1", s.Creds).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
 	wantErr(t, err, "InvalidAction", "coffer does not implement the STS operation GetSessionToken yet.")
 
-	// IAM is not served yet: an XML error in IAM's namespace, status 400.
-	status, body := s.queryCall(t, "iam", "Action=ListUsers&Version=2010-05-08")
+	// An IAM action coffer does not serve: an XML error in IAM's namespace, status 400.
+	status, body := s.queryCall(t, "iam", "Action=CreateVirtualMFADevice&Version=2010-05-08")
 	var e struct {
 		XMLName xml.Name `xml:"ErrorResponse"`
 		Error   struct{ Type, Code, Message string }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,6 +48,9 @@ func TestMigrateFrom0001(t *testing.T) {
 			is_binary, wrapped_key, ciphertext) VALUES (?, 'v1', ?, 0, 'key-1', 1, x'0102', ?)`,
 			[]any{tagged, created.UnixMilli(), ct}},
 		{`INSERT INTO stages (secret_arn, stage, version_id) VALUES (?, 'AWSCURRENT', 'v1')`, []any{tagged}},
+		{`INSERT INTO access_keys (id, account, principal_arn, status, sealed_secret, created_date)
+			VALUES ('AKIAIOSFODNN7EXAMPLE', ?, ?, 'Active', x'0102', ?)`,
+			[]any{ns.Account, "arn:aws:iam::111111111111:user/ops", created.UnixMilli()}},
 	} {
 		if _, err = old.writer.ExecContext(t.Context(), st.sql, st.args...); err != nil {
 			break
@@ -114,6 +118,14 @@ func TestMigrateFrom0001(t *testing.T) {
 			bs[0].SecretDeleted || !slices.Equal(bs[0].Stages, []string{coffer.StageCurrent}) {
 			t.Errorf("KeyBindings after migration: got %d bindings, want the version v1 of tagged, AWSCURRENT", len(bs))
 		}
+		// 0004 indexes the access keys of 0001 by principal.
+		ks, err := tx.AccessKeysOf("arn:aws:iam::111111111111:user/ops")
+		if err != nil {
+			return err
+		}
+		if len(ks) != 1 || ks[0].ID != "AKIAIOSFODNN7EXAMPLE" || ks[0].Status != coffer.KeyActive || !ks[0].CreatedDate.Equal(created) {
+			t.Errorf("AccessKeysOf after migration: got %d keys, want AKIAIOSFODNN7EXAMPLE", len(ks))
+		}
 		return nil
 	})
 	if err != nil {
@@ -140,7 +152,10 @@ func TestMigrateFrom0001(t *testing.T) {
 		if err := tx.InsertKeyMaterial(&coffer.KeyMaterial{KeyID: k.ID, Version: 1, Wrapped: []byte{1}, CreatedDate: created}); err != nil {
 			return err
 		}
-		return tx.InsertAlias(&coffer.Alias{Namespace: ns, Name: "alias/k", KeyID: k.ID, CreatedDate: created})
+		if err := tx.InsertAlias(&coffer.Alias{Namespace: ns, Name: "alias/k", KeyID: k.ID, CreatedDate: created}); err != nil {
+			return err
+		}
+		return migratedIAM(tx, ns.Account, created)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -210,4 +225,45 @@ func TestKeyBindingsUsesIndex(t *testing.T) {
 			t.Errorf("cursor %v: plan %q, want a search of versions using versions_kms_key", afterARN != "", joined)
 		}
 	}
+}
+
+// migratedIAM writes an IAM user with a group, a managed policy and an inline policy, as a
+// migrated schema must take them, and reads them back.
+func migratedIAM(tx coffer.Tx, account string, created time.Time) error {
+	u := &coffer.Entity{Account: account, Kind: coffer.EntityUser, Name: "ops", Path: "/", ID: "AIDA00000000000000001", CreatedDate: created}
+	g := &coffer.Entity{Account: account, Kind: coffer.EntityGroup, Name: "Admins", Path: "/", ID: "AGPA00000000000000001", CreatedDate: created}
+	p := &coffer.ManagedPolicy{Account: account, Name: "read", Path: "/", ID: "ANPA00000000000000001", DefaultVersion: "v1", CreatedDate: created, UpdateDate: created}
+	for _, e := range []*coffer.Entity{u, g} {
+		if err := tx.InsertEntity(e); err != nil {
+			return err
+		}
+	}
+	if err := tx.InsertManagedPolicy(p); err != nil {
+		return err
+	}
+	if err := tx.InsertPolicyVersion(&coffer.PolicyVersion{PolicyARN: p.ARN(), VersionID: "v1", Document: "{}", CreatedDate: created}); err != nil {
+		return err
+	}
+	ref := coffer.EntityRef{Account: account, Kind: coffer.EntityUser, Name: "OPS"}
+	if err := tx.AddGroupMember(account, "admins", "Ops"); err != nil {
+		return err
+	}
+	if err := tx.AttachPolicy(ref, p.ARN()); err != nil {
+		return err
+	}
+	if err := tx.PutInlinePolicy(ref, "inline", "{}"); err != nil {
+		return err
+	}
+	groups, err := tx.GroupsOf(account, "ops")
+	if err != nil {
+		return err
+	}
+	attached, err := tx.AttachedPolicies(ref)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(groups, []string{"Admins"}) || !slices.Equal(attached, []string{p.ARN()}) {
+		return fmt.Errorf("IAM after migration: groups %q, attached %q", groups, attached)
+	}
+	return nil
 }

@@ -183,3 +183,87 @@ func testMeta(t *testing.T, s coffer.Store) {
 		return nil
 	})
 }
+
+func testAccessKeysOf(t *testing.T, s coffer.Store) {
+	alice, bob := "arn:aws:iam::111111111111:user/Alice", "arn:aws:iam::111111111111:user/bob"
+	key := func(id, principal string, created time.Time) *coffer.AccessKey {
+		return &coffer.AccessKey{ID: id, Account: accountA, PrincipalARN: principal, Status: coffer.KeyActive,
+			SealedSecret: []byte(id), CreatedDate: created}
+	}
+	// Inserted out of order; ids sort otherwise than creation.
+	keys := []*coffer.AccessKey{
+		key("AKIAAAAAAAAAAAAAAAA3", alice, at(3*time.Hour)),
+		key("AKIAZZZZZZZZZZZZZZZ1", alice, at(1*time.Hour)),
+		key("AKIAMMMMMMMMMMMMMMM2", alice, at(2*time.Hour)),
+		key("AKIABBBBBBBBBBBBBBB0", bob, at(0)),
+	}
+	update(t, s, func(tx coffer.Tx) error {
+		for _, k := range keys {
+			if err := tx.InsertAccessKey(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check := func(what, principal string, want ...*coffer.AccessKey) {
+		t.Helper()
+		var got []*coffer.AccessKey
+		view(t, s, func(tx coffer.Tx) error {
+			var err error
+			got, err = tx.AccessKeysOf(principal)
+			return err
+		})
+		if len(got) != len(want) {
+			t.Errorf("%s: got %d keys, want %d", what, len(got), len(want))
+			return
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.ID != w.ID || g.Account != w.Account || g.PrincipalARN != w.PrincipalARN || g.Status != w.Status || !bytes.Equal(g.SealedSecret, w.SealedSecret) {
+				t.Errorf("%s[%d]: got {%s %s %s %s}, want {%s %s %s %s} (or the sealed secrets differ)", what, i,
+					g.ID, g.Account, g.PrincipalARN, g.Status, w.ID, w.Account, w.PrincipalARN, w.Status)
+			}
+			if d := diffTime("CreatedDate", g.CreatedDate, w.CreatedDate); d != "" {
+				t.Errorf("%s[%d]: %s", what, i, d)
+			}
+		}
+	}
+	check("AccessKeysOf alice", alice, keys[1], keys[2], keys[0])
+	check("AccessKeysOf bob", bob, keys[3])
+	check("AccessKeysOf a principal without keys", "arn:aws:iam::111111111111:user/nobody")
+
+	update(t, s, func(tx coffer.Tx) error {
+		if err := tx.UpdateAccessKeyStatus(keys[2].ID, coffer.KeyInactive); err != nil {
+			return err
+		}
+		wantNotFound(t, "UpdateAccessKeyStatus of a missing key", tx.UpdateAccessKeyStatus("AKIAMISSINGMISSING00", coffer.KeyInactive))
+		return nil
+	})
+	inactive := *keys[2]
+	inactive.Status = coffer.KeyInactive
+	check("AccessKeysOf alice after UpdateAccessKeyStatus", alice, keys[1], &inactive, keys[0])
+	view(t, s, func(tx coffer.Tx) error {
+		got, err := tx.AccessKey(keys[2].ID)
+		if err != nil || got.Status != coffer.KeyInactive || !bytes.Equal(got.SealedSecret, keys[2].SealedSecret) {
+			t.Errorf("AccessKey after UpdateAccessKeyStatus: %v; want Inactive with its sealed secret kept", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx coffer.Tx) error { return tx.UpdateAccessKeyStatus(keys[2].ID, coffer.KeyActive) })
+	check("AccessKeysOf alice after reactivating", alice, keys[1], keys[2], keys[0])
+
+	update(t, s, func(tx coffer.Tx) error {
+		if err := tx.DeleteAccessKey(keys[1].ID); err != nil {
+			return err
+		}
+		wantNotFound(t, "DeleteAccessKey again", tx.DeleteAccessKey(keys[1].ID))
+		return nil
+	})
+	check("AccessKeysOf alice after DeleteAccessKey", alice, keys[2], keys[0])
+	check("AccessKeysOf bob after deleting one of alice's", bob, keys[3])
+	view(t, s, func(tx coffer.Tx) error {
+		_, err := tx.AccessKey(keys[1].ID)
+		wantNotFound(t, "AccessKey after DeleteAccessKey", err)
+		return nil
+	})
+}

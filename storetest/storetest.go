@@ -5,7 +5,9 @@
 // ListSecrets sorts and pages in every SortBy order either way, how KMS keys, their materials
 // and aliases round-trip, page and go with their key, which keys are due for deletion or
 // rotation, which versions KeyBindings finds, how root key rotation walks and rewrites every
-// key material, access key and meta name, and that Update is atomic and serializable under
+// key material, access key and meta name, how IAM users, groups and roles, their memberships,
+// managed and inline policies and attachments round-trip, compare names case-insensitively,
+// list and go with what owns them, and that Update is atomic and serializable under
 // concurrent writers.
 //
 // An adapter's test calls Run with a function that opens a fresh, empty store:
@@ -92,6 +94,18 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"AccessKeysPaging", testAccessKeysPaging},
 		{"UpdateAccessKeySecret", testUpdateAccessKeySecret},
 		{"MetaKeys", testMetaKeys},
+		{"EntityRoundTrip", testEntityRoundTrip},
+		{"EntityNames", testEntityNames},
+		{"UpdateEntity", testUpdateEntity},
+		{"ListEntities", testListEntities},
+		{"GroupMembers", testGroupMembers},
+		{"DeleteEntity", testDeleteEntity},
+		{"ManagedPolicies", testManagedPolicies},
+		{"ListManagedPolicies", testListManagedPolicies},
+		{"PolicyVersions", testPolicyVersions},
+		{"Attachments", testAttachments},
+		{"InlinePolicies", testInlinePolicies},
+		{"AccessKeysOf", testAccessKeysOf},
 		{"TxUsableAfterError", testTxUsableAfterError},
 		{"UpdateRollsBackOnError", testUpdateRollsBackOnError},
 		{"UpdateRollsBackOnPanic", testUpdateRollsBackOnPanic},

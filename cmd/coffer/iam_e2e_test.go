@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIAMWithAWSCLI: `aws iam` and `aws sts` against coffer, with AWS CLI v1 from pip ("aws")
+// and Debian's v2.9 (/usr/bin/aws): a user, its access key, who that key is, and — until
+// policies are evaluated — that the key may do nothing else.
+func TestIAMWithAWSCLI(t *testing.T) {
+	for _, client := range []struct{ name, bin string }{
+		{"aws-cli-v1-pip", "aws"},
+		{"aws-cli-v2-debian", "/usr/bin/aws"},
+	} {
+		t.Run(client.name, func(t *testing.T) {
+			bin := need(t, client.bin)
+			dir := t.TempDir()
+			data, addr := filepath.Join(dir, "coffer-data"), freePort(t)
+			p := startCoffer(t, nil, "--data", data, "--key-file", filepath.Join(dir, "coffer-root.key"), "--listen", addr)
+			admin := append(printedEnv(t, data), "AWS_MAX_ATTEMPTS=1")
+			ep := "http://" + addr
+			run := func(env []string, args ...string) (map[string]any, string, error) {
+				out, err := cli(t, env, bin, append([]string{"--endpoint-url", ep, "--output", "json"}, args...)...)
+				var m map[string]any
+				json.Unmarshal([]byte(out), &m)
+				return m, out, err
+			}
+			m, out, err := run(admin, "iam", "create-user", "--user-name", "ci-bot")
+			if err != nil {
+				t.Fatalf("create-user: %v\n%s", err, out)
+			}
+			user := m["User"].(map[string]any)
+			if !strings.HasSuffix(user["Arn"].(string), ":user/ci-bot") {
+				t.Fatalf("create-user %v", user)
+			}
+			if _, out, err := run(admin, "iam", "create-user", "--user-name", "CI-BOT"); err == nil || !strings.Contains(out, "EntityAlreadyExists") {
+				t.Fatalf("duplicate user: %v\n%s", err, out)
+			}
+			m, out, err = run(admin, "iam", "create-access-key", "--user-name", "ci-bot")
+			if err != nil {
+				t.Fatalf("create-access-key: %v\n%s", err, out)
+			}
+			k := m["AccessKey"].(map[string]any)
+			bot := []string{"AWS_ACCESS_KEY_ID=" + k["AccessKeyId"].(string), "AWS_SECRET_ACCESS_KEY=" + k["SecretAccessKey"].(string),
+				"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1"}
+			m, out, err = run(bot, "sts", "get-caller-identity")
+			if err != nil || m["Arn"] != user["Arn"] || m["UserId"] != user["UserId"] {
+				t.Fatalf("get-caller-identity as the user: %v\n%s", err, out)
+			}
+			if _, out, err := run(bot, "secretsmanager", "list-secrets"); err == nil || !strings.Contains(out, "AccessDeniedException") {
+				t.Fatalf("the user's key listed secrets: %v\n%s", err, out)
+			}
+			if m, out, err := run(admin, "iam", "list-users"); err != nil || len(m["Users"].([]any)) != 1 {
+				t.Fatalf("list-users: %v\n%s", err, out)
+			}
+			if _, out, err := run(admin, "iam", "update-access-key", "--user-name", "ci-bot", "--access-key-id", k["AccessKeyId"].(string), "--status", "Inactive"); err != nil {
+				t.Fatalf("update-access-key: %v\n%s", err, out)
+			}
+			if _, out, err := run(bot, "sts", "get-caller-identity"); err == nil || !strings.Contains(out, "InvalidClientTokenId") {
+				t.Fatalf("an inactive key still works: %v\n%s", err, out)
+			}
+			checkLogClean(t, p.out.String(), k["SecretAccessKey"].(string))
+		})
+	}
+}

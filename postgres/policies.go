@@ -1,0 +1,325 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/coffer-project/coffer"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const managedPolicyColumns = `arn, account, name, name_lower, path, id, description, default_version,
+	created_date, update_date, tags`
+
+func scanManagedPolicy(row pgx.Row) (*coffer.ManagedPolicy, error) {
+	var (
+		p                coffer.ManagedPolicy
+		arn, nameLower   string
+		tags             string
+		created, updated pgtype.Timestamptz
+	)
+	err := row.Scan(&arn, &p.Account, &p.Name, &nameLower, &p.Path, &p.ID, &p.Description,
+		&p.DefaultVersion, &created, &updated, &tags)
+	if err != nil {
+		return nil, err
+	}
+	if p.Tags, err = decodeTags(tags); err != nil {
+		return nil, err
+	}
+	p.CreatedDate, p.UpdateDate = fromTimestamp(created), fromTimestamp(updated)
+	return &p, nil
+}
+
+// policyExists reports whether the managed policy arn exists; versions and attachments may
+// only name one.
+func (t *tx) policyExists(op, arn string) (bool, error) {
+	return t.exists(op, `SELECT 1 FROM iam_managed_policies WHERE arn = $1`, arn)
+}
+
+// ManagedPolicy implements coffer.Tx.
+func (t *tx) ManagedPolicy(arn string) (*coffer.ManagedPolicy, error) {
+	p, err := scanManagedPolicy(t.tx.QueryRow(t.ctx, `SELECT `+managedPolicyColumns+`
+		FROM iam_managed_policies WHERE arn = $1`, arn))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, t.dbError("managed policy", err)
+	}
+	return p, nil
+}
+
+// InsertManagedPolicy implements coffer.Tx.
+func (t *tx) InsertManagedPolicy(p *coffer.ManagedPolicy) error {
+	tags, err := encodeTags(p.Tags)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("postgres: insert managed policy: %w", err))
+	}
+	n, err := t.exec("insert managed policy", `INSERT INTO iam_managed_policies (`+managedPolicyColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		p.ARN(), p.Account, p.Name, lower(p.Name), p.Path, p.ID, p.Description, p.DefaultVersion,
+		required(p.CreatedDate), required(p.UpdateDate), tags)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "A policy called %s already exists.", p.Name)
+	}
+	return nil
+}
+
+// UpdateManagedPolicy implements coffer.Tx.
+func (t *tx) UpdateManagedPolicy(p *coffer.ManagedPolicy) error {
+	tags, err := encodeTags(p.Tags)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("postgres: update managed policy: %w", err))
+	}
+	n, err := t.exec("update managed policy", `UPDATE iam_managed_policies SET default_version = $1,
+		description = $2, update_date = $3, tags = $4 WHERE arn = $5`,
+		p.DefaultVersion, p.Description, required(p.UpdateDate), tags, p.ARN())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// DeleteManagedPolicy implements coffer.Tx. Versions and attachments go with it (ON DELETE
+// CASCADE): a policy of the same ARN created later starts unattached.
+func (t *tx) DeleteManagedPolicy(arn string) error {
+	n, err := t.exec("delete managed policy", `DELETE FROM iam_managed_policies WHERE arn = $1`, arn)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// ListManagedPolicies implements coffer.Tx. A limit of 0 or less means no limit.
+func (t *tx) ListManagedPolicies(account, pathPrefix, afterName string, limit int) ([]*coffer.ManagedPolicy, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT `+managedPolicyColumns+` FROM iam_managed_policies
+		WHERE account = $1 AND name_lower > $2 AND starts_with(path, $3)
+		ORDER BY name_lower LIMIT $4`, account, lower(afterName), pathPrefix, noLimit(limit))
+	if err != nil {
+		return nil, t.dbError("list managed policies", err)
+	}
+	defer rows.Close()
+	var out []*coffer.ManagedPolicy
+	for rows.Next() {
+		p, err := scanManagedPolicy(rows)
+		if err != nil {
+			return nil, t.dbError("list managed policies", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError("list managed policies", err)
+	}
+	return out, nil
+}
+
+// PolicyVersions implements coffer.Tx. Versions created at the same instant come in
+// number order (v2 before v10). Like Versions, a missing policy is NotFound.
+func (t *tx) PolicyVersions(policyARN string) ([]*coffer.PolicyVersion, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT policy_arn, version_id, document, created_date
+		FROM iam_policy_versions WHERE policy_arn = $1
+		ORDER BY created_date, length(version_id), version_id`, policyARN)
+	if err != nil {
+		return nil, t.dbError("policy versions", err)
+	}
+	defer rows.Close()
+	var out []*coffer.PolicyVersion
+	for rows.Next() {
+		var (
+			v       coffer.PolicyVersion
+			created pgtype.Timestamptz
+		)
+		if err := rows.Scan(&v.PolicyARN, &v.VersionID, &v.Document, &created); err != nil {
+			return nil, t.dbError("policy versions", err)
+		}
+		v.CreatedDate = fromTimestamp(created)
+		out = append(out, &v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError("policy versions", err)
+	}
+	if len(out) == 0 {
+		ok, err := t.policyExists("policy versions", policyARN)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, coffer.NotFound
+		}
+	}
+	return out, nil
+}
+
+// InsertPolicyVersion implements coffer.Tx. A version of a missing policy is NotFound.
+func (t *tx) InsertPolicyVersion(v *coffer.PolicyVersion) error {
+	ok, err := t.policyExists("insert policy version", v.PolicyARN)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	n, err := t.exec("insert policy version", `INSERT INTO iam_policy_versions (policy_arn, version_id,
+		document, created_date) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		v.PolicyARN, v.VersionID, v.Document, required(v.CreatedDate))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.Errorf(coffer.ErrResourceExists, "Version %s of policy %s already exists.", v.VersionID, v.PolicyARN)
+	}
+	return nil
+}
+
+// DeletePolicyVersion implements coffer.Tx.
+func (t *tx) DeletePolicyVersion(policyARN, versionID string) error {
+	n, err := t.exec("delete policy version", `DELETE FROM iam_policy_versions
+		WHERE policy_arn = $1 AND version_id = $2`, policyARN, versionID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// AttachPolicy implements coffer.Tx. A missing entity or policy is NotFound.
+func (t *tx) AttachPolicy(e coffer.EntityRef, policyARN string) error {
+	if err := t.notFoundUnless("attach policy", e); err != nil {
+		return err
+	}
+	ok, err := t.policyExists("attach policy", policyARN)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return coffer.NotFound
+	}
+	_, err = t.exec("attach policy", `INSERT INTO iam_attachments (account, kind, name_lower, policy_arn)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, e.Account, e.Kind, lower(e.Name), policyARN)
+	return err
+}
+
+// DetachPolicy implements coffer.Tx.
+func (t *tx) DetachPolicy(e coffer.EntityRef, policyARN string) error {
+	n, err := t.exec("detach policy", `DELETE FROM iam_attachments
+		WHERE account = $1 AND kind = $2 AND name_lower = $3 AND policy_arn = $4`,
+		e.Account, e.Kind, lower(e.Name), policyARN)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// AttachedPolicies implements coffer.Tx. The ARNs are in byte order; a missing entity is
+// NotFound.
+func (t *tx) AttachedPolicies(e coffer.EntityRef) ([]string, error) {
+	out, err := t.names("attached policies", `SELECT policy_arn FROM iam_attachments
+		WHERE account = $1 AND kind = $2 AND name_lower = $3 ORDER BY policy_arn`,
+		e.Account, e.Kind, lower(e.Name))
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	return out, t.notFoundUnless("attached policies", e)
+}
+
+// PolicyAttachments implements coffer.Tx. Entities of the same kind and name in several
+// accounts (a policy of the "aws" account) come in account order; a missing policy is
+// NotFound.
+func (t *tx) PolicyAttachments(policyARN string) ([]coffer.EntityRef, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT e.account, e.kind, e.name FROM iam_attachments AS a
+		JOIN iam_entities AS e ON e.account = a.account AND e.kind = a.kind AND e.name_lower = a.name_lower
+		WHERE a.policy_arn = $1 ORDER BY a.kind, a.name_lower, a.account`, policyARN)
+	if err != nil {
+		return nil, t.dbError("policy attachments", err)
+	}
+	defer rows.Close()
+	var out []coffer.EntityRef
+	for rows.Next() {
+		var e coffer.EntityRef
+		if err := rows.Scan(&e.Account, &e.Kind, &e.Name); err != nil {
+			return nil, t.dbError("policy attachments", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.dbError("policy attachments", err)
+	}
+	if len(out) == 0 {
+		ok, err := t.policyExists("policy attachments", policyARN)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, coffer.NotFound
+		}
+	}
+	return out, nil
+}
+
+// PutInlinePolicy implements coffer.Tx. A missing entity is NotFound.
+func (t *tx) PutInlinePolicy(e coffer.EntityRef, name, document string) error {
+	if err := t.notFoundUnless("put inline policy", e); err != nil {
+		return err
+	}
+	_, err := t.exec("put inline policy", `INSERT INTO iam_inline_policies (account, kind, name_lower,
+		policy_name, document) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (account, kind, name_lower, policy_name) DO UPDATE SET document = EXCLUDED.document`,
+		e.Account, e.Kind, lower(e.Name), name, document)
+	return err
+}
+
+// InlinePolicy implements coffer.Tx.
+func (t *tx) InlinePolicy(e coffer.EntityRef, name string) (string, error) {
+	var doc string
+	err := t.tx.QueryRow(t.ctx, `SELECT document FROM iam_inline_policies
+		WHERE account = $1 AND kind = $2 AND name_lower = $3 AND policy_name = $4`,
+		e.Account, e.Kind, lower(e.Name), name).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", coffer.NotFound
+	}
+	if err != nil {
+		return "", t.dbError("inline policy", err)
+	}
+	return doc, nil
+}
+
+// DeleteInlinePolicy implements coffer.Tx.
+func (t *tx) DeleteInlinePolicy(e coffer.EntityRef, name string) error {
+	n, err := t.exec("delete inline policy", `DELETE FROM iam_inline_policies
+		WHERE account = $1 AND kind = $2 AND name_lower = $3 AND policy_name = $4`,
+		e.Account, e.Kind, lower(e.Name), name)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
+// InlinePolicies implements coffer.Tx. The names are in byte order; a missing entity is
+// NotFound.
+func (t *tx) InlinePolicies(e coffer.EntityRef) ([]string, error) {
+	out, err := t.names("inline policies", `SELECT policy_name FROM iam_inline_policies
+		WHERE account = $1 AND kind = $2 AND name_lower = $3 ORDER BY policy_name`,
+		e.Account, e.Kind, lower(e.Name))
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	return out, t.notFoundUnless("inline policies", e)
+}
