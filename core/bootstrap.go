@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/iam"
 	"github.com/coffer-project/coffer/keyring"
 )
 
@@ -94,6 +95,11 @@ func Bootstrap(ctx context.Context, store coffer.Store, keys *keyring.Keyring, c
 				return err
 			}
 		default:
+			return err
+		}
+
+		// coffer's ready-made managed policies, kept up to date with the release.
+		if err := iam.SeedManaged(tx, t.Truncate(time.Second)); err != nil {
 			return err
 		}
 

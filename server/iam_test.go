@@ -134,6 +134,20 @@ func testIAM(t *testing.T, o serverOpts) {
 	_, err = c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("bob"), PolicyArn: aws.String("arn:aws:iam::" + acct + ":policy/none")})
 	wantErr(t, err, "NoSuchEntity", "Policy arn:aws:iam::"+acct+":policy/none does not exist or is not attachable.")
 
+	// coffer's ready-made managed policies are there, and attach like any other.
+	shipped := must(c.ListPolicies(ctx, &iam.ListPoliciesInput{Scope: itypes.PolicyScopeTypeAws})).get(t).Policies
+	if len(shipped) != 5 {
+		t.Fatalf("ListPolicies Scope=AWS: %d", len(shipped))
+	}
+	ro := "arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly"
+	must(c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: &ro})).get(t)
+	if gp := must(c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &ro})).get(t).Policy; *gp.AttachmentCount != 1 {
+		t.Fatalf("GetPolicy of a managed policy %+v", gp)
+	}
+	must(c.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: &ro})).get(t)
+	_, err = c.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: &ro})
+	wantErr(t, err, "InvalidInput", "An AWS managed policy cannot be deleted.")
+
 	// Inline policies.
 	must(c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("inline"), PolicyDocument: aws.String(doc)})).get(t)
 	if ip := must(c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("inline")})).get(t); *ip.UserName != "bob" {
