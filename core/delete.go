@@ -35,7 +35,7 @@ func (s *Service) DeleteSecret(ctx context.Context, ns coffer.Namespace, in *Del
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (s *Service) RestoreSecret(ctx context.Context, ns coffer.Namespace, in *Re
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}

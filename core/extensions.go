@@ -41,7 +41,7 @@ func (s *Service) DestroySecretVersion(ctx context.Context, ns coffer.Namespace,
 	}
 	var out *DestroyedVersion
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Service) UpdateSecretVersionRetention(ctx context.Context, ns coffer.Na
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (s *Service) GenerateSecretValue(ctx context.Context, ns coffer.Namespace, 
 	}
 	var ref *SecretRef
 	err = s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}

@@ -80,3 +80,52 @@ func TestKeyUsesReported(t *testing.T) {
 		}
 	}
 }
+
+// TestManagedKeyRefused: the key service itself refuses to manage alias/aws/secretsmanager,
+// whatever policies allow.
+func TestManagedKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	root, _ := keyring.NewRootKey()
+	keys, _ := keyring.New(root)
+	svc := core.New(store, keys, core.Options{})
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	val, tok := core.Text("v"), "dddddddd-dddd-4ddd-8ddd-dddddddddddd"
+	if _, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: strPtr("s"), SecretString: &val, ClientRequestToken: &tok}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := svc.KMS().DescribeKey(ctx, ns, &kms.KeyIDInput{KeyId: strPtr("alias/aws/secretsmanager")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &md.KeyMetadata.KeyId
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`
+	for name, call := range map[string]func() error{
+		"DisableKey": func() error { _, err := svc.KMS().DisableKey(ctx, ns, &kms.KeyIDInput{KeyId: id}); return err },
+		"ScheduleKeyDeletion": func() error {
+			_, err := svc.KMS().ScheduleKeyDeletion(ctx, ns, &kms.ScheduleKeyDeletionInput{KeyId: id})
+			return err
+		},
+		"PutKeyPolicy": func() error {
+			_, err := svc.KMS().PutKeyPolicy(ctx, ns, &kms.KeyPolicyInput{KeyId: id, Policy: &doc})
+			return err
+		},
+		"EnableKeyRotation": func() error {
+			_, err := svc.KMS().EnableKeyRotation(ctx, ns, &kms.EnableKeyRotationInput{KeyId: id})
+			return err
+		},
+		"TagResource": func() error {
+			k, v := "a", "b"
+			_, err := svc.KMS().TagResource(ctx, ns, &kms.TagResourceInput{KeyId: id, Tags: []kms.Tag{{TagKey: &k, TagValue: &v}}})
+			return err
+		},
+	} {
+		if code := coffer.ErrorCode(call()); code != coffer.ErrKMSUnsupported {
+			t.Errorf("%s on the AWS-managed key: %s", name, code)
+		}
+	}
+}

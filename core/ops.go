@@ -36,7 +36,7 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 	var out *SecretValue
 	var touch bool
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 	}
 	var ref *SecretRef
 	err = s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -224,7 +224,7 @@ func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *Upd
 	}
 	var ref *SecretRef
 	err = s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -285,7 +285,7 @@ func (s *Service) DescribeSecret(ctx context.Context, ns coffer.Namespace, in *D
 	}
 	var out *SecretDetails
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}

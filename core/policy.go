@@ -101,7 +101,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func (s *Service) GetResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 	}
 	var out *ResourcePolicy
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (s *Service) DeleteResourcePolicy(ctx context.Context, ns coffer.Namespace,
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func (s *Service) ValidateResourcePolicy(ctx context.Context, ns coffer.Namespac
 	}
 	if in.SecretId != nil {
 		err := s.store.View(ctx, func(tx coffer.Tx) error {
-			_, err := s.find(tx, ns, *in.SecretId)
+			_, err := s.find(ctx, tx, ns, *in.SecretId)
 			return err
 		})
 		if err != nil {

@@ -234,6 +234,10 @@ func (s *Service) keyFailure(code, msg, secretARN string, k *coffer.Key, err err
 	if e.Code == coffer.ErrInternalServiceError {
 		return e
 	}
+	if e.Code == coffer.ErrAccessDenied {
+		// The caller may use the secret but not its key, as AWS answers it.
+		return &coffer.Error{Code: coffer.ErrAccessDenied, Message: "Access to KMS is not allowed", Err: err}
+	}
 	attrs := []any{"secret", secretARN, "kms_error", e.Code}
 	if k != nil {
 		attrs = append(attrs, "key", k.ID, "key_state", k.State)

@@ -29,7 +29,8 @@ type Service struct {
 	deletedWindow time.Duration
 	access        *accessLog
 
-	kms *kms.Service
+	kms   *kms.Service
+	authz Authorizer
 }
 
 // Options are a Service's optional dependencies.
@@ -39,6 +40,9 @@ type Options struct {
 	Logger *slog.Logger     // slog.Default when nil
 	// KMS is the key service; one over the same store and keyring when nil.
 	KMS *kms.Service
+	// Authorizer decides each call's access to the secrets it names; nil allows everything
+	// (tests of the rules, and the server before it sets its own).
+	Authorizer Authorizer
 	// DeletedNameWindow is how long a name deleted for good answers "it was deleted";
 	// DefaultDeletedNameWindow when 0, no window when negative.
 	DeletedNameWindow time.Duration
@@ -51,6 +55,7 @@ func New(store coffer.Store, keys *keyring.Keyring, opts Options) *Service {
 		deletedWindow: opts.DeletedNameWindow,
 		access:        newAccessLog(),
 		kms:           opts.KMS,
+		authz:         opts.Authorizer,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -124,3 +129,7 @@ func errMarkedForDeletion() error {
 func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
+
+// SetAuthorizer sets the Authorizer after construction (the server builds it over the
+// Service's own KMS); it must be called before the Service serves calls.
+func (s *Service) SetAuthorizer(a Authorizer) { s.authz = a }

@@ -51,7 +51,7 @@ func (s *Service) TagResource(ctx context.Context, ns coffer.Namespace, in *TagR
 		return err
 	}
 	return s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Service) UntagResource(ctx context.Context, ns coffer.Namespace, in *Un
 		return err
 	}
 	return s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}

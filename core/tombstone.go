@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -60,10 +61,20 @@ func (s *Service) recentlyDeleted(tx coffer.Tx, ns coffer.Namespace, name, arn s
 }
 
 // find is resolve, with AWS's answer for a secret deleted for good a moment ago.
-func (s *Service) find(tx coffer.Tx, ns coffer.Namespace, id string) (*coffer.Secret, error) {
+func (s *Service) find(ctx context.Context, tx coffer.Tx, ns coffer.Namespace, id string) (*coffer.Secret, error) {
 	sec, err := resolve(tx, ns, id)
+	if err == nil {
+		if err := s.authorize(ctx, sec, sec.ARN); err != nil {
+			return nil, err
+		}
+		return sec, nil
+	}
 	if !coffer.IsNotFound(err) {
 		return sec, err
+	}
+	// Not found: a caller who may not act on that name learns nothing more than that.
+	if aerr := s.authorize(ctx, nil, guessARN(ns, id)); aerr != nil {
+		return nil, aerr
 	}
 	name, arn := id, ""
 	if prefix := "arn:aws:secretsmanager:" + ns.Region + ":" + ns.Account + ":secret:"; strings.HasPrefix(id, prefix) {
@@ -95,8 +106,8 @@ func firstErr(errs ...error) error {
 }
 
 // findLive is find, refusing a secret scheduled for deletion with AWS's message.
-func (s *Service) findLive(tx coffer.Tx, ns coffer.Namespace, id string) (*coffer.Secret, error) {
-	sec, err := s.find(tx, ns, id)
+func (s *Service) findLive(ctx context.Context, tx coffer.Tx, ns coffer.Namespace, id string) (*coffer.Secret, error) {
+	sec, err := s.find(ctx, tx, ns, id)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 	}
 	var page *VersionPage
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := s.find(tx, ns, *in.SecretId)
+		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Service) UpdateSecretVersionStage(ctx context.Context, ns coffer.Namesp
 	}
 	var ref *SecretRef
 	err := s.update(ctx, func(tx coffer.Tx) error {
-		sec, err := s.findLive(tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,11 @@ func (s *Service) view(ctx context.Context, fn func(coffer.Tx) error) error {
 }
 
 func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
-	return s.store.Update(ctx, fn)
+	err := s.store.Update(ctx, fn)
+	if s.onChange != nil {
+		s.onChange()
+	}
+	return err
 }
 
 // createEntity is CreateUser, CreateGroup and CreateRole.

@@ -51,6 +51,8 @@ type Service struct {
 	log   *slog.Logger
 	// onKeyChange is told of an access key deactivated or deleted, so that caches drop it.
 	onKeyChange func(id string)
+	// onChange is told of every committed IAM write, so that cached policies are dropped.
+	onChange func()
 }
 
 // Options are a Service's optional settings.
@@ -59,11 +61,13 @@ type Options struct {
 	Rand        io.Reader
 	Logger      *slog.Logger
 	OnKeyChange func(accessKeyID string)
+	// OnChange is called after every IAM write (users, groups, policies, attachments…).
+	OnChange func()
 }
 
 // New returns a Service.
 func New(store coffer.Store, keys *keyring.Keyring, o Options) *Service {
-	s := &Service{store: store, keys: keys, now: o.Now, rand: o.Rand, log: o.Logger, onKeyChange: o.OnKeyChange}
+	s := &Service{store: store, keys: keys, now: o.Now, rand: o.Rand, log: o.Logger, onKeyChange: o.OnKeyChange, onChange: o.OnChange}
 	if s.now == nil {
 		s.now = time.Now
 	}

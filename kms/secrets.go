@@ -29,6 +29,9 @@ func (s *Service) SecretKey(tx coffer.Tx, ns coffer.Namespace, ref string) (*cof
 // A key that is not enabled gives its KMS error (DisabledException, KMSInvalidStateException).
 func (s *Service) SealValue(cx context.Context, tx coffer.Tx, k *coffer.Key, ctx keyring.Context, plaintext []byte) (wrappedKey, ciphertext []byte, err error) {
 	defer func() { s.reportUse(cx, "GenerateDataKey", k, k.CurrentMaterial, ctx, err) }()
+	if err := s.authorizeUse(cx, "kms:GenerateDataKey", k); err != nil {
+		return nil, nil, err
+	}
 	dk := make([]byte, keyring.KeySize)
 	defer keyring.Wipe(dk)
 	if _, err := io.ReadFull(s.rand, dk); err != nil {
@@ -61,6 +64,11 @@ func (s *Service) OpenValue(cx context.Context, tx coffer.Tx, ns coffer.Namespac
 		}
 		s.reportUse(cx, "Decrypt", k, version, ctx, err)
 	}()
+	if kk, kerr := s.cachedKey(tx, keyID); kerr == nil {
+		if err := s.authorizeUse(cx, "kms:Decrypt", kk); err != nil {
+			return nil, kk, err
+		}
+	}
 	return s.openValue(tx, ns, keyID, wrappedKey, ciphertext, ctx)
 }
 

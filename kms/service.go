@@ -48,6 +48,7 @@ type Service struct {
 	// allowDisableInUse lifts the key-hygiene refusal server-wide.
 	allowDisableInUse bool
 	onUse             func(KeyUse)
+	authorize         func(ctx context.Context, action string, k *coffer.Key) error
 
 	mu        sync.RWMutex
 	materials map[string][]byte // cacheKey(id, version) → wrapped material; immutable once stored
@@ -120,6 +121,22 @@ type Options struct {
 	// OnUse, when set, is told of every use of a key made for a secret operation (for the
 	// audit trail). It runs on the request path: it must be quick and must not block.
 	OnUse func(KeyUse)
+}
+
+// SetAuthorizer sets the check made before a customer-managed key is used on behalf of a
+// secret operation (kms:GenerateDataKey for a new version, kms:Decrypt to read one), with the
+// caller carried by ctx; it must be set before the Service serves calls.
+func (s *Service) SetAuthorizer(fn func(ctx context.Context, action string, k *coffer.Key) error) {
+	s.authorize = fn
+}
+
+// authorizeUse runs the authorizer for a customer-managed key; AWS-managed keys admit the
+// account's principals through Secrets Manager.
+func (s *Service) authorizeUse(ctx context.Context, action string, k *coffer.Key) error {
+	if s.authorize == nil || k == nil || k.Manager != coffer.KeyManagerCustomer {
+		return nil
+	}
+	return s.authorize(ctx, action, k)
 }
 
 // New returns a Service over store and keys.
@@ -370,4 +387,15 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 
 func (s *Service) view(ctx context.Context, fn func(coffer.Tx) error) error {
 	return s.store.View(ctx, fn)
+}
+
+// Lookup returns the key ref (id, ARN, alias or alias ARN) names in ns, for the access checks
+// made before a KMS operation runs.
+func (s *Service) Lookup(ctx context.Context, ns coffer.Namespace, ref string) (*coffer.Key, error) {
+	var k *coffer.Key
+	err := s.view(ctx, func(tx coffer.Tx) (err error) {
+		k, err = s.resolve(tx, ns, ref, true)
+		return err
+	})
+	return k, err
 }

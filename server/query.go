@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/awsquery"
@@ -40,7 +39,12 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 	case "sts":
 		return q.Action, h.sts(ctx, w, q, key, id)
 	case "iam":
-		if err := rootOnly(key, "iam:"+q.Action); err != nil {
+		ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
+		c, err := h.newCall(ctx, r, key, ns, "iam:"+q.Action)
+		if err != nil {
+			return q.Action, err
+		}
+		if err := h.authorizeIAM(c, q); err != nil {
 			return q.Action, err
 		}
 		out, err := h.cfg.IAM.Handle(ctx, iam.Caller{Account: key.Account, PrincipalARN: key.PrincipalARN, AccessKeyID: key.ID}, q)
@@ -76,14 +80,4 @@ func (h *Handler) sts(ctx context.Context, w http.ResponseWriter, q *awsquery.Re
 		return coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not implement the STS operation %s yet.", q.Action)
 	}
 	return coffer.Errorf(awsquery.ErrInvalidAction, "Could not find operation %s for version %s", q.Action, q.Version)
-}
-
-// rootOnly refuses every call by a principal other than an account root: until IAM policies
-// are evaluated on each call (the access-control issue), an IAM user's access key must not
-// grant more than its policies will, so it grants nothing but sts:GetCallerIdentity.
-func rootOnly(key *coffer.AccessKey, action string) error {
-	if strings.HasSuffix(key.PrincipalARN, ":root") {
-		return nil
-	}
-	return coffer.Errorf(coffer.ErrAccessDenied, "User: %s is not authorized to perform: %s because coffer does not evaluate IAM policies yet; only the account root may call it", key.PrincipalARN, action)
 }

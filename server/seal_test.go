@@ -531,6 +531,9 @@ func TestSealOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Store.Update(context.Background(), func(tx coffer.Tx) error {
+		if err := tx.InsertEntity(&coffer.Entity{Account: s.Account, Kind: coffer.EntityUser, Name: "ops", Path: "/", ID: "AIDAOPSOPSOPSOPSOPSO", CreatedDate: time.Now().UTC()}); err != nil {
+			return err
+		}
 		return tx.InsertAccessKey(&coffer.AccessKey{ID: user.AccessKeyID, Account: s.Account, PrincipalARN: "arn:aws:iam::" + s.Account + ":user/ops",
 			Status: coffer.KeyActive, SealedSecret: sealed, CreatedDate: time.Now().UTC()})
 	}); err != nil {

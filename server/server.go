@@ -30,6 +30,9 @@ type Config struct {
 	Logger  *slog.Logger                    // request failures are logged with their request id
 	Now     func() time.Time                // the clock; time.Now when nil
 	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+	// PolicyNow is the clock of aws:CurrentTime and aws:EpochTime in policy conditions; Now
+	// when nil (tests inject one apart from the clock that checks signature dates).
+	PolicyNow func() time.Time
 	// IAM serves the IAM API; nil builds one over the credentials' store and keyring.
 	IAM *iam.Service
 	// Seal seals the server (coffer.Seal; Gate.Seal); nil means it cannot be sealed.
@@ -43,6 +46,9 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	kms      map[string]func(context.Context, coffer.Namespace, []byte) (any, error)
+	authz    *authorizer
+	// policyNow is the clock of aws:CurrentTime in policy conditions.
+	policyNow func() time.Time
 }
 
 // New returns a Handler.
@@ -67,11 +73,22 @@ func New(cfg Config) *Handler {
 	if cfg.Secrets != nil {
 		h.kms = kmsOps(cfg.Secrets.KMS())
 	}
+	h.policyNow = cfg.PolicyNow
+	if h.policyNow == nil {
+		h.policyNow = h.now
+	}
+	if cfg.Creds != nil {
+		h.authz = newAuthorizer(cfg.Creds.store, h.policyNow)
+	}
 	if h.cfg.IAM == nil && cfg.Creds != nil {
 		h.cfg.IAM = iam.New(cfg.Creds.store, cfg.Creds.keys, iam.Options{Logger: h.log, OnKeyChange: func(id string) {
 			cfg.Creds.Forget(id)
 			h.verifier.Forget(id)
-		}})
+		}, OnChange: h.authz.invalidate})
+	}
+	if cfg.Secrets != nil {
+		cfg.Secrets.SetAuthorizer(h)
+		cfg.Secrets.KMS().SetAuthorizer(h.authorizeKeyUse)
 	}
 	return h
 }
@@ -180,7 +197,17 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	} else if target.Prefix == ExtensionPrefix {
 		service = "coffer"
 	}
-	if err := rootOnly(key, service+":"+target.Operation); err != nil {
+	c, err := h.newCall(ctx, r, key, ns, service+":"+target.Operation)
+	if err != nil {
+		return target.Operation, isKMS, err
+	}
+	ctx = withCall(ctx, c)
+	if isKMS {
+		err = h.authorizeKMS(ctx, c, body)
+	} else {
+		err = h.authorizeSecretsManager(c, target.Operation, body)
+	}
+	if err != nil {
 		return target.Operation, isKMS, err
 	}
 	var out any

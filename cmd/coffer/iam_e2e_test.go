@@ -8,8 +8,8 @@ import (
 )
 
 // TestIAMWithAWSCLI: `aws iam` and `aws sts` against coffer, with AWS CLI v1 from pip ("aws")
-// and Debian's v2.9 (/usr/bin/aws): a user, its access key, who that key is, and — until
-// policies are evaluated — that the key may do nothing else.
+// and Debian's v2.9 (/usr/bin/aws): a user, its access key, who that key is, that it may do
+// nothing without a policy, and what a metadata-only policy lets it do.
 func TestIAMWithAWSCLI(t *testing.T) {
 	for _, client := range []struct{ name, bin string }{
 		{"aws-cli-v1-pip", "aws"},
@@ -52,6 +52,19 @@ func TestIAMWithAWSCLI(t *testing.T) {
 			}
 			if _, out, err := run(bot, "secretsmanager", "list-secrets"); err == nil || !strings.Contains(out, "AccessDeniedException") {
 				t.Fatalf("the user's key listed secrets: %v\n%s", err, out)
+			}
+			// The issue's "done when": a metadata-only user describes but does not read.
+			if _, out, err := run(admin, "secretsmanager", "create-secret", "--name", "ci/db", "--secret-string", "db-pass-value"); err != nil {
+				t.Fatalf("create-secret: %v\n%s", err, out)
+			}
+			if _, out, err := run(admin, "iam", "attach-user-policy", "--user-name", "ci-bot", "--policy-arn", "arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly"); err != nil {
+				t.Fatalf("attach-user-policy: %v\n%s", err, out)
+			}
+			if m, out, err := run(bot, "secretsmanager", "describe-secret", "--secret-id", "ci/db"); err != nil || m["Name"] != "ci/db" {
+				t.Fatalf("describe-secret as the metadata-only user: %v\n%s", err, out)
+			}
+			if _, out, err := run(bot, "secretsmanager", "get-secret-value", "--secret-id", "ci/db"); err == nil || !strings.Contains(out, "AccessDeniedException") || strings.Contains(out, "db-pass-value") {
+				t.Fatalf("get-secret-value as the metadata-only user: %v\n%s", err, out)
 			}
 			if m, out, err := run(admin, "iam", "list-users"); err != nil || len(m["Users"].([]any)) != 1 {
 				t.Fatalf("list-users: %v\n%s", err, out)
