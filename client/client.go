@@ -174,3 +174,24 @@ func (c *Client) ListUnusableKeyBindings(ctx context.Context) ([]KeyBinding, err
 	}
 	return out.Bindings, nil
 }
+
+// Account is CreateAccount's answer: the new account and its root key pair, shown once.
+type Account struct {
+	AccountID       string `json:"AccountId"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string
+}
+
+// CreateAccount creates an account (id "" for a random one) with a root access key pair. Only
+// the root of the deployment's default account may call it.
+func (c *Client) CreateAccount(ctx context.Context, id string) (*Account, error) {
+	in := map[string]string{}
+	if id != "" {
+		in["AccountId"] = id
+	}
+	var out Account
+	if err := c.Call(ctx, "coffer.CreateAccount", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -54,6 +54,33 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 			return nil, err
 		}
 		return refOut(r), nil
+	case "CreateAccount":
+		var in struct{ AccountId *string } //nolint:revive // AWS's naming
+		if err := awsapi.Decode(body, &in); err != nil {
+			return nil, err
+		}
+		c := callFrom(ctx)
+		def, err := svc.DefaultAccount(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil || !c.pols.root || c.key.Account != def {
+			arn := ""
+			if c != nil {
+				arn = c.principal.ARN
+			}
+			return nil, coffer.Errorf(coffer.ErrAccessDenied, "User: %s is not authorized to perform: coffer:CreateAccount because only the root of the deployment's default account may create accounts", arn)
+		}
+		id := ""
+		if in.AccountId != nil {
+			id = *in.AccountId
+		}
+		gen, err := svc.CreateAccount(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		h.log.Info("account created", "account", gen.AccountID, "access_key_id", gen.AccessKeyID)
+		return &accountOut{AccountId: gen.AccountID, AccessKeyId: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey}, nil
 	case "ListKeyBindings":
 		var in struct{ KeyId *string } //nolint:revive // AWS's naming
 		if err := awsapi.Decode(body, &in); err != nil {
@@ -85,6 +112,12 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 		return out, nil
 	}
 	return nil, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", ExtensionPrefix, op)
+}
+
+type accountOut struct {
+	AccountId       string //nolint:revive // AWS's naming
+	AccessKeyId     string //nolint:revive // AWS's naming
+	SecretAccessKey string
 }
 
 type bindingOut struct {
