@@ -22,6 +22,7 @@ Usage:
   coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
   coffer account create   create an account and show its root key pair once
+  coffer iam <verb>       common IAM paths: create-user, list-users, delete-user (coffer iam -h)
   coffer operator <verb>  seal the root key: init, unseal, seal-status, seal, rotate-root (coffer operator -h)
   coffer version          print the version
 `
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "account":
 		return runAccount(ctx, args[1:], stdout, stderr)
+	case "iam":
+		return runIAM(ctx, args[1:], stdout, stderr)
 	case "operator":
 		return runOperator(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
