@@ -133,6 +133,7 @@ var lowerMessage = map[string]bool{
 	coffer.ErrIncompleteSignature: true,
 	coffer.ErrUnrecognizedClient:  true,
 	coffer.ErrInvalidSignature:    true,
+	"ExpiredTokenException":       true,
 	coffer.ErrUnknownOperation:    true,
 	coffer.ErrSerialization:       true,
 	coffer.ErrThrottling:          true,

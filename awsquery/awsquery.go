@@ -113,6 +113,7 @@ var codes = map[string]struct {
 	coffer.ErrUnknownOperation:       {ErrInvalidAction, http.StatusBadRequest},
 	coffer.ErrSerialization:          {ErrMalformedQueryString, http.StatusBadRequest},
 	"RequestEntityTooLargeException": {"RequestEntityTooLarge", http.StatusRequestEntityTooLarge},
+	"ExpiredTokenException":          {"ExpiredToken", http.StatusForbidden},
 }
 
 // RegisterStatus records the HTTP status of a service's own error code (e.g. IAM's

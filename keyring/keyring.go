@@ -2,8 +2,8 @@
 //
 // The scheme has three layers. The root key (256 bits; see package seal) never encrypts
 // data: HKDF-SHA256 derives from it one purpose-bound AEAD key per use ("wrap key-encryption
-// keys", "seal access-key secrets", "check the root key"). Key-encryption keys (KEKs, 256 bits,
-// one per KMS-style key id) are stored wrapped under the root: AES-256-GCM with the key id as
+// keys", "seal access-key secrets", "check the root key", "seal session tokens").
+// Key-encryption keys (KEKs, 256 bits, one per KMS-style key id) are stored wrapped under the root: AES-256-GCM with the key id as
 // additional authenticated data, so a wrapped KEK cannot be presented under another id. Every
 // secret version gets its own random 256-bit data key: the value is sealed with AES-256-GCM
 // under the data key, and the data key is sealed under the KEK; both seals bind the version's
@@ -109,6 +109,7 @@ type rootKeys struct {
 	wrapKEK    cipher.AEAD // wraps KEKs and key materials
 	sealSecret cipher.AEAD // seals access-key secrets and other small server secrets
 	check      cipher.AEAD // proves a root key matches a data directory
+	session    cipher.AEAD // seals STS session tokens
 }
 
 type aeadKey = cipher.AEAD
@@ -126,6 +127,9 @@ func New(root *RootKey) (*Keyring, error) {
 		return nil, err
 	}
 	if r.check, err = derive(root, "coffer v1 root key check"); err != nil {
+		return nil, err
+	}
+	if r.session, err = derive(root, "coffer v1 seal session tokens"); err != nil {
 		return nil, err
 	}
 	k.root.Store(r)
@@ -315,6 +319,25 @@ func (k *Keyring) OpenSecret(label string, sealed []byte) ([]byte, error) {
 		return nil, err
 	}
 	return open(r.sealSecret, sealed, []byte("secret:"+label))
+}
+
+// SealSession seals the contents of an STS session token under the root key. The token is
+// handed to the client and comes back with each request it signs; nothing is stored.
+func (k *Keyring) SealSession(plaintext []byte) ([]byte, error) {
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
+	return k.seal(r.session, plaintext, []byte("session-token"))
+}
+
+// OpenSession opens what SealSession sealed, or fails with ErrOpen for anything else.
+func (k *Keyring) OpenSession(sealed []byte) ([]byte, error) {
+	r, err := k.keys()
+	if err != nil {
+		return nil, err
+	}
+	return open(r.session, sealed, []byte("session-token"))
 }
 
 const checkPlaintext = "coffer root key check"

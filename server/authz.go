@@ -57,6 +57,7 @@ type principalPolicies struct {
 	root     bool
 	identity []*policy.Policy
 	boundary *policy.Policy
+	session  []*policy.Policy // a role session's session policies
 	info     policy.PrincipalInfo
 	at       time.Time
 }
@@ -116,9 +117,16 @@ func (a *authorizer) principal(ctx context.Context, key *coffer.AccessKey) (*pri
 	if strings.HasSuffix(key.PrincipalARN, ":root") {
 		return &principalPolicies{root: true, info: policy.PrincipalInfo{ARN: key.PrincipalARN, Account: key.Account, Type: policy.PrincipalAccount, UserID: key.Account}}, nil
 	}
+	name := key.PrincipalARN[strings.LastIndexByte(key.PrincipalARN, '/')+1:]
+	return a.entity(ctx, key.Account, coffer.EntityUser, name, key.PrincipalARN)
+}
+
+// entity loads (or reuses) the policies of a user or role, cached by cacheKey (the ARN the
+// key names it by).
+func (a *authorizer) entity(ctx context.Context, account, kind, name, cacheKey string) (*principalPolicies, error) {
 	now := time.Now()
 	a.mu.Lock()
-	p, ok := a.cache[key.PrincipalARN]
+	p, ok := a.cache[cacheKey]
 	gen := a.gen
 	a.mu.Unlock()
 	if ok && now.Sub(p.at) < policiesTTL {
@@ -127,22 +135,27 @@ func (a *authorizer) principal(ctx context.Context, key *coffer.AccessKey) (*pri
 	p = &principalPolicies{at: now}
 	err := a.store.View(ctx, func(tx coffer.Tx) error {
 		p.identity, p.boundary = nil, nil
-		name := key.PrincipalARN[strings.LastIndexByte(key.PrincipalARN, '/')+1:]
-		u, err := tx.Entity(key.Account, coffer.EntityUser, name)
+		u, err := tx.Entity(account, kind, name)
 		if err != nil {
 			return err
 		}
 		p.info = policy.PrincipalInfo{ARN: u.ARN(), Account: u.Account, Type: policy.PrincipalUser, UserID: u.ID, Username: u.Name, Tags: map[string]string{}}
+		if kind == coffer.EntityRole {
+			// The role itself; a session of it gets its own PrincipalInfo (sessionPrincipal).
+			p.info = policy.PrincipalInfo{ARN: u.ARN(), Account: u.Account, Type: policy.PrincipalAssumedRole, UserID: u.ID, Tags: map[string]string{}}
+		}
 		for _, t := range u.Tags {
 			p.info.Tags[t.Key] = t.Value
 		}
-		refs := []coffer.EntityRef{{Account: u.Account, Kind: coffer.EntityUser, Name: u.Name}}
-		groups, err := tx.GroupsOf(u.Account, u.Name)
-		if err != nil {
-			return err
-		}
-		for _, g := range groups {
-			refs = append(refs, coffer.EntityRef{Account: u.Account, Kind: coffer.EntityGroup, Name: g})
+		refs := []coffer.EntityRef{{Account: u.Account, Kind: kind, Name: u.Name}}
+		if kind == coffer.EntityUser {
+			groups, err := tx.GroupsOf(u.Account, u.Name)
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				refs = append(refs, coffer.EntityRef{Account: u.Account, Kind: coffer.EntityGroup, Name: g})
+			}
 		}
 		for _, ref := range refs {
 			arns, err := tx.AttachedPolicies(ref)
@@ -191,9 +204,39 @@ func (a *authorizer) principal(ctx context.Context, key *coffer.AccessKey) (*pri
 	}
 	a.mu.Lock()
 	if a.gen == gen {
-		a.cache[key.PrincipalARN] = p
+		a.cache[cacheKey] = p
 	}
 	a.mu.Unlock()
+	return p, nil
+}
+
+// sessionPrincipal returns the policies of a role session: the role's identity policies and
+// boundary, the session's policies, and the session's principal (assumed-role ARN, user id
+// ROLEID:SESSION, the session tags as principal tags).
+func (a *authorizer) sessionPrincipal(ctx context.Context, sess *session) (*principalPolicies, error) {
+	role, err := a.entity(ctx, sess.Account, coffer.EntityRole, sess.RoleName, sess.RoleARN)
+	if err != nil {
+		return nil, err
+	}
+	if role.info.UserID != sess.RoleID {
+		return nil, errUnknownKey() // the role was deleted and made anew: its old sessions end
+	}
+	p := &principalPolicies{identity: role.identity, boundary: role.boundary, at: role.at,
+		info: policy.PrincipalInfo{ARN: sess.ARN, Account: sess.Account, Type: policy.PrincipalAssumedRole,
+			UserID: sess.RoleID + ":" + sess.SessionName, Tags: map[string]string{}}}
+	for k, v := range role.info.Tags {
+		p.info.Tags[k] = v
+	}
+	for k, v := range sess.Tags { // session tags win over the role's
+		p.info.Tags[k] = v
+	}
+	for _, doc := range sess.Policies {
+		pp := a.parse(doc)
+		if pp == nil {
+			pp = denyAll
+		}
+		p.session = append(p.session, pp)
+	}
 	return p, nil
 }
 
@@ -219,7 +262,16 @@ func defaultDocument(tx coffer.Tx, arn string) (string, error) {
 
 // newCall builds the authorization context of a request.
 func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.AccessKey, ns coffer.Namespace, action string) (*call, error) {
-	p, err := h.authz.principal(ctx, key)
+	sess := sessionFrom(ctx)
+	var (
+		p   *principalPolicies
+		err error
+	)
+	if sess != nil && sess.roleSession() {
+		p, err = h.authz.sessionPrincipal(ctx, sess)
+	} else {
+		p, err = h.authz.principal(ctx, key)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +284,15 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		keys["aws:SourceIp"] = []string{host}
+	}
+	if sess != nil {
+		keys["aws:TokenIssueTime"] = []string{time.Unix(sess.Issued, 0).UTC().Format(time.RFC3339)}
+		if sess.roleSession() {
+			keys["aws:PrincipalArn"] = []string{sess.RoleARN} // with the role's path
+		}
+		if sess.SourceIdentity != "" {
+			keys["aws:SourceIdentity"] = []string{sess.SourceIdentity}
+		}
 	}
 	return &call{key: key, principal: p.info, pols: p, action: action, ns: ns, keys: keys}, nil
 }
@@ -256,6 +317,7 @@ func (h *Handler) check(c *call, action, resource, resourceAccount, resourcePoli
 	in := &policy.Input{
 		Request:         &policy.Request{Action: action, Resource: resource, Principal: c.principal, Keys: keys},
 		Identity:        c.pols.identity,
+		Session:         c.pols.session,
 		Boundary:        c.pols.boundary,
 		ResourceAccount: resourceAccount,
 		KeyPolicyGate:   gate,

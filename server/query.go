@@ -31,14 +31,17 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return "", err
 	}
-	key, err := h.cfg.Creds.Key(ctx, ident.AccessKeyID)
+	ctx, key, err := h.callerKey(ctx, ident)
 	if err != nil {
 		return q.Action, err
 	}
 	switch ident.Service {
 	case "sts":
-		return q.Action, h.sts(ctx, w, q, key, id)
+		return q.Action, h.sts(ctx, w, r, q, key, id)
 	case "iam":
+		if err := sessionIAMCheck(sessionFrom(ctx), q); err != nil {
+			return q.Action, err
+		}
 		ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
 		c, err := h.newCall(ctx, r, key, ns, "iam:"+q.Action)
 		if err != nil {
@@ -61,23 +64,4 @@ type callerIdentity struct {
 	UserId  string //nolint:revive // AWS's name
 	Account string
 	Arn     string
-}
-
-// sts serves the STS actions coffer implements.
-func (h *Handler) sts(ctx context.Context, w http.ResponseWriter, q *awsquery.Request, key *coffer.AccessKey, id string) error {
-	switch q.Action {
-	case "GetCallerIdentity":
-		// As in AWS, no permission is needed: the same facts are in any access-denied message.
-		uid, err := h.cfg.IAM.UserID(ctx, key.Account, key.PrincipalARN)
-		if err != nil {
-			return err
-		}
-		out := callerIdentity{UserId: uid, Account: key.Account, Arn: key.PrincipalARN}
-		awsquery.WriteResult(w, q.Action, awsquery.NamespaceSTS, id, &out)
-		return nil
-	case "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken",
-		"DecodeAuthorizationMessage", "GetAccessKeyInfo", "AssumeRoot", "GetDelegatedAccessToken", "GetWebIdentityToken":
-		return coffer.Errorf(awsquery.ErrInvalidAction, "coffer does not implement the STS operation %s yet.", q.Action)
-	}
-	return coffer.Errorf(awsquery.ErrInvalidAction, "Could not find operation %s for version %s", q.Action, q.Version)
 }

@@ -60,7 +60,8 @@ func New(cfg Config) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.verifier = sigv4.NewVerifier(cfg.Creds, h.now).CheckScope(func(region, service string) error {
+	src := sessionSource{creds: cfg.Creds, now: func() time.Time { return h.policyNow() }}
+	h.verifier = sigv4.NewVerifier(src, h.now).CheckScope(func(region, service string) error {
 		id := &sigv4.Identity{Region: region, Service: service}
 		switch service {
 		case "iam", "sts": // global to an account: any region
@@ -186,7 +187,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := sigv4.ScopeError(ident, want, true); err != nil {
 		return target.Operation, isKMS, err
 	}
-	key, err := h.cfg.Creds.Key(ctx, ident.AccessKeyID)
+	ctx, key, err := h.callerKey(ctx, ident)
 	if err != nil {
 		return target.Operation, isKMS, err
 	}

@@ -42,8 +42,8 @@ func TestGetCallerIdentity(t *testing.T) {
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: "x"}
 	_, err = s.stsClient("us-east-1", unknown).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	wantErr(t, err, "InvalidClientTokenId", "")
-	_, err = s.stsClient("us-east-1", s.Creds).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
-	wantErr(t, err, "InvalidAction", "coffer does not implement the STS operation GetSessionToken yet.")
+	_, err = s.stsClient("us-east-1", s.Creds).GetFederationToken(ctx, &sts.GetFederationTokenInput{Name: aws.String("bob")})
+	wantErr(t, err, "InvalidAction", "coffer does not implement the STS operation GetFederationToken yet.")
 
 	// An IAM action coffer does not serve: an XML error in IAM's namespace, status 400.
 	status, body := s.queryCall(t, "iam", "Action=CreateVirtualMFADevice&Version=2010-05-08")

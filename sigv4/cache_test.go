@@ -75,7 +75,7 @@ func TestCacheIsBounded(t *testing.T) {
 		}
 		v.keys[scopeKey{accessKeyID: "AKID" + strconv.Itoa(i), date: date, region: "us-east-1", service: "secretsmanager"}] = [sha256.Size]byte{}
 	}
-	if _, err := v.signingKey(context.Background(), scope{testKeyID, "20261122", "us-east-1", "secretsmanager", terminator}); err != nil {
+	if _, err := v.signingKey(context.Background(), scope{testKeyID, "20261122", "us-east-1", "secretsmanager", terminator}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(v.keys); got >= maxCachedKeys {
@@ -91,7 +91,7 @@ func TestCacheIsBounded(t *testing.T) {
 	for i := range maxCachedKeys {
 		v.keys[scopeKey{accessKeyID: "AKID" + strconv.Itoa(i), date: "20261122"}] = [sha256.Size]byte{}
 	}
-	if _, err := v.signingKey(context.Background(), scope{testKeyID, "20261122", "us-east-1", "secretsmanager", terminator}); err != nil {
+	if _, err := v.signingKey(context.Background(), scope{testKeyID, "20261122", "us-east-1", "secretsmanager", terminator}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(v.keys); got > maxCachedKeys*3/4+1 {

@@ -20,6 +20,9 @@
 // its clock as a function, and reaches secrets only through the injected SecretSource. It keeps
 // derived signing keys (never secrets) in a small bounded in-memory cache so that the hot path
 // needs no secret lookup; Verifier.Forget drops the keys of an access key that was deactivated.
+// Temporary credentials are the exception: when the SecretSource is a SessionSource, a request
+// carrying a security token gets its secret from that token, checked on every request and
+// never cached, so an expired session is refused at once.
 // The Verifier does not decide which services and regions are served: it returns the scope in
 // the Identity, and the caller checks it, using ScopeError for AWS's exact wording.
 //

@@ -26,6 +26,16 @@ type SecretSource interface {
 	SecretAccessKey(ctx context.Context, accessKeyID string) ([]byte, error)
 }
 
+// SessionSource is a SecretSource that also serves temporary credentials: the secret of a
+// session's access key comes from the security token the request carries, which the source
+// opens and checks (that it names this access key id and has not expired). When the
+// Verifier's source implements it, a request with a security token is verified through it,
+// and the signing key it yields is never cached, so every request meets the expiry check.
+type SessionSource interface {
+	SecretSource
+	SessionSecretAccessKey(ctx context.Context, accessKeyID, securityToken string) ([]byte, error)
+}
+
 // Identity is who signed a verified request and the scope the signature was made for. The
 // caller decides whether the scope is one it serves (see ScopeError).
 type Identity struct {
@@ -33,7 +43,7 @@ type Identity struct {
 	Region        string
 	Service       string
 	Date          string    // the credential scope's date, YYYYMMDD
-	SecurityToken string    // X-Amz-Security-Token, if the request carried one; not checked here
+	SecurityToken string    // X-Amz-Security-Token, if the request carried one; checked by a SessionSource
 	Presigned     bool      // signed in the query string rather than the Authorization header
 	SignedAt      time.Time // the request time the signature covers (X-Amz-Date or Date)
 }
@@ -100,7 +110,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*I
 			return nil, err
 		}
 	}
-	key, err := v.signingKey(ctx, sc)
+	key, err := v.signingKey(ctx, sc, p.securityToken)
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +205,18 @@ func payloadHash(r *http.Request, p *authParams, body []byte) (string, error) {
 	return hash, nil
 }
 
-// signingKey returns kSigning for the scope, from the cache or derived from the secret.
-func (v *Verifier) signingKey(ctx context.Context, sc scope) ([sha256.Size]byte, error) {
+// signingKey returns kSigning for the scope, from the cache or derived from the secret; a
+// session's (token != "" with a SessionSource) is derived afresh every time.
+func (v *Verifier) signingKey(ctx context.Context, sc scope, token string) ([sha256.Size]byte, error) {
+	if ss, ok := v.src.(SessionSource); ok && token != "" {
+		secret, err := ss.SessionSecretAccessKey(ctx, sc.accessKeyID, token)
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		key := deriveKey(secret, sc.date, sc.region, sc.service)
+		clear(secret)
+		return key, nil
+	}
 	k := scopeKey{sc.accessKeyID, sc.date, sc.region, sc.service}
 	v.mu.Lock()
 	key, ok := v.keys[k]

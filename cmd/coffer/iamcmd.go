@@ -70,7 +70,7 @@ func runIAM(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch verb {
 	case "create-user":
 		if len(pos) != 1 {
-			return errors.New("usage: coffer iam create-user NAME [--policy P]... [--group G]...")
+			return errors.New("usage: coffer iam create-user NAME [--policy P] [--group G] (each repeatable)")
 		}
 		return iamCreateUser(ctx, c, pos[0], policies, groups, *region, stdout)
 	case "list-users":
