@@ -75,7 +75,34 @@ func TestIAMWithAWSCLI(t *testing.T) {
 			if _, out, err := run(bot, "sts", "get-caller-identity"); err == nil || !strings.Contains(out, "InvalidClientTokenId") {
 				t.Fatalf("an inactive key still works: %v\n%s", err, out)
 			}
+			// aws sts assume-role returns working temporary credentials.
+			acct := strings.Split(user["Arn"].(string), ":")[4]
+			trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+			if _, out, err := run(admin, "iam", "create-role", "--role-name", "reader", "--assume-role-policy-document", trust); err != nil {
+				t.Fatalf("create-role: %v\n%s", err, out)
+			}
+			if _, out, err := run(admin, "iam", "attach-role-policy", "--role-name", "reader", "--policy-arn", "arn:aws:iam::aws:policy/coffer/CofferSecretsReadValues"); err != nil {
+				t.Fatalf("attach-role-policy: %v\n%s", err, out)
+			}
+			m, out, err = run(admin, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+acct+":role/reader", "--role-session-name", "ci")
+			if err != nil {
+				t.Fatalf("assume-role: %v\n%s", err, out)
+			}
+			cr := m["Credentials"].(map[string]any)
+			session := []string{"AWS_ACCESS_KEY_ID=" + cr["AccessKeyId"].(string), "AWS_SECRET_ACCESS_KEY=" + cr["SecretAccessKey"].(string),
+				"AWS_SESSION_TOKEN=" + cr["SessionToken"].(string), "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_MAX_ATTEMPTS=1"}
+			if m, out, err := run(session, "sts", "get-caller-identity"); err != nil || m["Arn"] != "arn:aws:sts::"+acct+":assumed-role/reader/ci" {
+				t.Fatalf("get-caller-identity as the role: %v\n%s", err, out)
+			}
+			if m, out, err := run(session, "secretsmanager", "get-secret-value", "--secret-id", "ci/db"); err != nil || m["SecretString"] != "db-pass-value" {
+				t.Fatalf("get-secret-value as the role: %v\n%s", err, out)
+			}
+			if _, out, err := run(session, "secretsmanager", "delete-secret", "--secret-id", "ci/db"); err == nil || !strings.Contains(out, "AccessDeniedException") {
+				t.Fatalf("the read-only role deleted a secret: %v\n%s", err, out)
+			}
 			checkLogClean(t, p.out.String(), k["SecretAccessKey"].(string))
+			checkLogClean(t, p.out.String(), cr["SecretAccessKey"].(string))
+			checkLogClean(t, p.out.String(), "db-pass-value")
 		})
 	}
 }
