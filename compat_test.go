@@ -149,7 +149,7 @@ func TestIAMCompatibilityDoc(t *testing.T) {
 			continue
 		}
 		routed := map[string]bool{}
-		for _, op := range iam.Operations() {
+		for _, op := range append(iam.Operations(), server.IAMOperations()...) {
 			routed[op] = true
 			if status[op] != "Supported" {
 				t.Errorf("the server routes iam:%s, which the page calls %q", op, status[op])

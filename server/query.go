@@ -50,6 +50,14 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 		if err := h.authorizeIAM(c, q); err != nil {
 			return q.Action, err
 		}
+		if q.Action == "SimulatePrincipalPolicy" {
+			out, err := h.simulatePrincipalPolicy(ctx, c, q)
+			if err != nil {
+				return q.Action, err
+			}
+			awsquery.WriteResult(w, q.Action, awsquery.NamespaceIAM, id, out)
+			return q.Action, nil
+		}
 		out, err := h.cfg.IAM.Handle(ctx, iam.Caller{Account: key.Account, PrincipalARN: key.PrincipalARN, AccessKeyID: key.ID}, q)
 		if err != nil {
 			return q.Action, err
