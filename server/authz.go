@@ -348,8 +348,12 @@ func (h *Handler) AuthorizeSecret(ctx context.Context, sec *coffer.Secret, arn s
 	if sec == nil {
 		return h.check(c, action, arn, c.ns.Account, "", map[string][]string{"secretsmanager:SecretId": {arn}}, false)
 	}
-	if c.pols.root && sec.ResourcePolicy == "" {
+	if c.pols.root && sec.ResourcePolicy == "" && sec.Namespace.Account == c.key.Account {
 		return nil
+	}
+	if sec.Namespace.Account != c.key.Account && (sec.KMSKeyID == "" || strings.HasSuffix(sec.KMSKeyID, "alias/aws/secretsmanager")) && valueAction(action) {
+		// As in AWS, a secret under the AWS-managed key cannot be used from another account.
+		return coffer.Errorf(coffer.ErrAccessDenied, "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.")
 	}
 	extra := map[string][]string{"secretsmanager:SecretId": {sec.ARN}}
 	for _, t := range sec.Tags {
@@ -459,4 +463,14 @@ func (h *Handler) authorizeIAM(c *call, q *awsquery.Request) error {
 		resource = v
 	}
 	return h.check(c, c.action, resource, c.ns.Account, "", nil, false)
+}
+
+// valueAction reports whether an action reads or writes a secret's value (and so its key).
+func valueAction(action string) bool {
+	switch action {
+	case "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret",
+		"secretsmanager:BatchGetSecretValue", "coffer:GenerateSecretValue":
+		return true
+	}
+	return false
 }
