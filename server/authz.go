@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -282,8 +281,8 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 		"aws:SecureTransport": {strconv.FormatBool(r.TLS != nil)},
 		"aws:RequestedRegion": {ns.Region},
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		keys["aws:SourceIp"] = []string{host}
+	if ip := h.sourceIP(r); ip != "" {
+		keys["aws:SourceIp"] = []string{ip}
 	}
 	if sess != nil {
 		keys["aws:TokenIssueTime"] = []string{time.Unix(sess.Issued, 0).UTC().Format(time.RFC3339)}
@@ -390,6 +389,9 @@ type requestRefs struct {
 // authorizeSecretsManager makes the up-front checks of Secrets Manager and coffer's
 // operations: those that name no secret. The others are checked by AuthorizeSecret.
 func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error {
+	for k, v := range requestKeys("secretsmanager", body) {
+		c.keys[k] = v
+	}
 	var refs requestRefs
 	json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding
 	prefix := "arn:aws:secretsmanager:" + c.ns.Region + ":" + c.ns.Account + ":secret:"
@@ -413,6 +415,9 @@ func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error
 // authorizeKMS makes the check of a KMS operation: on the key it names, with the key policy
 // as KMS's gate, or on "*" for operations without a key.
 func (h *Handler) authorizeKMS(ctx context.Context, c *call, body []byte) error {
+	for k, v := range requestKeys("kms", body) {
+		c.keys[k] = v
+	}
 	var refs requestRefs
 	json.Unmarshal(body, &refs)
 	ref := ""

@@ -65,8 +65,9 @@ type testServer struct {
 }
 
 type serverOpts struct {
-	postgres bool
-	regions  []string
+	postgres       bool
+	regions        []string
+	trustedProxies []*net.IPNet
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
@@ -114,7 +115,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{t: time.Now().UTC()}
 	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
-	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now})
+	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

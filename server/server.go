@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -30,6 +31,9 @@ type Config struct {
 	Logger  *slog.Logger                    // request failures are logged with their request id
 	Now     func() time.Time                // the clock; time.Now when nil
 	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+	// TrustedProxies are the proxies whose X-Forwarded-For header sets aws:SourceIp; from
+	// any other address the header is ignored.
+	TrustedProxies []*net.IPNet
 	// PolicyNow is the clock of aws:CurrentTime and aws:EpochTime in policy conditions; Now
 	// when nil (tests inject one apart from the clock that checks signature dates).
 	PolicyNow func() time.Time

@@ -129,7 +129,8 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 		Ready: func(ctx context.Context) error {
 			return a.store.View(ctx, func(tx coffer.Tx) error { _, err := tx.Meta("default-account"); return err })
 		},
-		Seal: a.gate.Seal,
+		Seal:           a.gate.Seal,
+		TrustedProxies: a.f.trustedProxies,
 	})
 	jobs, cancel := context.WithCancel(a.ctx)
 	var wg sync.WaitGroup

@@ -38,6 +38,8 @@ type serverFlags struct {
 	// allowDisableInUse lifts key hygiene server-wide: keys that protect live secrets may be
 	// disabled or scheduled for deletion.
 	allowDisableInUse bool
+	// trustedProxies are the proxies whose X-Forwarded-For sets aws:SourceIp.
+	trustedProxies cidrList
 	// passphraseFile unseals a passphrase seal at start.
 	passphraseFile string
 }
@@ -66,6 +68,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address (values then cross the network in clear)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "unseal a passphrase seal at start with the passphrase in this file (mode 0600)")
+	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For header gives aws:SourceIp (repeatable); from others the header is ignored")
 	fs.BoolVar(&f.allowDisableInUse, "allow-disable-in-use", false, "let DisableKey and ScheduleKeyDeletion proceed on KMS keys that still protect live secrets (per key: tag coffer:allow-disable-in-use=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: coffer server [flags]\n\nThe administrator key pair and account id may be given with %s, %s and %s,\nor in a file named by %s holding those NAME=value lines.\n\nFlags:\n",
@@ -336,4 +339,35 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// cidrList is a repeatable flag of addresses or CIDR ranges.
+type cidrList []*net.IPNet
+
+func (c *cidrList) String() string {
+	var s []string
+	for _, n := range *c {
+		s = append(s, n.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (c *cidrList) Set(v string) error {
+	if !strings.Contains(v, "/") {
+		ip := net.ParseIP(v)
+		if ip == nil {
+			return fmt.Errorf("%q is not an address or CIDR range", v)
+		}
+		bits := 32
+		if ip.To4() == nil {
+			bits = 128
+		}
+		v = fmt.Sprintf("%s/%d", v, bits)
+	}
+	_, n, err := net.ParseCIDR(v)
+	if err != nil {
+		return fmt.Errorf("%q is not an address or CIDR range", v)
+	}
+	*c = append(*c, n)
+	return nil
 }
