@@ -139,6 +139,7 @@ func init() {
 		"ListGroupsForUser":       (*Service).listGroupsForUser,
 		"UpdateAssumeRolePolicy":  none((*Service).updateAssumeRolePolicy),
 		"CreateAccessKey":         (*Service).createAccessKey,
+		"GetAccessKeyLastUsed":    (*Service).getAccessKeyLastUsed,
 		"ListAccessKeys":          (*Service).listAccessKeys,
 		"UpdateAccessKey":         none((*Service).updateAccessKey),
 		"DeleteAccessKey":         none((*Service).deleteAccessKey),

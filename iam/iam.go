@@ -53,6 +53,7 @@ type Service struct {
 	onKeyChange func(id string)
 	// onChange is told of every committed IAM write, so that cached policies are dropped.
 	onChange func()
+	usage    usageLog
 }
 
 // Options are a Service's optional settings.

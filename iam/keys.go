@@ -165,6 +165,9 @@ func (s *Service) deleteAccessKey(ctx context.Context, c Caller, q *awsquery.Req
 			return err
 		}
 		id = k.ID
+		if err := tx.DeleteMeta(lastUsedMeta(k.ID)); err != nil {
+			return err
+		}
 		return tx.DeleteAccessKey(k.ID)
 	})
 	if err == nil && s.onKeyChange != nil {

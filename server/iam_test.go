@@ -194,3 +194,23 @@ func testIAM(t *testing.T, o serverOpts) {
 		t.Fatalf("after teardown %+v", us)
 	}
 }
+
+// TestAccessKeyLastUsed: a key's last use is recorded off the request path and answered by
+// GetAccessKeyLastUsed.
+func TestAccessKeyLastUsed(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.iamClient(s.Creds)
+	creds := newUser(t, s, "worker", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}]}`, nil)
+	lu := must(c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: &creds.AccessKeyID})).get(t)
+	if *lu.UserName != "worker" || lu.AccessKeyLastUsed.LastUsedDate != nil || *lu.AccessKeyLastUsed.ServiceName != "N/A" {
+		t.Fatalf("before any use: %+v", lu.AccessKeyLastUsed)
+	}
+	must(s.clientWith("us-east-1", creds).ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
+	lu = must(c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: &creds.AccessKeyID})).get(t)
+	if lu.AccessKeyLastUsed.LastUsedDate == nil || *lu.AccessKeyLastUsed.ServiceName != "secretsmanager" || *lu.AccessKeyLastUsed.Region != "us-east-1" {
+		t.Fatalf("after a use: %+v", lu.AccessKeyLastUsed)
+	}
+	_, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String("AKIANOSUCHKEYNOSUCH0")})
+	wantErr(t, err, "NoSuchEntity", "")
+}

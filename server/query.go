@@ -35,6 +35,7 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return q.Action, err
 	}
+	h.markUsed(ctx, key, ident)
 	switch ident.Service {
 	case "sts":
 		return q.Action, h.sts(ctx, w, r, q, key, id)

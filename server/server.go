@@ -196,6 +196,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return target.Operation, isKMS, err
 	}
 	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
+	h.markUsed(ctx, key, ident)
 	service := "secretsmanager"
 	if isKMS {
 		service = "kms"
@@ -283,4 +284,14 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request, check func(cont
 		}
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+// IAM returns the IAM service, for the background work the server's owner runs.
+func (h *Handler) IAM() *iam.Service { return h.cfg.IAM }
+
+// markUsed records a long-term access key's use (sessions' keys are not IAM's to record).
+func (h *Handler) markUsed(ctx context.Context, key *coffer.AccessKey, ident *sigv4.Identity) {
+	if h.cfg.IAM != nil && sessionFrom(ctx) == nil {
+		h.cfg.IAM.MarkKeyUsed(key.ID, ident.Service, ident.Region)
+	}
 }

@@ -137,6 +137,7 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	wg.Go(func() { svc.RunPurger(jobs, time.Minute) })
 	wg.Go(func() { keySvc.RunScheduler(jobs) })
 	wg.Go(func() { svc.RunAccessRecorder(jobs) })
+	wg.Go(func() { h.IAM().RunKeyUsageRecorder(jobs) })
 	return &server.Unsealed{Handler: h, Close: func() {
 		cancel()
 		wg.Wait()
