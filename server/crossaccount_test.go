@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 func TestCrossAccount(t *testing.T) { bothStores(t, serverOpts{}, testCrossAccount) }
@@ -79,4 +82,50 @@ func (s *testServer) cofferIAMUser(t *testing.T, root aws.Credentials, name, inl
 	}
 	k := must(c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})).get(t).AccessKey
 	return aws.Credentials{AccessKeyID: *k.AccessKeyId, SecretAccessKey: *k.SecretAccessKey}
+}
+
+// TestCrossAccountAssumeRole: a role of account A trusted by account B; B's principals need
+// their own permission too, as across accounts both sides must allow.
+func TestCrossAccountAssumeRole(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	acctA, acctB := s.Account, "555566667777"
+	nb := must(s.cofferClient(s.Creds).CreateAccount(ctx, acctB)).get(t)
+	rootB := aws.Credentials{AccessKeyID: nb.AccessKeyID, SecretAccessKey: nb.SecretAccessKey}
+	ia := s.iamClient(s.Creds)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctB + `:root"},"Action":"sts:AssumeRole"}]}`
+	must(ia.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("partner"), AssumeRolePolicyDocument: aws.String(trust)})).get(t)
+	must(ia.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("partner"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
+	must(ia.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("private"), AssumeRolePolicyDocument: aws.String(strings.Replace(trust, acctB, acctA, 1))})).get(t)
+	must(s.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("a/secret"), SecretString: aws.String("v")})).get(t)
+
+	assume := func(c aws.Credentials, role string) (*sts.AssumeRoleOutput, error) {
+		return s.stsClient("us-east-1", c).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acctA + ":role/" + role), RoleSessionName: aws.String("bb")})
+	}
+	out := must(assume(rootB, "partner")).get(t)
+	sess := aws.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	if who := must(s.stsClientSession(sess).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})).get(t); *who.Arn != "arn:aws:sts::"+acctA+":assumed-role/partner/bb" || *who.Account != acctA {
+		t.Fatalf("the session is %s in %s", *who.Arn, *who.Account)
+	}
+	if l := must(s.clientSession(sess).ListSecrets(ctx, &sm.ListSecretsInput{})).get(t).SecretList; len(l) != 1 {
+		t.Fatalf("the partner session lists %d of A's secrets", len(l))
+	}
+	_, err := assume(rootB, "private")
+	wantErr(t, err, "AccessDenied", "")
+	// A user of B: the trust policy names B's root, which delegates to B's policies.
+	nobody := s.cofferIAMUser(t, rootB, "nobody", "")
+	_, err = assume(nobody, "partner")
+	wantErr(t, err, "AccessDenied", "")
+	allowed := s.cofferIAMUser(t, rootB, "ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::`+acctA+`:role/partner"}]}`)
+	must(assume(allowed, "partner")).get(t)
+}
+
+func (s *testServer) stsClientSession(c aws.Credentials) *sts.Client {
+	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)}
+	return sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+func (s *testServer) clientSession(c aws.Credentials) *sm.Client {
+	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)}
+	return sm.NewFromConfig(cfg, func(o *sm.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }

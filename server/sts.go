@@ -178,14 +178,17 @@ func (h *Handler) assumeRole(ctx context.Context, r *http.Request, q *awsquery.R
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
 		return nil, coffer.Errorf(coffer.ErrValidation, "%s is invalid", roleARN)
 	}
-	if parts[4] != key.Account {
-		return nil, denied // coffer does not assume roles across accounts yet
+	// The role may be of another account: then the caller's identity policies must allow
+	// sts:AssumeRole on it as well as the role's trust policy allowing the caller.
+	roleAccount := parts[4]
+	if !coffer.ValidAccountID(roleAccount) {
+		return nil, denied
 	}
 	var role *coffer.Entity
 	var sessionDocs []string
 	err = h.cfg.Creds.store.View(ctx, func(tx coffer.Tx) error {
 		var err error
-		role, err = tx.Entity(key.Account, coffer.EntityRole, parts[5][strings.LastIndexByte(parts[5], '/')+1:])
+		role, err = tx.Entity(roleAccount, coffer.EntityRole, parts[5][strings.LastIndexByte(parts[5], '/')+1:])
 		if err != nil {
 			return err
 		}
