@@ -2,6 +2,8 @@ package coffer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 )
 
@@ -249,4 +251,18 @@ type ListCursor struct {
 	Time time.Time
 	Name string
 	ARN  string
+}
+
+// AuthzGenerationMeta names the Meta value that changes with every write to access control
+// (IAM entities, policies, access keys, KMS keys and their policies), so that servers sharing
+// a store can tell, with one read, that their caches of those are stale.
+const AuthzGenerationMeta = "authz-generation"
+
+// BumpAuthzGeneration changes the access-control generation inside tx.
+func BumpAuthzGeneration(tx Tx) error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	return tx.PutMeta(AuthzGenerationMeta, []byte(hex.EncodeToString(b[:])))
 }

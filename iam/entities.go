@@ -36,7 +36,12 @@ func (s *Service) view(ctx context.Context, fn func(coffer.Tx) error) error {
 }
 
 func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
-	err := s.store.Update(ctx, fn)
+	err := s.store.Update(ctx, func(tx coffer.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return coffer.BumpAuthzGeneration(tx)
+	})
 	if s.onChange != nil {
 		s.onChange()
 	}

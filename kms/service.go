@@ -382,8 +382,17 @@ func defaultPolicy(ns coffer.Namespace) string {
 func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 	s.invalidateKeys()
 	defer s.invalidateKeys()
-	return s.store.Update(ctx, fn)
+	return s.store.Update(ctx, func(tx coffer.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return coffer.BumpAuthzGeneration(tx)
+	})
 }
+
+// InvalidateCaches drops every cached key, after another server changed keys in a shared
+// store.
+func (s *Service) InvalidateCaches() { s.invalidateKeys() }
 
 func (s *Service) view(ctx context.Context, fn func(coffer.Tx) error) error {
 	return s.store.View(ctx, fn)

@@ -373,6 +373,9 @@ func (h *Handler) authorizeKeyUse(ctx context.Context, action string, k *coffer.
 		"kms:ViaService":    {"secretsmanager." + k.Namespace.Region + ".amazonaws.com"},
 		"kms:CallerAccount": {c.key.Account},
 	}
+	for _, t := range k.Tags {
+		extra["aws:ResourceTag/"+t.Key] = []string{t.Value}
+	}
 	return h.check(c, action, k.ARN(), k.Namespace.Account, k.Policy, extra, true)
 }
 
@@ -442,6 +445,9 @@ func (h *Handler) authorizeKMS(ctx context.Context, c *call, body []byte) error 
 			return cerr
 		}
 		return nil
+	}
+	for _, t := range k.Tags {
+		extra["aws:ResourceTag/"+t.Key] = []string{t.Value}
 	}
 	if err := h.check(c, c.action, k.ARN(), k.Namespace.Account, k.Policy, extra, true); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go/middleware"
@@ -68,5 +69,18 @@ func TestTrustedProxy(t *testing.T) {
 	wantErr(t, err, "AccessDeniedException", "")
 	// From 127.0.0.2, which is no trusted proxy, the header counts for nothing.
 	_, err = s.clientFrom("127.0.0.2", creds).GetSecretValue(ctx, get, forwarded("10.9.1.2"))
+	wantErr(t, err, "AccessDeniedException", "")
+}
+
+// TestKeyResourceTags: a KMS key's tags reach conditions as aws:ResourceTag.
+func TestKeyResourceTags(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	admin := s.kmsClient("us-east-1")
+	blue := must(admin.CreateKey(ctx, &kms.CreateKeyInput{Tags: []ktypes.Tag{{TagKey: aws.String("team"), TagValue: aws.String("blue")}}})).get(t).KeyMetadata
+	red := must(admin.CreateKey(ctx, &kms.CreateKeyInput{Tags: []ktypes.Tag{{TagKey: aws.String("team"), TagValue: aws.String("red")}}})).get(t).KeyMetadata
+	k := s.kmsClientAs(newUser(t, s, "blue", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}`, nil))
+	must(k.Encrypt(ctx, &kms.EncryptInput{KeyId: blue.KeyId, Plaintext: []byte("x")})).get(t)
+	_, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: red.KeyId, Plaintext: []byte("x")})
 	wantErr(t, err, "AccessDeniedException", "")
 }

@@ -92,3 +92,10 @@ func (c *Credentials) SecretAccessKey(ctx context.Context, id string) ([]byte, e
 	}
 	return secret, nil
 }
+
+// ForgetAll drops every cached access key.
+func (c *Credentials) ForgetAll() {
+	c.mu.Lock()
+	clear(c.cache)
+	c.mu.Unlock()
+}

@@ -61,6 +61,7 @@ type testServer struct {
 	Creds   aws.Credentials
 	Account string
 	Regions []string
+	Keys    *keyring.Keyring
 	handler http.Handler
 }
 
@@ -115,7 +116,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{t: time.Now().UTC()}
 	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
-	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies})
+	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	return &testServer{
 		URL: "http://" + ln.Addr().String(), Dir: dir, DSN: dsn, Store: store, Secrets: svc, Clock: clk,
 		Creds:   aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
-		Account: boot.AccountID, Regions: o.regions, handler: h,
+		Account: boot.AccountID, Regions: o.regions, Keys: keys, handler: h,
 	}
 }
 

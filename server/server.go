@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -31,6 +32,11 @@ type Config struct {
 	Logger  *slog.Logger                    // request failures are logged with their request id
 	Now     func() time.Time                // the clock; time.Now when nil
 	Ready   func(ctx context.Context) error // readiness probe of the store; nil means always ready
+	// SharedStore says that other servers write to the same store (PostgreSQL): then every
+	// request first reads the store's access-control generation, so that a policy change, a
+	// deactivated key or a changed key policy made through another server takes effect on the
+	// next request here too.
+	SharedStore bool
 	// TrustedProxies are the proxies whose X-Forwarded-For header sets aws:SourceIp; from
 	// any other address the header is ignored.
 	TrustedProxies []*net.IPNet
@@ -51,6 +57,8 @@ type Handler struct {
 	now      func() time.Time
 	kms      map[string]func(context.Context, coffer.Namespace, []byte) (any, error)
 	authz    *authorizer
+	genMu    sync.Mutex
+	gen      string // the access-control generation last seen (SharedStore)
 	// policyNow is the clock of aws:CurrentTime in policy conditions.
 	policyNow func() time.Time
 }
@@ -159,6 +167,9 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 	if err != nil {
 		return "", err
 	}
+	if err := h.syncGeneration(ctx); err != nil {
+		return "", err
+	}
 	ident, err := h.verifier.Verify(ctx, r, body)
 	if err != nil {
 		return "", err
@@ -172,6 +183,9 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, bool, error) {
 	body, err := awsapi.ReadBody(r)
 	if err != nil {
+		return "", false, err
+	}
+	if err := h.syncGeneration(ctx); err != nil {
 		return "", false, err
 	}
 	ident, err := h.verifier.Verify(ctx, r, body)
@@ -294,4 +308,37 @@ func (h *Handler) markUsed(ctx context.Context, key *coffer.AccessKey, ident *si
 	if h.cfg.IAM != nil && sessionFrom(ctx) == nil {
 		h.cfg.IAM.MarkKeyUsed(key.ID, ident.Service, ident.Region)
 	}
+}
+
+// syncGeneration empties the access-control caches when another server sharing the store
+// has changed access control since the last request.
+func (h *Handler) syncGeneration(ctx context.Context) error {
+	if !h.cfg.SharedStore || h.cfg.Creds == nil {
+		return nil
+	}
+	var gen string
+	err := h.cfg.Creds.store.View(ctx, func(tx coffer.Tx) error {
+		b, err := tx.Meta(coffer.AuthzGenerationMeta)
+		if coffer.IsNotFound(err) {
+			gen = ""
+			return nil
+		}
+		gen = string(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	h.genMu.Lock()
+	changed := gen != h.gen
+	h.gen = gen
+	h.genMu.Unlock()
+	if changed {
+		h.cfg.Creds.ForgetAll()
+		h.authz.invalidate()
+		if h.cfg.Secrets != nil {
+			h.cfg.Secrets.KMS().InvalidateCaches()
+		}
+	}
+	return nil
 }

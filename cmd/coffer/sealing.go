@@ -131,6 +131,7 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 		},
 		Seal:           a.gate.Seal,
 		TrustedProxies: a.f.trustedProxies,
+		SharedStore:    a.f.store != "sqlite",
 	})
 	jobs, cancel := context.WithCancel(a.ctx)
 	var wg sync.WaitGroup

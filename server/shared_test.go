@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	itypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/postgres"
+	"github.com/coffer-project/coffer/server"
+)
+
+// TestSharedStoreInvalidation: two servers on one PostgreSQL database; a policy change and a
+// deactivated key made through one take effect on the very next request through the other.
+func TestSharedStoreInvalidation(t *testing.T) {
+	first := startServer(t, serverOpts{postgres: true})
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, first.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := core.New(store, first.Keys, core.Options{Logger: log})
+	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	second := *first
+	second.URL = "http://" + ln.Addr().String()
+
+	must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("shared"), SecretString: aws.String("v")})).get(t)
+	creds := newUser(t, first, "app", "", nil, "CofferSecretsMetadataReadOnly")
+	other := second.clientWith("us-east-1", creds)
+	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t) // warms the second server's caches
+
+	ic := first.iamClient(first.Creds)
+	must(ic.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
+	_, err = other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
+	wantErr(t, err, "AccessDeniedException", "")
+
+	must(ic.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
+	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t)
+	must(ic.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("app"), AccessKeyId: &creds.AccessKeyID, Status: itypes.StatusTypeInactive})).get(t)
+	_, err = other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
+	wantErr(t, err, "UnrecognizedClientException", "")
+}
