@@ -408,3 +408,18 @@ func (s *Service) Lookup(ctx context.Context, ns coffer.Namespace, ref string) (
 	})
 	return k, err
 }
+
+// AliasNames returns the names of the aliases that point at key id in ns (for the
+// kms:ResourceAliases condition key).
+func (s *Service) AliasNames(ctx context.Context, ns coffer.Namespace, id string) ([]string, error) {
+	var names []string
+	err := s.view(ctx, func(tx coffer.Tx) error {
+		as, err := tx.ListAliases(ns, id, "", 0)
+		names = names[:0]
+		for _, a := range as {
+			names = append(names, a.Name)
+		}
+		return err
+	})
+	return names, err
+}

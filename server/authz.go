@@ -449,13 +449,24 @@ func (h *Handler) authorizeKMS(ctx context.Context, c *call, body []byte) error 
 	for _, t := range k.Tags {
 		extra["aws:ResourceTag/"+t.Key] = []string{t.Value}
 	}
+	aliases, err := h.cfg.Secrets.KMS().AliasNames(ctx, k.Namespace, k.ID)
+	if err != nil {
+		return err
+	}
+	if len(aliases) > 0 {
+		extra["kms:ResourceAliases"] = aliases
+	}
+	var dk *coffer.Key
+	if refs.DestinationKeyId != nil { // ReEncrypt
+		if dk, err = h.cfg.Secrets.KMS().Lookup(ctx, c.ns, *refs.DestinationKeyId); err == nil {
+			extra["kms:ReEncryptOnSameKey"] = []string{strconv.FormatBool(dk.ID == k.ID)}
+		}
+	}
 	if err := h.check(c, c.action, k.ARN(), k.Namespace.Account, k.Policy, extra, true); err != nil {
 		return err
 	}
-	if refs.DestinationKeyId != nil { // ReEncrypt: the destination key too
-		if dk, err := h.cfg.Secrets.KMS().Lookup(ctx, c.ns, *refs.DestinationKeyId); err == nil {
-			return h.check(c, c.action, dk.ARN(), dk.Namespace.Account, dk.Policy, extra, true)
-		}
+	if dk != nil { // the destination key's policy too
+		return h.check(c, c.action, dk.ARN(), dk.Namespace.Account, dk.Policy, extra, true)
 	}
 	return nil
 }

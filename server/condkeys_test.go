@@ -83,4 +83,11 @@ func TestKeyResourceTags(t *testing.T) {
 	must(k.Encrypt(ctx, &kms.EncryptInput{KeyId: blue.KeyId, Plaintext: []byte("x")})).get(t)
 	_, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: red.KeyId, Plaintext: []byte("x")})
 	wantErr(t, err, "AccessDeniedException", "")
+
+	// kms:ResourceAliases: the aliases that point at the key.
+	must(admin.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/app/db"), TargetKeyId: red.KeyId})).get(t)
+	byAlias := s.kmsClientAs(newUser(t, s, "byalias", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app/*"}}}]}`, nil))
+	must(byAlias.Encrypt(ctx, &kms.EncryptInput{KeyId: red.KeyId, Plaintext: []byte("x")})).get(t)
+	_, err = byAlias.Encrypt(ctx, &kms.EncryptInput{KeyId: blue.KeyId, Plaintext: []byte("x")})
+	wantErr(t, err, "AccessDeniedException", "")
 }
