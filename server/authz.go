@@ -40,6 +40,30 @@ type call struct {
 	action    string // service:Operation
 	ns        coffer.Namespace
 	keys      map[string][]string
+	// build makes the global condition keys, and body and service give the request's own:
+	// both are made on the first decision that evaluates policies (an account root in its
+	// own account seldom needs them).
+	build   func() map[string][]string
+	body    []byte
+	service string
+}
+
+// conditionKeys returns the call's condition keys, building them on first use.
+func (c *call) conditionKeys() map[string][]string {
+	if c.keys == nil {
+		if c.build != nil {
+			c.keys = c.build()
+		} else {
+			c.keys = map[string][]string{}
+		}
+	}
+	if c.body != nil {
+		for k, v := range requestKeys(c.service, c.body) {
+			c.keys[k] = v
+		}
+		c.body = nil
+	}
+	return c.keys
 }
 
 func withCall(ctx context.Context, c *call) context.Context {
@@ -274,26 +298,31 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 	if err != nil {
 		return nil, err
 	}
-	now := h.policyNow().UTC()
-	keys := map[string][]string{
-		"aws:CurrentTime":     {now.Format(time.RFC3339)},
-		"aws:EpochTime":       {strconv.FormatInt(now.Unix(), 10)},
-		"aws:SecureTransport": {strconv.FormatBool(r.TLS != nil)},
-		"aws:RequestedRegion": {ns.Region},
-	}
-	if ip := h.sourceIP(r); ip != "" {
-		keys["aws:SourceIp"] = []string{ip}
-	}
-	if sess != nil {
-		keys["aws:TokenIssueTime"] = []string{time.Unix(sess.Issued, 0).UTC().Format(time.RFC3339)}
-		if sess.roleSession() {
-			keys["aws:PrincipalArn"] = []string{sess.RoleARN} // with the role's path
+	c := &call{key: key, principal: p.info, pols: p, action: action, ns: ns}
+	// The global condition keys are built on the first decision that evaluates policies.
+	c.build = func() map[string][]string {
+		now := h.policyNow().UTC()
+		keys := map[string][]string{
+			"aws:CurrentTime":     {now.Format(time.RFC3339)},
+			"aws:EpochTime":       {strconv.FormatInt(now.Unix(), 10)},
+			"aws:SecureTransport": {strconv.FormatBool(r.TLS != nil)},
+			"aws:RequestedRegion": {ns.Region},
 		}
-		if sess.SourceIdentity != "" {
-			keys["aws:SourceIdentity"] = []string{sess.SourceIdentity}
+		if ip := h.sourceIP(r); ip != "" {
+			keys["aws:SourceIp"] = []string{ip}
 		}
+		if sess != nil {
+			keys["aws:TokenIssueTime"] = []string{time.Unix(sess.Issued, 0).UTC().Format(time.RFC3339)}
+			if sess.roleSession() {
+				keys["aws:PrincipalArn"] = []string{sess.RoleARN} // with the role's path
+			}
+			if sess.SourceIdentity != "" {
+				keys["aws:SourceIdentity"] = []string{sess.SourceIdentity}
+			}
+		}
+		return keys
 	}
-	return &call{key: key, principal: p.info, pols: p, action: action, ns: ns, keys: keys}, nil
+	return c, nil
 }
 
 // check decides action on resource for the call; extra adds condition keys; resourcePolicy
@@ -303,10 +332,11 @@ func (h *Handler) check(c *call, action, resource, resourceAccount, resourcePoli
 	if c.pols.root && resourcePolicy == "" && !gate && resourceAccount == c.key.Account {
 		return nil // an account root in its own account, with no resource policy to deny it
 	}
-	keys := c.keys
+	keys := c.conditionKeys()
 	if len(extra) > 0 {
-		keys = make(map[string][]string, len(c.keys)+len(extra))
-		for k, v := range c.keys {
+		base := keys
+		keys = make(map[string][]string, len(base)+len(extra))
+		for k, v := range base {
 			keys[k] = v
 		}
 		for k, v := range extra {
@@ -392,15 +422,16 @@ type requestRefs struct {
 // authorizeSecretsManager makes the up-front checks of Secrets Manager and coffer's
 // operations: those that name no secret. The others are checked by AuthorizeSecret.
 func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error {
-	for k, v := range requestKeys("secretsmanager", body) {
-		c.keys[k] = v
-	}
+	c.body, c.service = body, "secretsmanager"
 	var refs requestRefs
-	json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding
-	prefix := "arn:aws:secretsmanager:" + c.ns.Region + ":" + c.ns.Account + ":secret:"
 	switch op {
 	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "ListKeyBindings", "ListUnusableKeyBindings":
 		return h.check(c, c.action, "*", c.ns.Account, "", nil, false)
+	case "CreateSecret", "ValidateResourcePolicy":
+		json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding
+	}
+	prefix := "arn:aws:secretsmanager:" + c.ns.Region + ":" + c.ns.Account + ":secret:"
+	switch op {
 	case "CreateSecret":
 		name := ""
 		if refs.Name != nil {
@@ -418,9 +449,7 @@ func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error
 // authorizeKMS makes the check of a KMS operation: on the key it names, with the key policy
 // as KMS's gate, or on "*" for operations without a key.
 func (h *Handler) authorizeKMS(ctx context.Context, c *call, body []byte) error {
-	for k, v := range requestKeys("kms", body) {
-		c.keys[k] = v
-	}
+	c.body, c.service = body, "kms"
 	var refs requestRefs
 	json.Unmarshal(body, &refs)
 	ref := ""

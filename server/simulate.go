@@ -72,7 +72,7 @@ func (h *Handler) simulatePrincipalPolicy(ctx context.Context, c *call, q *awsqu
 		}
 	}
 	keys := map[string][]string{}
-	for k, v := range c.keys {
+	for k, v := range c.conditionKeys() {
 		keys[k] = v
 	}
 	for i := 1; ; i++ {
