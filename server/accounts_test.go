@@ -66,3 +66,20 @@ func testAccounts(t *testing.T, o serverOpts) {
 		t.Fatalf("a user created an account: %v", err)
 	}
 }
+
+// TestSealOnlyByDefaultRoot: another account's root cannot seal the deployment.
+func TestSealOnlyByDefaultRoot(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	b := must(s.cofferClient(s.Creds).CreateAccount(ctx, "")).get(t)
+	err := s.cofferClient(aws.Credentials{AccessKeyID: b.AccessKeyID, SecretAccessKey: b.SecretAccessKey}).Call(ctx, "coffer.Seal", struct{}{}, nil)
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Code != "AccessDeniedException" {
+		t.Fatalf("another account's root sealed the server: %v", err)
+	}
+	// The default root reaches the seal itself (this test server has no seal to close).
+	err = s.cofferClient(s.Creds).Call(ctx, "coffer.Seal", struct{}{}, nil)
+	if !errors.As(err, &ae) || ae.Code != "InvalidRequestException" {
+		t.Fatalf("the default root: %v", err)
+	}
+}

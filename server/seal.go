@@ -430,7 +430,17 @@ func (h *Handler) sealServer(ctx context.Context, key *coffer.AccessKey, body []
 	if err := awsapi.Decode(body, &in); err != nil {
 		return nil, err
 	}
-	if !strings.HasSuffix(key.PrincipalARN, ":root") {
+	// Sealing stops the whole deployment: only the root of its default account may, not the
+	// root of any other account it hosts, nor a session.
+	def := ""
+	if h.cfg.Secrets != nil {
+		d, err := h.cfg.Secrets.DefaultAccount(ctx)
+		if err != nil {
+			return nil, err
+		}
+		def = d
+	}
+	if !strings.HasSuffix(key.PrincipalARN, ":root") || key.Account != def || sessionFrom(ctx) != nil {
 		return nil, coffer.Errorf(coffer.ErrAccessDenied, "User: %s is not authorized to perform: coffer:Seal", key.PrincipalARN)
 	}
 	if h.cfg.Seal == nil {
