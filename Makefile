@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzEvaluate$$' -fuzztime=$(FUZZTIME) ./policy
 	$(GO) test -run='^$$' -fuzz='^FuzzParseBlob$$' -fuzztime=$(FUZZTIME) ./keyring
 	$(GO) test -run='^$$' -fuzz='^FuzzParseShare$$' -fuzztime=$(FUZZTIME) ./seal
+	$(GO) test -run='^$$' -fuzz='^FuzzRedact$$' -fuzztime=$(FUZZTIME) ./audit
 
 bench:
 	$(GO) run ./cmd/coffer bench --baseline --workers 8 --duration 5s

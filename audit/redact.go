@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+)
+
+// alwaysRemoved are member names removed wherever they appear, in any case,
+// whatever the service models say: secret material under a name the models
+// forget to mark (STS marks SessionToken's shape as plain), and the
+// credentials of a signed request.
+var alwaysRemoved = map[string]bool{
+	"sessiontoken":         true,
+	"secretaccesskey":      true,
+	"plaintext":            true,
+	"secretstring":         true,
+	"secretbinary":         true,
+	"randompassword":       true,
+	"rotationtoken":        true,
+	"authorization":        true,
+	"x-amz-security-token": true,
+	"x-amz-signature":      true,
+}
+
+// maxDepth bounds the copy so that a cyclic or absurdly deep value cannot
+// exhaust the stack; anything deeper is dropped, not recorded.
+const maxDepth = 64
+
+// Redact returns a deep copy of the request parameters (input true) or the
+// response elements (input false) of an operation, without the members that
+// service's model marks sensitive and without any key, at any depth, named
+// SessionToken, SecretAccessKey, Plaintext, SecretString, SecretBinary,
+// RandomPassword, RotationToken, Authorization, X-Amz-Security-Token or
+// X-Amz-Signature (compared case-insensitively).
+//
+// service is a model name ("secretsmanager", "kms", "iam", "sts") or an
+// event source ("kms.amazonaws.com"). Redact never modifies params and never
+// panics: a nil map gives nil; maps with string keys and slices of any type
+// are copied as map[string]any and []any, structs and pointers as their
+// JSON form; values nested deeper than 64 levels, and values JSON cannot
+// encode, are dropped.
+func Redact(service, operation string, params map[string]any, input bool) map[string]any {
+	if params == nil {
+		return nil
+	}
+	out, _ := copyValue(reflect.ValueOf(params), 0).(map[string]any)
+	if out == nil {
+		return nil
+	}
+	dir := "output"
+	if input {
+		dir = "input"
+	}
+	service = strings.TrimSuffix(service, ".amazonaws.com")
+	for _, p := range sensitivePaths[service][operation][dir] {
+		removePath(out, p)
+	}
+	return out
+}
+
+// copyValue deep-copies maps with string keys and slices into map[string]any
+// and []any, dropping always-removed keys; byte slices are copied, scalars
+// kept, and anything else replaced by its JSON form.
+func copyValue(v reflect.Value, depth int) any {
+	if !v.IsValid() {
+		return nil
+	}
+	for v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if depth > maxDepth {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Map:
+		if v.IsNil() || v.Type().Key().Kind() != reflect.String {
+			break
+		}
+		m := make(map[string]any, v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			k := iter.Key().String()
+			if alwaysRemoved[strings.ToLower(k)] {
+				continue
+			}
+			m[k] = copyValue(iter.Value(), depth+1)
+		}
+		return m
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			break
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			reflect.Copy(reflect.ValueOf(b), v)
+			return b
+		}
+		s := make([]any, v.Len())
+		for i := range s {
+			s[i] = copyValue(v.Index(i), depth+1)
+		}
+		return s
+	}
+	if !v.CanInterface() {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return v.Interface()
+	}
+	// Structs, pointers and maps without string keys are recorded as their
+	// JSON form, so that their members are redacted like any other; what
+	// cannot be encoded is dropped.
+	raw, err := json.Marshal(v.Interface())
+	if err != nil {
+		return nil
+	}
+	var decoded any
+	if json.Unmarshal(raw, &decoded) != nil {
+		return nil
+	}
+	return copyValue(reflect.ValueOf(decoded), depth)
+}
+
+// removePath deletes the member at path (see gen_sensitive.go for the
+// syntax) from v, a tree built by copyValue. Values of unexpected types are
+// left alone.
+func removePath(v any, path string) {
+	seg, rest, last := path, "", true
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		seg, rest, last = path[:i], path[i+1:], false
+	}
+	name := seg
+	var walks string
+	if i := strings.IndexAny(seg, "[{"); i >= 0 {
+		name, walks = seg[:i], seg[i:]
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	if last && walks == "" {
+		delete(m, name)
+		return
+	}
+	child, ok := m[name]
+	if !ok {
+		return
+	}
+	walk(child, walks, rest)
+}
+
+// walk follows the "[]" and "{}" steps in walks, then removes rest from
+// each value reached.
+func walk(v any, walks, rest string) {
+	switch {
+	case walks == "":
+		if rest != "" {
+			removePath(v, rest)
+		}
+	case strings.HasPrefix(walks, "[]"):
+		if s, ok := v.([]any); ok {
+			for _, e := range s {
+				walk(e, walks[2:], rest)
+			}
+		}
+	case strings.HasPrefix(walks, "{}"):
+		if m, ok := v.(map[string]any); ok {
+			for _, e := range m {
+				walk(e, walks[2:], rest)
+			}
+		}
+	}
+}
