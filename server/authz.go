@@ -181,31 +181,8 @@ func (a *authorizer) entity(ctx context.Context, account, kind, name, cacheKey s
 			}
 		}
 		for _, ref := range refs {
-			arns, err := tx.AttachedPolicies(ref)
-			if err != nil {
+			if p.identity, err = a.entityPolicies(tx, ref, p.identity); err != nil {
 				return err
-			}
-			for _, arn := range arns {
-				doc, err := defaultDocument(tx, arn)
-				if err != nil {
-					return err
-				}
-				if pp := a.parse(doc); pp != nil {
-					p.identity = append(p.identity, pp)
-				}
-			}
-			names, err := tx.InlinePolicies(ref)
-			if err != nil {
-				return err
-			}
-			for _, n := range names {
-				doc, err := tx.InlinePolicy(ref, n)
-				if err != nil {
-					return err
-				}
-				if pp := a.parse(doc); pp != nil {
-					p.identity = append(p.identity, pp)
-				}
 			}
 		}
 		if u.PermissionsBoundary != "" {
@@ -261,6 +238,37 @@ func (a *authorizer) sessionPrincipal(ctx context.Context, sess *session) (*prin
 		p.session = append(p.session, pp)
 	}
 	return p, nil
+}
+
+// entityPolicies appends to out the parsed attached and inline policies of an entity.
+func (a *authorizer) entityPolicies(tx coffer.Tx, ref coffer.EntityRef, out []*policy.Policy) ([]*policy.Policy, error) {
+	arns, err := tx.AttachedPolicies(ref)
+	if err != nil {
+		return out, err
+	}
+	for _, arn := range arns {
+		doc, err := defaultDocument(tx, arn)
+		if err != nil {
+			return out, err
+		}
+		if pp := a.parse(doc); pp != nil {
+			out = append(out, pp)
+		}
+	}
+	names, err := tx.InlinePolicies(ref)
+	if err != nil {
+		return out, err
+	}
+	for _, n := range names {
+		doc, err := tx.InlinePolicy(ref, n)
+		if err != nil {
+			return out, err
+		}
+		if pp := a.parse(doc); pp != nil {
+			out = append(out, pp)
+		}
+	}
+	return out, nil
 }
 
 // denyAll stands for a boundary whose document cannot be read: it allows nothing.

@@ -125,34 +125,8 @@ func (h *Handler) groupPolicies(ctx context.Context, account, name string) (*pri
 			return err
 		}
 		p.info.ARN = g.ARN()
-		ref := coffer.EntityRef{Account: account, Kind: coffer.EntityGroup, Name: g.Name}
-		arns, err := tx.AttachedPolicies(ref)
-		if err != nil {
-			return err
-		}
-		for _, arn := range arns {
-			doc, err := defaultDocument(tx, arn)
-			if err != nil {
-				return err
-			}
-			if pp := h.authz.parse(doc); pp != nil {
-				p.identity = append(p.identity, pp)
-			}
-		}
-		names, err := tx.InlinePolicies(ref)
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			doc, err := tx.InlinePolicy(ref, n)
-			if err != nil {
-				return err
-			}
-			if pp := h.authz.parse(doc); pp != nil {
-				p.identity = append(p.identity, pp)
-			}
-		}
-		return nil
+		p.identity, err = h.authz.entityPolicies(tx, coffer.EntityRef{Account: account, Kind: coffer.EntityGroup, Name: g.Name}, nil)
+		return err
 	})
 	return p, err
 }
