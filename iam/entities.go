@@ -284,7 +284,9 @@ func (s *Service) listEntityTags(ctx context.Context, c Caller, q *awsquery.Requ
 
 // Groups and their members.
 
-func (s *Service) addUserToGroup(ctx context.Context, c Caller, q *awsquery.Request) error {
+// membership resolves the GroupName and UserName of a request and runs change with their
+// stored names in a write transaction.
+func (s *Service) membership(ctx context.Context, c Caller, q *awsquery.Request, change func(tx coffer.Tx, group, user string) error) error {
 	group, err := nameOf(q, coffer.EntityGroup, true)
 	if err != nil {
 		return err
@@ -302,33 +304,39 @@ func (s *Service) addUserToGroup(ctx context.Context, c Caller, q *awsquery.Requ
 		if err != nil {
 			return err
 		}
-		return tx.AddGroupMember(c.Account, g.Name, u.Name)
+		return change(tx, g.Name, u.Name)
+	})
+}
+
+func (s *Service) addUserToGroup(ctx context.Context, c Caller, q *awsquery.Request) error {
+	return s.membership(ctx, c, q, func(tx coffer.Tx, group, user string) error {
+		return tx.AddGroupMember(c.Account, group, user)
 	})
 }
 
 func (s *Service) removeUserFromGroup(ctx context.Context, c Caller, q *awsquery.Request) error {
-	group, err := nameOf(q, coffer.EntityGroup, true)
-	if err != nil {
-		return err
-	}
-	user, err := nameOf(q, coffer.EntityUser, true)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx coffer.Tx) error {
-		g, err := entity(tx, c.Account, coffer.EntityGroup, group)
-		if err != nil {
-			return err
-		}
-		u, err := entity(tx, c.Account, coffer.EntityUser, user)
-		if err != nil {
-			return err
-		}
-		err = tx.RemoveGroupMember(c.Account, g.Name, u.Name)
+	return s.membership(ctx, c, q, func(tx coffer.Tx, group, user string) error {
+		err := tx.RemoveGroupMember(c.Account, group, user)
 		if coffer.IsNotFound(err) {
-			return coffer.Errorf(ErrNoSuchEntity, "The user with name %s cannot be found in group %s.", u.Name, g.Name)
+			return coffer.Errorf(ErrNoSuchEntity, "The user with name %s cannot be found in group %s.", user, group)
 		}
 		return err
+	})
+}
+
+// onEntity runs fn, in a read (write false) or write transaction, with the entity of kind
+// named name (NoSuchEntity when missing) and its reference.
+func (s *Service) onEntity(ctx context.Context, c Caller, kind, name string, write bool, fn func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error) error {
+	run := s.view
+	if write {
+		run = s.update
+	}
+	return run(ctx, func(tx coffer.Tx) error {
+		e, err := entity(tx, c.Account, kind, name)
+		if err != nil {
+			return err
+		}
+		return fn(tx, e, coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name})
 	})
 }
 

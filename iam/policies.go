@@ -386,15 +386,10 @@ func (s *Service) attach(ctx context.Context, c Caller, q *awsquery.Request, kin
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
+	return s.onEntity(ctx, c, kind, name, true, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
 		if _, err := managedPolicy(tx, arn); err != nil {
 			return err
 		}
-		ref := coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name}
 		if detach {
 			err := tx.DetachPolicy(ref, arn)
 			if coffer.IsNotFound(err) {
@@ -417,12 +412,8 @@ func (s *Service) listAttached(ctx context.Context, c Caller, q *awsquery.Reques
 		return nil, err
 	}
 	out := &attachedResult{}
-	err = s.view(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
-		arns, err := tx.AttachedPolicies(coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name})
+	err = s.onEntity(ctx, c, kind, name, false, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
+		arns, err := tx.AttachedPolicies(ref)
 		if err != nil {
 			return err
 		}
@@ -456,12 +447,8 @@ func (s *Service) putInline(ctx context.Context, c Caller, q *awsquery.Request, 
 	if _, err := checkDocument(doc, false); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
-		return tx.PutInlinePolicy(coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name}, pname, doc)
+	return s.onEntity(ctx, c, kind, name, true, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
+		return tx.PutInlinePolicy(ref, pname, doc)
 	})
 }
 
@@ -479,12 +466,8 @@ func (s *Service) getInline(ctx context.Context, c Caller, q *awsquery.Request, 
 		return nil, err
 	}
 	out := &inlineResult{PolicyName: pname}
-	err = s.view(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
-		doc, err := tx.InlinePolicy(coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name}, pname)
+	err = s.onEntity(ctx, c, kind, name, false, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
+		doc, err := tx.InlinePolicy(ref, pname)
 		if coffer.IsNotFound(err) {
 			return coffer.Errorf(ErrNoSuchEntity, "The %s policy with name %s cannot be found.", kinds[kind].noun, pname)
 		}
@@ -510,12 +493,8 @@ func (s *Service) deleteInline(ctx context.Context, c Caller, q *awsquery.Reques
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
-		err = tx.DeleteInlinePolicy(coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name}, pname)
+	return s.onEntity(ctx, c, kind, name, true, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
+		err = tx.DeleteInlinePolicy(ref, pname)
 		if coffer.IsNotFound(err) {
 			return coffer.Errorf(ErrNoSuchEntity, "The %s policy with name %s cannot be found.", kinds[kind].noun, pname)
 		}
@@ -534,12 +513,8 @@ func (s *Service) listInline(ctx context.Context, c Caller, q *awsquery.Request,
 		return nil, err
 	}
 	out := &inlineNamesResult{}
-	err = s.view(ctx, func(tx coffer.Tx) error {
-		e, err := entity(tx, c.Account, kind, name)
-		if err != nil {
-			return err
-		}
-		out.PolicyNames, err = tx.InlinePolicies(coffer.EntityRef{Account: c.Account, Kind: kind, Name: e.Name})
+	err = s.onEntity(ctx, c, kind, name, false, func(tx coffer.Tx, e *coffer.Entity, ref coffer.EntityRef) error {
+		out.PolicyNames, err = tx.InlinePolicies(ref)
 		return err
 	})
 	return out, err
