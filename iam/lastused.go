@@ -43,7 +43,7 @@ func (s *Service) MarkKeyUsed(id, service, region string) {
 		return
 	}
 	if u.pending == nil {
-		u.pending, u.written = map[string]keyUsage{}, map[string]time.Time{}
+		u.pending = map[string]keyUsage{}
 	}
 	if len(u.pending) < 100_000 {
 		u.pending[id] = keyUsage{Day: day, Service: service, Region: region}
@@ -81,6 +81,9 @@ func (s *Service) flushUsage(ctx context.Context) {
 		return
 	}
 	u.mu.Lock()
+	if u.written == nil {
+		u.written = map[string]time.Time{}
+	}
 	for id, m := range marks {
 		u.written[id] = m.Day
 	}
