@@ -266,3 +266,31 @@ func BumpAuthzGeneration(tx Tx) error {
 	}
 	return tx.PutMeta(AuthzGenerationMeta, []byte(hex.EncodeToString(b[:])))
 }
+
+// AuditLine is one record of an audit chain as a table keeps it: its place in the chain,
+// its event time (for queries) and the record's line, byte for byte.
+type AuditLine struct {
+	Seq  uint64
+	Time time.Time
+	Raw  []byte
+}
+
+// AuditTable keeps audit chains in a database (the PostgreSQL store): one chain per server
+// name, each line written once. audit.TableSink adapts it to an audit sink.
+type AuditTable interface {
+	// AppendAudit writes lines, in one transaction, durably (committed) or not at all; a
+	// line whose (server, seq) is already there is left as it is.
+	AppendAudit(ctx context.Context, server string, lines []AuditLine) error
+	// AuditHead returns the last line of a server's chain; ok is false when it has none.
+	AuditHead(ctx context.Context, server string) (line AuditLine, ok bool, err error)
+	// AuditLines returns up to limit lines of a server's chain with a seq above after,
+	// in order.
+	AuditLines(ctx context.Context, server string, after uint64, limit int) ([]AuditLine, error)
+	// AuditServers returns the names of the servers that have a chain, sorted.
+	AuditServers(ctx context.Context) ([]string, error)
+}
+
+// AuditSigningKeyMeta prefixes the Meta names of the audit trail's digest-signing keys: one
+// per server ("audit/signing-key/<server>"), an Ed25519 seed sealed under the root key with
+// the Meta name as its label, so that root rotation re-wraps it with the rest.
+const AuditSigningKeyMeta = "audit/signing-key/"

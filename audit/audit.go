@@ -3,11 +3,14 @@
 // and the redaction that strips secret material from request parameters and
 // response elements before anything is written down.
 //
-// The package is pure: it performs no I/O and holds no mutable state. The
-// server (wired in by the audit-trail issue, not here) builds an Event for
-// every call, passes its parameters through Redact, and appends it to a
-// durable, hash-chained log that is fsynced before the answer leaves the
-// server, so that no call can succeed without leaving a record.
+// The server builds an Event for every call, passes its parameters through
+// Redact, and appends it to a Log (log.go): a hash-chained log (chain.go)
+// whose records are fsynced, by group commit, before the answer leaves the
+// server, so that no call can succeed without leaving a record. Digests signed
+// with the server's Ed25519 key make rewriting the chain detectable; Verify
+// (verify.go) finds the first record changed, removed, inserted or reordered.
+// Sinks: rotating JSON-lines files (file.go), a database table (table.go),
+// and stdout (not durable).
 //
 // Which members are secret comes from the botocore service models: every
 // member whose shape (or the member itself) is marked "sensitive" there is
@@ -67,6 +70,10 @@ type Event struct {
 	EventType          string         `json:"eventType"`
 	RecipientAccountID string         `json:"recipientAccountId"`
 	Category           string         `json:"category"`
+	// AdditionalEventData holds facts CloudTrail has no member for (a key use's key state).
+	AdditionalEventData map[string]any `json:"additionalEventData,omitempty"`
+	// ServiceEventDetails describes an AwsServiceEvent (background work).
+	ServiceEventDetails map[string]any `json:"serviceEventDetails,omitempty"`
 }
 
 // UserIdentity names the caller, as CloudTrail's userIdentity does.
@@ -76,7 +83,11 @@ type UserIdentity struct {
 	ARN            string          `json:"arn"`
 	AccountID      string          `json:"accountId"`
 	AccessKeyID    string          `json:"accessKeyId,omitempty"`
+	UserName       string          `json:"userName,omitempty"`
 	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+	// InvokedBy names the service that made the call on the principal's behalf (a key use
+	// made by Secrets Manager), or the service itself for a service event.
+	InvokedBy string `json:"invokedBy,omitempty"`
 }
 
 // SessionContext describes temporary credentials: the role they were issued

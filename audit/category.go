@@ -114,6 +114,9 @@ var extensions = map[string]string{
 	"ListUnusableKeyBindings":      "kms.read",
 	"CreateAccount":                "iam.create_account",
 	"Seal":                         "server.seal",
+	"LookupEvents":                 "audit.read",
+	"GetAuditDigest":               "audit.read",
+	"ReportCachedReads":            "secrets.get_value",
 }
 
 // Category returns coffer's category for an operation, such as
@@ -146,7 +149,7 @@ func ReadOnly(eventSource, eventName string) bool {
 			return true
 		}
 	}
-	for _, p := range []string{"Get", "List", "Describe", "BatchGet", "Validate", "Simulate"} {
+	for _, p := range []string{"Get", "List", "Describe", "BatchGet", "Validate", "Simulate", "Lookup"} {
 		if rest, ok := strings.CutPrefix(eventName, p); ok && (rest == "" || unicode.IsUpper(rune(rest[0]))) {
 			return true
 		}

@@ -1,0 +1,566 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Files. A file sink keeps the chain in JSON-lines files in one directory, named
+// audit-<first seq, 20 digits>-<UTC creation time>.jsonl so that names sort in chain order.
+// A file is closed and a new one started when it reaches MaxBytes or MaxAge; files whose
+// every record is older than Retention are removed, oldest first, after anchor.json is
+// written: a digest, signed at that moment, of the record just before the oldest record
+// kept, so that a verifier knows where the chain now legitimately starts.
+
+// AnchorFile is the name of the retention anchor in a file sink's directory.
+const AnchorFile = "anchor.json"
+
+// FileOptions configures a FileSink.
+type FileOptions struct {
+	Dir       string
+	MaxBytes  int64         // start a new file past this size; 64 MiB when 0
+	MaxAge    time.Duration // start a new file when the current one is this old; 24 h when 0
+	Retention time.Duration // remove files older than this; 0 keeps every file
+	Now       func() time.Time
+	// Anchor signs the digest of a record (see SignDigest); required when Retention is set.
+	Anchor func(seq uint64, hash string) *Digest
+}
+
+// FileSink is a durable sink over rotating JSON-lines files.
+type FileSink struct {
+	opts    FileOptions
+	f       *os.File
+	name    string
+	created time.Time
+	size    int64 // bytes of whole records in f
+	seq     uint64
+	hash    string
+}
+
+type fileInfo struct {
+	name     string
+	firstSeq uint64
+	created  time.Time
+}
+
+// listFiles returns the chain's files in dir, in chain order.
+func listFiles(dir string) ([]fileInfo, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []fileInfo
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasPrefix(n, "audit-") || !strings.HasSuffix(n, ".jsonl") || e.IsDir() {
+			continue
+		}
+		parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(n, "audit-"), ".jsonl"), "-")
+		if len(parts) != 2 {
+			continue
+		}
+		seq, err := strconv.ParseUint(parts[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		created, err := time.Parse("20060102T150405Z", parts[1])
+		if err != nil {
+			continue
+		}
+		out = append(out, fileInfo{name: n, firstSeq: seq, created: created})
+	}
+	slices.SortFunc(out, func(a, b fileInfo) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// OpenFileSink opens the directory (creating it, mode 0700), finds the end of the chain and
+// cuts off a record torn by a crash in the middle of a write (one never acknowledged).
+func OpenFileSink(opts FileOptions) (*FileSink, error) {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 64 << 20
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Retention > 0 && opts.Anchor == nil {
+		return nil, errors.New("audit: retention needs an anchor signer")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &FileSink{opts: opts, hash: GenesisHash}
+	if a, err := readAnchor(opts.Dir); err != nil {
+		return nil, err
+	} else if a != nil {
+		s.seq, s.hash = a.Seq, a.Hash
+	}
+	files, err := listFiles(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return s, nil
+	}
+	last := files[len(files)-1]
+	f, err := os.OpenFile(filepath.Join(opts.Dir, last.name), os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	good, seq, hash, err := scanTail(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: reading %s: %w", last.name, err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > good {
+		// A torn last line: it was never acknowledged.
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.f, s.name, s.created, s.size = f, last.name, last.created, good
+	if seq > 0 {
+		s.seq, s.hash = seq, hash
+	} else if len(files) > 1 {
+		// An empty last file (a crash right after creating it): the chain ends in the one
+		// before it.
+		prev, err := os.Open(filepath.Join(opts.Dir, files[len(files)-2].name))
+		if err != nil {
+			return nil, err
+		}
+		_, seq, hash, err := scanTail(prev)
+		prev.Close()
+		if err != nil {
+			return nil, err
+		}
+		if seq > 0 {
+			s.seq, s.hash = seq, hash
+		}
+	}
+	return s, nil
+}
+
+// scanTail reads f to its end and returns the offset just past the last whole, valid record,
+// and that record's seq and hash.
+func scanTail(f *os.File) (good int64, seq uint64, hash string, err error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, 0, "", err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			off += int64(len(line))
+			if rec, perr := ParseRecord(line); perr == nil {
+				good, seq, hash = off, rec.Seq, rec.Hash
+			} else {
+				// Only the final line may be torn; a bad line with records after it is
+				// tampering, which verify reports; the sink keeps appending after it.
+				good = off
+			}
+		}
+		if err == io.EOF {
+			return good, seq, hash, nil
+		}
+		if err != nil {
+			return 0, 0, "", err
+		}
+	}
+}
+
+// Durable implements Sink.
+func (s *FileSink) Durable() bool { return true }
+
+// Head implements ChainSink.
+func (s *FileSink) Head() (uint64, string, error) { return s.seq, s.hash, nil }
+
+// Write implements Sink: it appends the records and fsyncs; on failure it cuts the file back
+// to where it was.
+func (s *FileSink) Write(recs []*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := s.rotate(recs[0].Seq); err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range recs {
+		n += len(r.Raw) + 1
+	}
+	buf := make([]byte, 0, n)
+	for _, r := range recs {
+		buf = append(buf, r.Raw...)
+		buf = append(buf, '\n')
+	}
+	_, err := s.f.Write(buf)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		if terr := s.f.Truncate(s.size); terr == nil {
+			s.f.Seek(s.size, io.SeekStart)
+		} else {
+			// The next write starts with a new file, after the last whole record.
+			s.f.Close()
+			s.f = nil
+		}
+		return fmt.Errorf("audit: writing %s: %w", s.name, err)
+	}
+	s.size += int64(n)
+	last := recs[len(recs)-1]
+	s.seq, s.hash = last.Seq, last.Hash
+	return nil
+}
+
+// rotate starts a new file when there is none or the current one is full or old, and
+// applies retention when it does.
+func (s *FileSink) rotate(first uint64) error {
+	now := s.opts.Now().UTC()
+	if s.f != nil {
+		// A file removed behind the sink's back (with its directory, say) still takes writes
+		// and fsyncs: records written to it would be acknowledged and lost. Start a new file
+		// instead, which fails while the directory is gone.
+		cur, err := s.f.Stat()
+		named, nerr := os.Stat(filepath.Join(s.opts.Dir, s.name))
+		if err != nil || nerr != nil || !os.SameFile(cur, named) {
+			s.f.Close()
+			s.f = nil
+		}
+	}
+	if s.f != nil && s.size < s.opts.MaxBytes && now.Sub(s.created) < s.opts.MaxAge {
+		return nil
+	}
+	if s.f != nil && s.size == 0 {
+		return nil // an empty file: keep writing to it
+	}
+	name := fmt.Sprintf("audit-%020d-%s.jsonl", first, now.Format("20060102T150405Z"))
+	f, err := os.OpenFile(filepath.Join(s.opts.Dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: starting a new file: %w", err)
+	}
+	if err := syncDir(s.opts.Dir); err != nil {
+		f.Close()
+		os.Remove(filepath.Join(s.opts.Dir, name))
+		return err
+	}
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f, s.name, s.created, s.size = f, name, now, 0
+	if s.opts.Retention > 0 {
+		if err := s.expire(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expire removes the files whose records are all older than the retention, after anchoring
+// the chain at the record before the oldest file kept.
+func (s *FileSink) expire(now time.Time) error {
+	files, err := listFiles(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	cut := 0 // files[:cut] go
+	for i := 0; i+1 < len(files); i++ {
+		// every record of files[i] was written before files[i+1] was created
+		if now.Sub(files[i+1].created) < s.opts.Retention {
+			break
+		}
+		cut = i + 1
+	}
+	if cut == 0 {
+		return nil
+	}
+	// The anchor: the record just before files[cut]'s first one.
+	first, err := firstRecord(filepath.Join(s.opts.Dir, files[cut].name))
+	if err != nil {
+		return err
+	}
+	if first == nil {
+		return nil // the file kept is still empty: try at the next rotation
+	}
+	a := s.opts.Anchor(first.Seq-1, first.Prev)
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(filepath.Join(s.opts.Dir, AnchorFile), append(b, '\n')); err != nil {
+		return err
+	}
+	for _, f := range files[:cut] {
+		if err := os.Remove(filepath.Join(s.opts.Dir, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return syncDir(s.opts.Dir)
+}
+
+func firstRecord(path string) (*Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 64<<10).ReadBytes('\n')
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecord(line)
+}
+
+// Records implements ChainSink.
+func (s *FileSink) Records(after uint64, limit int) ([]*Record, error) {
+	var out []*Record
+	err := DirSource(s.opts.Dir).ScanFrom(after, func(raw []byte, _ string) error {
+		r, err := ParseRecord(raw)
+		if err != nil {
+			return err
+		}
+		if r.Seq > after {
+			out = append(out, r)
+			if len(out) >= limit {
+				return errStop
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return out, err
+}
+
+// Close implements Sink.
+func (s *FileSink) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+var errStop = errors.New("stop")
+
+// Source is where a chain is read from, to verify or query it.
+type Source interface {
+	// Anchor returns the retention anchor, or nil when the chain starts at record 1.
+	Anchor() (*Digest, error)
+	// Scan calls fn with every line in chain order and where it is ("file:line"); it stops
+	// at fn's first error and returns it.
+	Scan(fn func(raw []byte, where string) error) error
+	// ScanFrom is Scan starting at or before record after+1 (it may give earlier records).
+	ScanFrom(after uint64, fn func(raw []byte, where string) error) error
+}
+
+// DirSource reads the chain a file sink wrote in a directory.
+type DirSource string
+
+// Anchor implements Source.
+func (d DirSource) Anchor() (*Digest, error) { return readAnchor(string(d)) }
+
+// Scan implements Source.
+func (d DirSource) Scan(fn func(raw []byte, where string) error) error { return d.ScanFrom(0, fn) }
+
+// ScanFrom implements Source: it starts at the file that holds record after+1.
+func (d DirSource) ScanFrom(after uint64, fn func(raw []byte, where string) error) error {
+	files, err := listFiles(string(d))
+	if err != nil {
+		return err
+	}
+	start := 0
+	for i, f := range files {
+		if f.firstSeq <= after+1 {
+			start = i
+		}
+	}
+	for _, fi := range files[start:] {
+		if err := scanFile(filepath.Join(string(d), fi.name), fi.name, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile(path, name string, fn func(raw []byte, where string) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 {
+			if ferr := fn(bytes.TrimRight(line, "\n"), name+":"+strconv.Itoa(n)); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func readAnchor(dir string) (*Digest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, AnchorFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d Digest
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("audit: %s: %v", AnchorFile, err)
+	}
+	return &d, nil
+}
+
+// writeFileSync replaces path with b atomically and durably.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// DigestFile is a DigestSink that appends each digest as a JSON line to a file, fsynced: put
+// it on another disk or host than the log, so that the log's host cannot rewrite it.
+type DigestFile struct{ f *os.File }
+
+// OpenDigestFile opens (creating, mode 0600) a digest file for appending.
+func OpenDigestFile(path string) (*DigestFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &DigestFile{f: f}, nil
+}
+
+// WriteDigest implements DigestSink.
+func (d *DigestFile) WriteDigest(dg *Digest) error {
+	b, err := json.Marshal(dg)
+	if err != nil {
+		return err
+	}
+	if _, err := d.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return d.f.Sync()
+}
+
+// Close implements DigestSink.
+func (d *DigestFile) Close() error { return d.f.Close() }
+
+// ReadDigests reads a digest file.
+func ReadDigests(r io.Reader) ([]*Digest, error) {
+	var out []*Digest
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var d Digest
+		if err := json.Unmarshal(line, &d); err != nil {
+			return nil, fmt.Errorf("digest line %d: %v", n, err)
+		}
+		out = append(out, &d)
+	}
+	return out, sc.Err()
+}
+
+// WriterSink writes records to w (stdout) as they come; it is not durable, so it never
+// counts towards acknowledging a call.
+type WriterSink struct{ W io.Writer }
+
+// Write implements Sink.
+func (s WriterSink) Write(recs []*Record) error {
+	var buf []byte
+	for _, r := range recs {
+		buf = append(buf, r.Raw...)
+		buf = append(buf, '\n')
+	}
+	_, err := s.W.Write(buf)
+	return err
+}
+
+// Durable implements Sink.
+func (WriterSink) Durable() bool { return false }
+
+// Close implements Sink.
+func (WriterSink) Close() error { return nil }
+
+// OpenDir opens a Log whose one durable sink is a FileSink in dir, with the default
+// rotation and no retention: what tests and tools need.
+func OpenDir(dir, server string, key ed25519.PrivateKey) (*Log, error) {
+	fs, err := OpenFileSink(FileOptions{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	l, err := Open(Options{Server: server, Key: key, Sinks: []Sink{fs}})
+	if err != nil {
+		fs.Close()
+		return nil, err
+	}
+	return l, nil
+}

@@ -1,0 +1,430 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sink receives the chain's records, in order.
+type Sink interface {
+	// Write appends recs. A durable sink returns only once they are on stable storage
+	// (written and fsynced, or committed) and, when it fails, holds none of them.
+	Write(recs []*Record) error
+	// Durable says whether Write puts records on stable storage (stdout does not).
+	Durable() bool
+	Close() error
+}
+
+// ChainSink is a durable sink that can say where its chain ends and give its records back,
+// so that a sink left behind (a crash between two sinks' writes) is caught up at start, and
+// so that the log can be queried and verified.
+type ChainSink interface {
+	Sink
+	// Head returns the seq and hash of the last record held: (0, GenesisHash) when empty,
+	// or the anchor's seq and hash when retention removed everything before.
+	Head() (uint64, string, error)
+	// Records returns up to limit records with a seq above after, in order.
+	Records(after uint64, limit int) ([]*Record, error)
+}
+
+// DigestSink receives each digest as it is written, to keep an anchor apart from the log.
+type DigestSink interface {
+	WriteDigest(d *Digest) error
+	Close() error
+}
+
+// ErrUnavailable is returned by Append when no record can be made durable: the caller must
+// not serve the call.
+var ErrUnavailable = errors.New("the audit trail cannot be written")
+
+// Options configures a Log.
+type Options struct {
+	Server         string             // this server's chain name; several servers on one store keep one chain each
+	Key            ed25519.PrivateKey // signs digests
+	Sinks          []Sink             // every durable sink must accept a record before Append returns
+	Digests        []DigestSink       // digests also go here (a separate host or disk)
+	DigestEvery    int                // a digest after this many records; 1000 when 0
+	DigestInterval time.Duration      // and at least this often while records come; 1 minute when 0
+	MaxBatch       int                // records written in one group commit at most; 512 when 0
+	RetryInterval  time.Duration      // how often a failed sink is retried; 1 s when 0
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Stats are the log's counters, for metrics.
+type Stats struct {
+	Records     uint64 // records made durable (events and digests)
+	Commits     uint64 // group commits: one fsync per durable sink each
+	WriteErrors uint64 // failed writes to a durable sink
+	Refused     uint64 // Appends refused while the log was failing
+	Healthy     bool
+	Seq         uint64 // the last record's seq
+}
+
+// Log is a hash-chained audit log with group commit: concurrent Appends share one write and
+// one fsync per sink, and each returns only once its records are durable in every durable
+// sink. When a durable sink fails, the records it did not take are kept and retried, and
+// Append refuses new records until every sink holds them: nothing is acknowledged that is
+// not on stable storage, and no record is lost from the chain.
+type Log struct {
+	opts Options
+	in   chan *appendReq
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	// mu orders Appends with Close: an Append queues its request under the read lock, and
+	// Close marks the log closed under the write lock before it stops the writer, so that
+	// every request queued is served and none is queued after the writer stopped.
+	mu       sync.RWMutex
+	closed   bool
+	closeErr error // the final commit's; set by the writer before it closes done
+
+	failed atomic.Pointer[error]
+	digest atomic.Pointer[Digest] // the last digest written
+	stats  struct{ records, commits, writeErrors, refused, seq atomic.Uint64 }
+
+	// owned by the writer goroutine
+	seq         uint64
+	hash        string
+	sinceDigest int
+	lastKind    string // the kind of the last record chained in this run
+	lastDigest  time.Time
+	written     []uint64  // per durable sink, the last seq it holds
+	backlog     []*Record // records some durable sink does not hold yet
+	durable     []ChainSink
+}
+
+type appendReq struct {
+	bodies [][]byte
+	done   chan error
+}
+
+// Open recovers the chain's head from the durable sinks, catches up any sink left behind,
+// and starts the writer. At least one sink must be durable.
+func Open(opts Options) (*Log, error) {
+	if opts.DigestEvery <= 0 {
+		opts.DigestEvery = 1000
+	}
+	if opts.DigestInterval <= 0 {
+		opts.DigestInterval = time.Minute
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Key == nil || opts.Server == "" {
+		return nil, errors.New("audit: a server name and a signing key are required")
+	}
+	l := &Log{opts: opts, in: make(chan *appendReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	for _, s := range opts.Sinks {
+		if !s.Durable() {
+			continue
+		}
+		cs, ok := s.(ChainSink)
+		if !ok {
+			return nil, fmt.Errorf("audit: durable sink %T cannot report its chain's head", s)
+		}
+		l.durable = append(l.durable, cs)
+	}
+	if len(l.durable) == 0 {
+		return nil, errors.New("audit: no durable sink: the server may not serve a call without a record on stable storage")
+	}
+	if err := l.recover(); err != nil {
+		return nil, err
+	}
+	l.lastDigest = opts.Now()
+	l.stats.seq.Store(l.seq)
+	go l.run()
+	return l, nil
+}
+
+// recover finds the longest chain among the durable sinks and copies what the others lack.
+func (l *Log) recover() error {
+	heads := make([]uint64, len(l.durable))
+	hashes := make([]string, len(l.durable))
+	best := 0
+	for i, s := range l.durable {
+		seq, h, err := s.Head()
+		if err != nil {
+			return fmt.Errorf("audit: reading the end of the chain: %w", err)
+		}
+		heads[i], hashes[i] = seq, h
+		if seq > heads[best] {
+			best = i
+		}
+	}
+	l.seq, l.hash = heads[best], hashes[best]
+	for i := range l.durable {
+		if heads[i] == heads[best] && hashes[i] != hashes[best] {
+			return fmt.Errorf("audit: two sinks hold different records %d: one of them was changed (run coffer audit verify)", heads[i])
+		}
+	}
+	for i, s := range l.durable {
+		for heads[i] < l.seq {
+			recs, err := l.durable[best].Records(heads[i], l.opts.MaxBatch)
+			if err != nil {
+				return fmt.Errorf("audit: catching up a sink: %w", err)
+			}
+			if len(recs) == 0 {
+				return fmt.Errorf("audit: a sink holds records up to %d but the longest chain cannot give them back", heads[i])
+			}
+			// A sink that holds records must hold the start of the longest chain, not
+			// records of its own: appending would leave a chain that verifies nowhere.
+			if heads[i] > 0 && (recs[0].Seq != heads[i]+1 || recs[0].Prev != hashes[i]) {
+				return fmt.Errorf("audit: a sink's chain ends at record %d, and the longest chain does not go on from it: one of them was changed (run coffer audit verify)", heads[i])
+			}
+			if err := s.Write(recs); err != nil {
+				return fmt.Errorf("audit: catching up a sink: %w", err)
+			}
+			last := recs[len(recs)-1]
+			heads[i], hashes[i] = last.Seq, last.Hash
+		}
+	}
+	l.written = heads
+	return nil
+}
+
+// Ready returns nil when a record can be written now, or why not.
+func (l *Log) Ready() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Refuse counts a call refused because the log was not ready.
+func (l *Log) Refuse() { l.stats.refused.Add(1) }
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Records: l.stats.records.Load(), Commits: l.stats.commits.Load(),
+		WriteErrors: l.stats.writeErrors.Load(), Refused: l.stats.refused.Load(),
+		Healthy: l.failed.Load() == nil, Seq: l.stats.seq.Load()}
+}
+
+// Append writes events as consecutive records and returns once every durable sink holds
+// them. It returns ErrUnavailable (wrapped) at once while a sink is failing.
+func (l *Log) Append(ctx context.Context, evs ...*Event) error {
+	if err := l.Ready(); err != nil {
+		l.stats.refused.Add(1)
+		return err
+	}
+	req := &appendReq{bodies: make([][]byte, len(evs)), done: make(chan error, 1)}
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("audit: encoding an event: %w", err)
+		}
+		req.bodies[i] = b
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return fmt.Errorf("%w: the log is closed", ErrUnavailable)
+	}
+	// The writer reads l.in until Close, which waits for this lock: the send cannot block
+	// for ever.
+	l.in <- req
+	l.mu.RUnlock()
+	// The record is written whatever happens to ctx: once queued it is part of the chain.
+	return <-req.done
+}
+
+// LastDigest returns the last digest this log wrote, or nil when it has written none yet: a
+// verifier may keep it elsewhere, as an anchor the log's host cannot rewrite.
+func (l *Log) LastDigest() *Digest { return l.digest.Load() }
+
+// Close writes a final digest, so that a clean shutdown leaves a signed end, and closes
+// the sinks. Appends after Close fail. It returns an error wrapping ErrUnavailable when a
+// durable sink was still failing: the final digest, and the records it kept for that sink,
+// were not written.
+func (l *Log) Close() error {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.stop)
+	})
+	<-l.done
+	errs := []error{l.closeErr}
+	for _, s := range l.opts.Sinks {
+		errs = append(errs, s.Close())
+	}
+	for _, s := range l.opts.Digests {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Log) run() {
+	defer close(l.done)
+	retry := time.NewTicker(l.opts.RetryInterval)
+	defer retry.Stop()
+	var batch []*appendReq
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-l.in:
+			batch = append(batch, req)
+			n := len(req.bodies)
+		drain:
+			for n < l.opts.MaxBatch {
+				select {
+				case req := <-l.in:
+					batch = append(batch, req)
+					n += len(req.bodies)
+				default:
+					break drain
+				}
+			}
+			l.commit(batch, false)
+		case <-retry.C:
+			if l.failed.Load() != nil || (l.sinceDigest > 0 && l.opts.Now().Sub(l.lastDigest) >= l.opts.DigestInterval) {
+				l.commit(nil, false)
+			}
+		case <-l.stop:
+			// Serve what was queued before the stop, then sign the end.
+			for {
+				select {
+				case req := <-l.in:
+					l.commit([]*appendReq{req}, false)
+					continue
+				default:
+				}
+				break
+			}
+			if err := l.commit(nil, true); err != nil {
+				l.closeErr = fmt.Errorf("audit: closing with %d records not written: %w", len(l.backlog), err)
+			}
+			return
+		}
+	}
+}
+
+// commit chains the batch's events (and a digest when one is due), writes them to every
+// sink, and answers the batch's callers; it returns what it answered them.
+func (l *Log) commit(batch []*appendReq, final bool) error {
+	var fresh []*Record
+	for _, req := range batch {
+		for _, b := range req.bodies {
+			fresh = append(fresh, l.chain(KindEvent, b))
+		}
+	}
+	l.sinceDigest += len(fresh)
+	now := l.opts.Now()
+	var digest *Digest
+	if l.sinceDigest >= l.opts.DigestEvery || (l.sinceDigest > 0 && now.Sub(l.lastDigest) >= l.opts.DigestInterval) || (final && l.seq > 0 && l.lastKind != KindDigest) {
+		digest = SignDigest(l.opts.Key, l.opts.Server, l.seq, l.hash, FormatTimeMilli(now))
+		body, _ := json.Marshal(digest)
+		fresh = append(fresh, l.chain(KindDigest, body))
+		l.sinceDigest = 0
+		l.lastDigest = now
+	}
+	l.backlog = append(l.backlog, fresh...)
+	err := l.flush()
+	if err == nil {
+		for _, s := range l.opts.Sinks {
+			if !s.Durable() && len(fresh) > 0 {
+				if werr := s.Write(fresh); werr != nil {
+					l.opts.Logger.Warn("audit: a non-durable sink failed", "err", werr)
+				}
+			}
+		}
+		if digest != nil {
+			l.digest.Store(digest)
+			for _, s := range l.opts.Digests {
+				if derr := s.WriteDigest(digest); derr != nil {
+					l.opts.Logger.Error("audit: exporting a digest failed", "seq", digest.Seq, "err", derr)
+				}
+			}
+		}
+	}
+	for _, req := range batch {
+		req.done <- err
+	}
+	return err
+}
+
+// chain makes the next record of the chain.
+func (l *Log) chain(kind string, body []byte) *Record {
+	l.seq++
+	r := encodeRecord(l.seq, l.hash, kind, body)
+	l.hash = r.Hash
+	l.lastKind = kind
+	return r
+}
+
+// flush writes the backlog to every durable sink that lacks part of it. On success the
+// backlog is empty and the log healthy; on failure the log refuses Appends until a retry
+// succeeds.
+func (l *Log) flush() error {
+	if len(l.backlog) == 0 {
+		return l.Ready()
+	}
+	var errs []error
+	for i, s := range l.durable {
+		start := 0
+		for start < len(l.backlog) && l.backlog[start].Seq <= l.written[i] {
+			start++
+		}
+		if start == len(l.backlog) {
+			continue
+		}
+		if err := s.Write(l.backlog[start:]); err != nil {
+			l.stats.writeErrors.Add(1)
+			errs = append(errs, err)
+			continue
+		}
+		l.written[i] = l.backlog[len(l.backlog)-1].Seq
+	}
+	l.stats.commits.Add(1)
+	low := l.written[0]
+	for _, w := range l.written {
+		low = min(low, w)
+	}
+	keep := l.backlog[:0]
+	for _, r := range l.backlog {
+		if r.Seq > low {
+			keep = append(keep, r)
+		} else {
+			l.stats.records.Add(1)
+		}
+	}
+	clear(l.backlog[len(keep):])
+	l.backlog = keep
+	l.stats.seq.Store(l.seq)
+	if len(errs) > 0 {
+		err := fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(errs...))
+		if l.failed.Load() == nil {
+			l.opts.Logger.Error("audit: a durable sink failed; refusing calls until it takes the records again", "err", err)
+		}
+		l.failed.Store(&err)
+		return err
+	}
+	if l.failed.Load() != nil {
+		l.opts.Logger.Info("audit: every durable sink is writing again")
+		l.failed.Store(nil)
+	}
+	return nil
+}
+
+// FormatTimeMilli formats t as RFC 3339 in UTC with milliseconds.
+func FormatTimeMilli(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}

@@ -1,0 +1,186 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// Tables. A table sink keeps the chain in a database that several servers share (the
+// PostgreSQL store's audit_lines): one chain per server name, one row per record, holding
+// the record's line byte for byte, so that the same hashes and digests verify it as verify
+// a file sink's. A table has no retention, hence no anchor.
+
+// tableTimeout bounds each call to the table: the Sink and Source interfaces carry no
+// context, and a database that stops answering must fail the write (the log then refuses
+// calls) rather than hold every caller forever.
+const tableTimeout = 10 * time.Second
+
+// tablePage is how many lines a TableSource reads per query.
+const tablePage = 1000
+
+// TableSink is a durable sink that writes the chain of one server into a coffer.AuditTable.
+// A Write returns once the table's transaction has committed.
+type TableSink struct {
+	table  coffer.AuditTable
+	server string
+}
+
+var _ ChainSink = (*TableSink)(nil)
+
+// NewTableSink returns a sink that keeps server's chain in t.
+func NewTableSink(t coffer.AuditTable, server string) *TableSink {
+	return &TableSink{table: t, server: server}
+}
+
+// Write implements Sink: the records go in one transaction, all or none.
+func (s *TableSink) Write(recs []*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	lines := make([]coffer.AuditLine, len(recs))
+	for i, r := range recs {
+		lines[i] = coffer.AuditLine{Seq: r.Seq, Time: recordTime(r.Raw), Raw: r.Raw}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
+	defer cancel()
+	if err := s.table.AppendAudit(ctx, s.server, lines); err != nil {
+		return fmt.Errorf("audit: writing the chain of %s to the table: %w", s.server, err)
+	}
+	return nil
+}
+
+// Durable implements Sink.
+func (s *TableSink) Durable() bool { return true }
+
+// Head implements ChainSink: the seq and hash of the server's last row, or (0, GenesisHash)
+// when it has none. A last row whose line does not verify is an error: the log must not
+// chain onto a record that was changed.
+func (s *TableSink) Head() (uint64, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
+	defer cancel()
+	line, ok, err := s.table.AuditHead(ctx, s.server)
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: reading the end of the chain of %s in the table: %w", s.server, err)
+	}
+	if !ok {
+		return 0, GenesisHash, nil
+	}
+	r, err := parseLine(s.server, line)
+	if err != nil {
+		return 0, "", err
+	}
+	return r.Seq, r.Hash, nil
+}
+
+// Records implements ChainSink.
+func (s *TableSink) Records(after uint64, limit int) ([]*Record, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
+	defer cancel()
+	lines, err := s.table.AuditLines(ctx, s.server, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: reading the chain of %s from the table: %w", s.server, err)
+	}
+	recs := make([]*Record, len(lines))
+	for i, l := range lines {
+		if recs[i], err = parseLine(s.server, l); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+// Close implements Sink. The table belongs to its store, which its owner closes.
+func (s *TableSink) Close() error { return nil }
+
+// parseLine decodes a row's line and checks that it is the record its row says.
+func parseLine(server string, l coffer.AuditLine) (*Record, error) {
+	r, err := ParseRecord(l.Raw)
+	if err == nil && r.Seq != l.Seq {
+		err = fmt.Errorf("the row of seq %d holds record %d", l.Seq, r.Seq)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: the record in %s: %w", tableWhere(server, l.Seq), err)
+	}
+	return r, nil
+}
+
+// recordTime returns the time of the event or digest a line holds, the zero time when it
+// names none that parses. Records being written carry only their line, so it is decoded
+// here; the time is for queries, the hash covers the line whatever this returns.
+func recordTime(raw []byte) time.Time {
+	var r struct {
+		Event struct {
+			EventTime string `json:"eventTime"`
+		} `json:"event"`
+		Digest struct {
+			Time string `json:"time"`
+		} `json:"digest"`
+	}
+	if json.Unmarshal(raw, &r) != nil {
+		return time.Time{}
+	}
+	s := r.Event.EventTime
+	if s == "" {
+		s = r.Digest.Time
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// TableSource reads the chain of one server from a coffer.AuditTable, to verify or query it.
+type TableSource struct {
+	Table  coffer.AuditTable
+	Server string
+}
+
+var _ Source = TableSource{}
+
+// Anchor implements Source: a table keeps every record, so its chains start at record 1.
+func (TableSource) Anchor() (*Digest, error) { return nil, nil }
+
+// Scan implements Source.
+func (s TableSource) Scan(fn func(raw []byte, where string) error) error {
+	return s.ScanFrom(0, fn)
+}
+
+// ScanFrom implements Source: it reads the rows with a seq above after, in seq order, a page
+// at a time. where is "server <name> seq <n>", n the row's seq.
+func (s TableSource) ScanFrom(after uint64, fn func(raw []byte, where string) error) error {
+	for {
+		lines, err := s.page(after)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if err := fn(l.Raw, tableWhere(s.Server, l.Seq)); err != nil {
+				return err
+			}
+		}
+		if len(lines) < tablePage {
+			return nil
+		}
+		after = lines[len(lines)-1].Seq
+	}
+}
+
+func (s TableSource) page(after uint64) ([]coffer.AuditLine, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
+	defer cancel()
+	lines, err := s.Table.AuditLines(ctx, s.Server, after, tablePage)
+	if err != nil {
+		return nil, fmt.Errorf("audit: reading the chain of %s from the table: %w", s.Server, err)
+	}
+	return lines, nil
+}
+
+// tableWhere says where a row is, as a Problem or an error names it.
+func tableWhere(server string, seq uint64) string {
+	return fmt.Sprintf("server %s seq %d", server, seq)
+}

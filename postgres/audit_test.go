@@ -1,0 +1,212 @@
+package postgres
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// auditLines returns lines first..last of a made-up chain; the table keeps lines as opaque
+// bytes, so they need not be records (one byte is not UTF-8, to show nothing converts them).
+func auditLines(server string, first, last uint64) []coffer.AuditLine {
+	base := time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	var out []coffer.AuditLine
+	for seq := first; seq <= last; seq++ {
+		out = append(out, coffer.AuditLine{
+			Seq:  seq,
+			Time: base.Add(time.Duration(seq) * time.Second),
+			Raw:  fmt.Appendf(nil, `{"seq":%d,"server":%q,"x":"\xff"}`, seq, server),
+		})
+	}
+	return out
+}
+
+// allAuditLines reads a server's whole chain, a page of size at a time.
+func allAuditLines(t *testing.T, s *Store, server string, size int) []coffer.AuditLine {
+	t.Helper()
+	var out []coffer.AuditLine
+	var after uint64
+	for {
+		page, err := s.AuditLines(t.Context(), server, after, size)
+		if err != nil {
+			t.Fatalf("AuditLines(%s, %d, %d): %v", server, after, size, err)
+		}
+		if len(page) > size {
+			t.Fatalf("AuditLines(%s, %d, %d) returned %d lines", server, after, size, len(page))
+		}
+		out = append(out, page...)
+		if len(page) < size {
+			return out
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+func equalAuditLines(a, b []coffer.AuditLine) bool {
+	return slices.EqualFunc(a, b, func(x, y coffer.AuditLine) bool {
+		return x.Seq == y.Seq && x.Time.Equal(y.Time) && bytes.Equal(x.Raw, y.Raw)
+	})
+}
+
+func TestAuditHeadOfEmptyChain(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	if l, ok, err := s.AuditHead(t.Context(), "a"); err != nil || ok {
+		t.Errorf("AuditHead of an empty table: %+v, %v, %v; want not ok", l, ok, err)
+	}
+	if err := s.AppendAudit(t.Context(), "a", auditLines("a", 1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok, err := s.AuditHead(t.Context(), "b"); err != nil || ok {
+		t.Errorf("AuditHead of a server without lines: %+v, %v, %v; want not ok", l, ok, err)
+	}
+	if lines, err := s.AuditLines(t.Context(), "b", 0, 10); err != nil || len(lines) != 0 {
+		t.Errorf("AuditLines of a server without lines: %v, %v; want none", lines, err)
+	}
+	if names, err := s.AuditServers(t.Context()); err != nil || !slices.Equal(names, []string{"a"}) {
+		t.Errorf("AuditServers: %q, %v; want [a]", names, err)
+	}
+}
+
+func TestAuditAppendIdempotent(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	want := auditLines("a", 1, 5)
+	if err := s.AppendAudit(t.Context(), "a", want[:3]); err != nil {
+		t.Fatal(err)
+	}
+	// A retry of a write whose commit went unacknowledged, overlapping the next one.
+	if err := s.AppendAudit(t.Context(), "a", want[1:]); err != nil {
+		t.Fatalf("AppendAudit of lines partly there: %v", err)
+	}
+	if err := s.AppendAudit(t.Context(), "a", want); err != nil {
+		t.Fatalf("AppendAudit of lines all there: %v", err)
+	}
+	if err := s.AppendAudit(t.Context(), "a", nil); err != nil {
+		t.Fatalf("AppendAudit of no lines: %v", err)
+	}
+	if got := allAuditLines(t, s, "a", 100); !equalAuditLines(got, want) {
+		t.Errorf("chain after re-appends:\n got %+v\nwant %+v", got, want)
+	}
+	head, ok, err := s.AuditHead(t.Context(), "a")
+	if err != nil || !ok || !equalAuditLines([]coffer.AuditLine{head}, want[4:]) {
+		t.Errorf("AuditHead: %+v, %v, %v; want %+v", head, ok, err, want[4])
+	}
+}
+
+func TestAuditAppendRefusesAFork(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	if err := s.AppendAudit(t.Context(), "a", auditLines("a", 1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Another writer's records 3 and 4 under the same name: record 3 differs from the one
+	// kept, so neither goes in, and the caller learns its records were not stored.
+	fork := auditLines("other", 3, 4)
+	err := s.AppendAudit(t.Context(), "a", fork)
+	if err == nil || !strings.Contains(err.Error(), "another record 3") {
+		t.Errorf("AppendAudit of a different record 3: %v; want an error naming record 3", err)
+	}
+	if got, want := allAuditLines(t, s, "a", 10), auditLines("a", 1, 3); !equalAuditLines(got, want) {
+		t.Errorf("chain after a refused fork:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestAuditAppendAtomic(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	lines := auditLines("a", 1, 3)
+	lines[2].Seq = 1 << 63 // past bigint: refused before the transaction
+	if err := s.AppendAudit(t.Context(), "a", lines); err == nil {
+		t.Error("AppendAudit with a seq past bigint succeeded")
+	}
+	lines = auditLines("a", 1, 3)
+	lines[2].Seq = 0 // violates the CHECK in the database, after lines 1 and 2 went in
+	if err := s.AppendAudit(t.Context(), "a", lines); err == nil {
+		t.Error("AppendAudit with seq 0 succeeded")
+	}
+	if _, ok, err := s.AuditHead(t.Context(), "a"); err != nil || ok {
+		t.Errorf("AuditHead after failed appends: ok %v, %v; want an empty chain", ok, err)
+	}
+}
+
+func TestAuditLinesPaging(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	want := auditLines("a", 1, 25)
+	for i := 0; i < len(want); i += 7 {
+		if err := s.AppendAudit(t.Context(), "a", want[i:min(i+7, len(want))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, size := range []int{1, 4, 25, 100} {
+		if got := allAuditLines(t, s, "a", size); !equalAuditLines(got, want) {
+			t.Errorf("chain read %d at a time:\n got %+v\nwant %+v", size, got, want)
+		}
+	}
+	got, err := s.AuditLines(t.Context(), "a", 10, 3)
+	if err != nil || !equalAuditLines(got, want[10:13]) {
+		t.Errorf("AuditLines(after 10, limit 3): %+v, %v; want records 11 to 13", got, err)
+	}
+	for _, c := range []struct {
+		after uint64
+		limit int
+	}{{25, 10}, {1 << 63, 10}, {0, 0}, {0, -1}} {
+		if got, err := s.AuditLines(t.Context(), "a", c.after, c.limit); err != nil || len(got) != 0 {
+			t.Errorf("AuditLines(after %d, limit %d): %+v, %v; want none", c.after, c.limit, got, err)
+		}
+	}
+}
+
+func TestAuditServersKeepSeparateChains(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	// Both chains have records 1 to n: the key is (server, seq).
+	servers := map[string][]coffer.AuditLine{
+		"b":     auditLines("b", 1, 4),
+		"a":     auditLines("a", 1, 9),
+		"a-2":   auditLines("a-2", 1, 1),
+		"Upper": auditLines("Upper", 1, 2),
+	}
+	for name, lines := range servers {
+		if err := s.AppendAudit(t.Context(), name, lines); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range servers {
+		if got := allAuditLines(t, s, name, 3); !equalAuditLines(got, want) {
+			t.Errorf("chain of %s:\n got %+v\nwant %+v", name, got, want)
+		}
+		head, ok, err := s.AuditHead(t.Context(), name)
+		if err != nil || !ok || head.Seq != want[len(want)-1].Seq || !bytes.Equal(head.Raw, want[len(want)-1].Raw) {
+			t.Errorf("AuditHead(%s): %+v, %v, %v; want record %d", name, head, ok, err, len(want))
+		}
+	}
+	// Sorted byte by byte, as Go sorts strings.
+	names, err := s.AuditServers(t.Context())
+	if want := []string{"Upper", "a", "a-2", "b"}; err != nil || !slices.Equal(names, want) {
+		t.Errorf("AuditServers: %q, %v; want %q", names, err, want)
+	}
+}
+
+func TestAuditAppendZeroTime(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	lines := auditLines("a", 1, 1)
+	lines[0].Time = time.Time{}
+	if err := s.AppendAudit(t.Context(), "a", lines); err != nil {
+		t.Fatal(err)
+	}
+	var null bool
+	if err := s.pool.QueryRow(t.Context(), `SELECT event_time IS NULL FROM audit_lines WHERE server = 'a' AND seq = 1`).Scan(&null); err != nil || !null {
+		t.Errorf("event_time of a line without a time: NULL %v, %v; want NULL", null, err)
+	}
+	if head, _, err := s.AuditHead(t.Context(), "a"); err != nil || !head.Time.IsZero() {
+		t.Errorf("AuditHead: %+v, %v; want the zero time", head, err)
+	}
+}
