@@ -49,3 +49,13 @@ func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+// ServiceEvent is background work a service did on its own, for the audit trail: a secret
+// purged at the end of its recovery window, a KMS key deleted or rotated on schedule.
+type ServiceEvent struct {
+	Service   string // "secretsmanager" or "kms"
+	Name      string // CloudTrail's event name: EndSecretDeletion, DeleteKey, RotateKey
+	ARN       string // the resource
+	Namespace Namespace
+	Details   map[string]any // facts for serviceEventDetails; never a value or a key
+}

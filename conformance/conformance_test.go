@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/server"
@@ -414,7 +416,16 @@ func startServer(t *testing.T) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &testClock{now: time.Now()}
 	svc := core.New(store, keys, core.Options{Now: clock.Now, Logger: log})
-	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log})
+	_, auditKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.OpenDir(filepath.Join(t.TempDir(), "audit"), "conformance", auditKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { trail.Close() })
+	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,10 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 			}
 			if err == nil && purged {
 				s.log.Info("purged secret at the end of its recovery window", "secret", d.ARN)
+				if s.onEvent != nil {
+					s.onEvent(ctx, coffer.ServiceEvent{Service: "secretsmanager", Name: "EndSecretDeletion", ARN: d.ARN, Namespace: d.Namespace,
+						Details: map[string]any{"reason": "the secret's recovery window ended"}})
+				}
 				n++
 			}
 		}

@@ -30,7 +30,7 @@ func TestKeyUsesReported(t *testing.T) {
 		mu   sync.Mutex
 		uses []kms.KeyUse
 	)
-	keySvc := kms.New(store, keys, kms.Options{OnUse: func(u kms.KeyUse) { mu.Lock(); uses = append(uses, u); mu.Unlock() }})
+	keySvc := kms.New(store, keys, kms.Options{OnUse: func(_ context.Context, u kms.KeyUse) { mu.Lock(); uses = append(uses, u); mu.Unlock() }})
 	svc := core.New(store, keys, core.Options{KMS: keySvc})
 	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
 

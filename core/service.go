@@ -29,8 +29,9 @@ type Service struct {
 	deletedWindow time.Duration
 	access        *accessLog
 
-	kms   *kms.Service
-	authz Authorizer
+	kms     *kms.Service
+	authz   Authorizer
+	onEvent func(context.Context, coffer.ServiceEvent)
 }
 
 // Options are a Service's optional dependencies.
@@ -133,3 +134,7 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 // SetAuthorizer sets the Authorizer after construction (the server builds it over the
 // Service's own KMS); it must be called before the Service serves calls.
 func (s *Service) SetAuthorizer(a Authorizer) { s.authz = a }
+
+// SetOnServiceEvent sets the function told of each secret the purger deletes at the end of
+// its recovery window (for the audit trail); it must be set before RunPurger starts.
+func (s *Service) SetOnServiceEvent(fn func(context.Context, coffer.ServiceEvent)) { s.onEvent = fn }

@@ -258,6 +258,7 @@ func (s *Service) RunDue(ctx context.Context) {
 		for _, k := range due {
 			s.forget(k.ID)
 			s.log.Info("deleted a key whose deletion window ended", "key", k.ARN())
+			s.serviceEvent(ctx, "DeleteKey", k, map[string]any{"reason": "the key's waiting period ended"})
 		}
 		if len(due) < 50 {
 			break
@@ -298,6 +299,7 @@ func (s *Service) RunDue(ctx context.Context) {
 		for _, k := range due {
 			if k.State == coffer.KeyStateEnabled {
 				s.log.Info("rotated a key's material", "key", k.ARN(), "material", k.CurrentMaterial)
+				s.serviceEvent(ctx, "RotateKey", k, map[string]any{"rotationType": "AUTOMATIC", "keyMaterialVersion": k.CurrentMaterial})
 			}
 		}
 		if len(due) < 50 {

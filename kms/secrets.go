@@ -143,5 +143,5 @@ func (s *Service) reportUse(cx context.Context, op string, k *coffer.Key, versio
 	if err != nil {
 		u.ErrorCode = coffer.ErrorCode(err)
 	}
-	s.onUse(u)
+	s.onUse(cx, u)
 }

@@ -47,7 +47,8 @@ type Service struct {
 	log   *slog.Logger
 	// allowDisableInUse lifts the key-hygiene refusal server-wide.
 	allowDisableInUse bool
-	onUse             func(KeyUse)
+	onUse             func(context.Context, KeyUse)
+	onEvent           func(context.Context, coffer.ServiceEvent)
 	authorize         func(ctx context.Context, action string, k *coffer.Key) error
 
 	mu        sync.RWMutex
@@ -120,8 +121,23 @@ type Options struct {
 	AllowDisableInUse bool
 	// OnUse, when set, is told of every use of a key made for a secret operation (for the
 	// audit trail). It runs on the request path: it must be quick and must not block.
-	OnUse func(KeyUse)
+	OnUse func(context.Context, KeyUse)
 }
+
+// SetOnServiceEvent sets the function told of each key the scheduler deletes or rotates (for
+// the audit trail); it must be set before RunScheduler starts.
+func (s *Service) SetOnServiceEvent(fn func(context.Context, coffer.ServiceEvent)) { s.onEvent = fn }
+
+// serviceEvent reports background work, when someone listens.
+func (s *Service) serviceEvent(ctx context.Context, name string, k *coffer.Key, details map[string]any) {
+	if s.onEvent != nil {
+		s.onEvent(ctx, coffer.ServiceEvent{Service: "kms", Name: name, ARN: k.ARN(), Namespace: k.Namespace, Details: details})
+	}
+}
+
+// SetOnUse sets Options.OnUse (the server sets it to link key uses to its audit records); it
+// must be set before the Service serves calls.
+func (s *Service) SetOnUse(fn func(context.Context, KeyUse)) { s.onUse = fn }
 
 // SetAuthorizer sets the check made before a customer-managed key is used on behalf of a
 // secret operation (kms:GenerateDataKey for a new version, kms:Decrypt to read one), with the

@@ -54,11 +54,12 @@ type RewrapStats struct {
 	Materials  int // KMS key materials
 	LegacyKEKs int // the foundation's key-encryption keys (meta "kek/<id>")
 	AccessKeys int // access keys' secret halves
+	AuditKeys  int // the audit trail's digest-signing keys
 }
 
 // String describes the counts.
 func (s RewrapStats) String() string {
-	return fmt.Sprintf("%d key materials, %d legacy key-encryption keys, %d access keys", s.Materials, s.LegacyKEKs, s.AccessKeys)
+	return fmt.Sprintf("%d key materials, %d legacy key-encryption keys, %d access keys, %d audit signing keys", s.Materials, s.LegacyKEKs, s.AccessKeys, s.AuditKeys)
 }
 
 // rewrapPage is how many rows a rotation reads at once.
@@ -149,6 +150,24 @@ func Rewrap(ctx context.Context, store coffer.Store, from, to *keyring.Keyring, 
 				break
 			}
 			after = page[len(page)-1].ID
+		}
+		// The audit trail's digest-signing keys, one per server (coffer.AuditSigningKeyMeta).
+		signers, err := tx.MetaKeys(coffer.AuditSigningKeyMeta)
+		if err != nil {
+			return err
+		}
+		for _, name := range signers {
+			w, err := tx.Meta(name)
+			if err != nil {
+				return err
+			}
+			if w, err = from.RewrapSecret(to, name, w); err != nil {
+				return err
+			}
+			if err := tx.PutMeta(name, w); err != nil {
+				return err
+			}
+			stats.AuditKeys++
 		}
 		if token, err = to.NewCheck(); err != nil {
 			return err

@@ -100,6 +100,14 @@ func newFixture(t *testing.T, root *keyring.RootKey) *fixture {
 		if err := tx.InsertAccount(&coffer.Account{ID: ns.Account, CreatedDate: now}); err != nil {
 			return err
 		}
+		// An audit signing key (a seed sealed under the root key, labelled by its name).
+		sealedSeed, err := keys.SealSecret(auditKeyName, []byte(auditSeed))
+		if err != nil {
+			return err
+		}
+		if err := tx.PutMeta(auditKeyName, sealedSeed); err != nil {
+			return err
+		}
 		for i := range 3 {
 			id, secret := fmt.Sprintf("AKIATESTTESTTEST%04d", i), fmt.Sprintf("secret-access-key-number-%d", i)
 			sealed, err := keys.SealSecret(id, []byte(secret))
@@ -176,12 +184,25 @@ func (f *fixture) opens(t *testing.T, root *keyring.RootKey) {
 				return fmt.Errorf("meta %s changed: %v", name, err)
 			}
 		}
+		sealedSeed, err := tx.Meta(auditKeyName)
+		if err != nil {
+			return err
+		}
+		if got, err := keys.OpenSecret(auditKeyName, sealedSeed); err != nil || string(got) != auditSeed {
+			return fmt.Errorf("open the audit signing key: %v", err)
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
+
+// The audit signing key of the fixture's one server.
+const (
+	auditKeyName = coffer.AuditSigningKeyMeta + "coffer-test"
+	auditSeed    = "0123456789abcdef0123456789abcdef"
+)
 
 // refuses fails the test if root opens the check token or any access key's secret.
 func (f *fixture) refuses(t *testing.T, root *keyring.RootKey) {
@@ -240,7 +261,7 @@ func TestRewrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (RewrapStats{Materials: 2 + rewrapPage + 2, LegacyKEKs: 1, AccessKeys: 3}); *stats != want {
+	if want := (RewrapStats{Materials: 2 + rewrapPage + 2, LegacyKEKs: 1, AccessKeys: 3, AuditKeys: 1}); *stats != want {
 		t.Errorf("stats = %+v, want %+v", *stats, want)
 	}
 	f.opens(t, next)

@@ -46,6 +46,7 @@ type call struct {
 	build   func() map[string][]string
 	body    []byte
 	service string
+	rec     *auditRec // the call's audit record, which notes the resources checked
 }
 
 // conditionKeys returns the call's condition keys, building them on first use.
@@ -306,7 +307,10 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 	if err != nil {
 		return nil, err
 	}
-	c := &call{key: key, principal: p.info, pols: p, action: action, ns: ns}
+	c := &call{key: key, principal: p.info, pols: p, action: action, ns: ns, rec: auditFrom(ctx)}
+	if c.rec != nil {
+		c.rec.principal = &c.principal
+	}
 	// The global condition keys are built on the first decision that evaluates policies.
 	c.build = func() map[string][]string {
 		now := h.policyNow().UTC()
@@ -337,6 +341,7 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 // is the resource's policy ("" for none); gate applies KMS's rule that the key policy must
 // allow.
 func (h *Handler) check(c *call, action, resource, resourceAccount, resourcePolicy string, extra map[string][]string, gate bool) error {
+	c.rec.addResource(resource)
 	if c.pols.root && resourcePolicy == "" && !gate && resourceAccount == c.key.Account {
 		return nil // an account root in its own account, with no resource policy to deny it
 	}
@@ -377,6 +382,9 @@ func (h *Handler) AuthorizeSecret(ctx context.Context, sec *coffer.Secret, arn s
 	c := callFrom(ctx)
 	if c == nil {
 		return nil
+	}
+	if sec != nil {
+		c.rec.addResource(sec.ARN)
 	}
 	action := c.action
 	if action == "secretsmanager:BatchGetSecretValue" {
@@ -433,7 +441,7 @@ func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error
 	c.body, c.service = body, "secretsmanager"
 	var refs requestRefs
 	switch op {
-	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "ListKeyBindings", "ListUnusableKeyBindings":
+	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "ListKeyBindings", "ListUnusableKeyBindings", "LookupEvents", "GetAuditDigest":
 		return h.check(c, c.action, "*", c.ns.Account, "", nil, false)
 	case "CreateSecret", "ValidateResourcePolicy":
 		json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding

@@ -98,6 +98,13 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 			out.Bindings = append(out.Bindings, bindingOf(b))
 		}
 		return out, nil
+	case "LookupEvents":
+		return h.lookupEvents(ns, body)
+	case "GetAuditDigest":
+		if h.cfg.Audit == nil {
+			return nil, errAuditUnavailable()
+		}
+		return &auditDigestOut{Digest: h.cfg.Audit.LastDigest()}, nil
 	case "ListUnusableKeyBindings":
 		entries, err := svc.KMS().Report(ctx, ns)
 		if err != nil {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/postgres"
@@ -63,12 +65,16 @@ type testServer struct {
 	Regions []string
 	Keys    *keyring.Keyring
 	handler http.Handler
+	// AuditDir holds the audit trail's files; Audit is the log.
+	AuditDir string
+	Audit    *audit.Log
 }
 
 type serverOpts struct {
 	postgres       bool
 	regions        []string
 	trustedProxies []*net.IPNet
+	auditMaxBytes  int64 // the audit files' rotation size; the default when 0
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
@@ -116,7 +122,10 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{t: time.Now().UTC()}
 	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
-	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres})
+	auditDir := filepath.Join(dir, "audit")
+	trail := openAudit(t, auditDir, o.auditMaxBytes)
+	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
+		Audit: trail, AuditSource: audit.DirSource(auditDir)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -127,8 +136,27 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	return &testServer{
 		URL: "http://" + ln.Addr().String(), Dir: dir, DSN: dsn, Store: store, Secrets: svc, Clock: clk,
 		Creds:   aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
-		Account: boot.AccountID, Regions: o.regions, Keys: keys, handler: h,
+		Account: boot.AccountID, Regions: o.regions, Keys: keys, handler: h, AuditDir: auditDir, Audit: trail,
 	}
+}
+
+// openAudit opens an audit log over files in dir, closed when the test ends.
+func openAudit(t testing.TB, dir string, maxBytes int64) *audit.Log {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := audit.OpenFileSink(audit.FileOptions{Dir: dir, MaxBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(audit.Options{Server: "test", Key: key, Sinks: []audit.Sink{fs}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // client returns an aws-sdk-go-v2 Secrets Manager client for region, with the server's

@@ -15,7 +15,11 @@ func TestRecoverPanic(t *testing.T) {
 	h := &Handler{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	w := httptest.NewRecorder()
 	func() {
-		defer h.recoverPanic(w, "req-1")
+		defer func() {
+			if p := recover(); p != nil {
+				h.writeError(w, h.panicked("req-1", p), false, false, "", "req-1")
+			}
+		}()
 		panic("value-that-must-not-be-logged")
 	}()
 	if w.Code != http.StatusInternalServerError {

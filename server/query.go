@@ -35,6 +35,8 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return q.Action, err
 	}
+	rec := auditFrom(ctx)
+	rec.key, rec.sess = key, sessionFrom(ctx)
 	h.markUsed(ctx, key, ident)
 	switch ident.Service {
 	case "sts":
@@ -56,6 +58,7 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 			if err != nil {
 				return q.Action, err
 			}
+			rec.setOutput(out)
 			awsquery.WriteResult(w, q.Action, awsquery.NamespaceIAM, id, out)
 			return q.Action, nil
 		}
@@ -63,6 +66,7 @@ func (h *Handler) serveQuery(ctx context.Context, w http.ResponseWriter, r *http
 		if err != nil {
 			return q.Action, err
 		}
+		rec.setOutput(out)
 		awsquery.WriteResult(w, q.Action, awsquery.NamespaceIAM, id, out)
 		return q.Action, nil
 	}

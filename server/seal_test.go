@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/seal"
@@ -99,6 +101,11 @@ func startSealed(t *testing.T, o sealedOpts) *sealedServer {
 	s := &sealedServer{shares: shares, log: &syncLog{}, clock: &clock{t: time.Now()}}
 	log := slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	boot := core.BootstrapConfig{AccountID: "111122223333", AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey}
+	_, auditKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditDir := t.TempDir()
 	s.gate, err = server.NewGate(server.GateConfig{
 		Seal: cfg, Logger: log, Now: s.clock.Now,
 		Open: func(root *keyring.RootKey) (*server.Unsealed, error) {
@@ -110,11 +117,17 @@ func startSealed(t *testing.T, o sealedOpts) *sealedServer {
 				return nil, err
 			}
 			svc := core.New(store, keys, core.Options{Logger: log})
-			h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Seal: s.gate.Seal})
+			trail, err := audit.OpenDir(auditDir, "test", auditKey)
+			if err != nil {
+				return nil, err
+			}
+			h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Seal: s.gate.Seal,
+				Audit: trail})
 			s.mu.Lock()
 			s.opened = append(s.opened, keys)
 			s.mu.Unlock()
 			return &server.Unsealed{Handler: h, Close: func() {
+				trail.Close()
 				keys.Close()
 				s.mu.Lock()
 				s.closed++

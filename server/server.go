@@ -7,16 +7,21 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/awsapi"
 	"github.com/coffer-project/coffer/awsquery"
 	"github.com/coffer-project/coffer/core"
@@ -47,6 +52,12 @@ type Config struct {
 	IAM *iam.Service
 	// Seal seals the server (coffer.Seal; Gate.Seal); nil means it cannot be sealed.
 	Seal func(ctx context.Context) error
+	// Audit is the audit trail every call is recorded in before it is answered; without
+	// one, every API call is refused (ServiceUnavailableException).
+	Audit *audit.Log
+	// AuditSource is where coffer.LookupEvents reads the trail (the file sink's directory,
+	// or the PostgreSQL table); nil means the trail cannot be queried through the API.
+	AuditSource audit.Source
 }
 
 // Handler serves the AWS APIs.
@@ -61,6 +72,8 @@ type Handler struct {
 	gen      string // the access-control generation last seen (SharedStore)
 	// policyNow is the clock of aws:CurrentTime in policy conditions.
 	policyNow func() time.Time
+	// refusedNoLog counts calls refused for want of an audit log.
+	refusedNoLog atomic.Uint64
 }
 
 // New returns a Handler.
@@ -102,6 +115,9 @@ func New(cfg Config) *Handler {
 	if cfg.Secrets != nil {
 		cfg.Secrets.SetAuthorizer(h)
 		cfg.Secrets.KMS().SetAuthorizer(h.authorizeKeyUse)
+		cfg.Secrets.KMS().SetOnUse(h.onKeyUse)
+		cfg.Secrets.SetOnServiceEvent(h.recordServiceEvent)
+		cfg.Secrets.KMS().SetOnServiceEvent(h.recordServiceEvent)
 	}
 	return h
 }
@@ -122,28 +138,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.health(w, r, nil)
 		return
 	case "/readyz":
-		h.health(w, r, h.cfg.Ready)
+		h.health(w, r, h.ready)
+		return
+	case "/metrics":
+		h.metrics(w, r)
 		return
 	}
 	id := requestID()
 	w.Header().Set("x-amzn-RequestId", id)
-	defer h.recoverPanic(w, id)
-	ctx := coffer.WithRequestID(r.Context(), id)
-	start := h.now()
 	// Query-protocol requests are IAM's and STS's (or unsigned, whose service is unknown);
 	// a form body signed for a JSON service gets that service's answer.
 	svc := sigv4.ScopeService(r)
 	query := awsquery.IsQuery(r) && (svc == "iam" || svc == "sts" || svc == "")
-	var (
-		op    string
-		lower bool
-		err   error
-	)
-	if query {
-		op, err = h.serveQueryRequest(ctx, w, r, id)
-	} else {
-		op, lower, err = h.serve(ctx, w, r)
+	lower := strings.HasPrefix(r.Header.Get("X-Amz-Target"), KMSPrefix+".")
+	if err := h.auditReady(); err != nil {
+		h.writeError(w, err, query, lower, svc, id)
+		return
 	}
+	rec := h.beginAudit(r, id)
+	ctx := withAudit(coffer.WithRequestID(r.Context(), id), rec)
+	start := h.now()
+	bw := newBufferedWriter(w)
+	defer bw.release()
+	op, lower, err := h.dispatch(ctx, bw, r, id, query, lower)
 	if err != nil {
 		e := coffer.AsError(err)
 		if e.Code == coffer.ErrInternalServiceError {
@@ -151,14 +168,84 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.log.Debug("request refused", "request_id", id, "operation", op, "code", e.Code)
 		}
-		if query {
-			awsquery.WriteError(w, e, queryNamespace(svc), id)
-		} else {
-			awsapi.WriteErrorMember(w, e, lower)
-		}
+		bw.discard()
+		h.writeError(bw, e, query, lower, svc, id)
+	}
+	// The answer leaves only once its record is durable.
+	if aerr := h.cfg.Audit.Append(ctx, h.events(rec, err)...); aerr != nil {
+		h.log.Error("the audit record of a call could not be written; the call's answer is withheld", "request_id", id, "operation", op, "err", aerr)
+		bw.discard()
+		h.writeError(w, errAuditUnavailable(), query, lower, svc, id)
 		return
 	}
-	h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
+	bw.flush()
+	if err == nil {
+		h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
+	}
+}
+
+// auditReady says whether a call can be recorded now; when it cannot, the call is refused.
+func (h *Handler) auditReady() error {
+	if h.cfg.Audit == nil {
+		h.refusedNoLog.Add(1)
+		return errAuditUnavailable()
+	}
+	if err := h.cfg.Audit.Ready(); err != nil {
+		h.cfg.Audit.Refuse()
+		return errAuditUnavailable()
+	}
+	return nil
+}
+
+// ready is the readiness probe: the store and the audit trail.
+func (h *Handler) ready(ctx context.Context) error {
+	if h.cfg.Audit == nil {
+		return errors.New("no audit log")
+	}
+	if err := h.cfg.Audit.Ready(); err != nil {
+		return err
+	}
+	if h.cfg.Ready != nil {
+		return h.cfg.Ready(ctx)
+	}
+	return nil
+}
+
+// writeError writes an error in the protocol of the request.
+func (h *Handler) writeError(w http.ResponseWriter, err error, query, lower bool, svc, id string) {
+	e := coffer.AsError(err)
+	if query {
+		awsquery.WriteError(w, e, queryNamespace(svc), id)
+	} else {
+		awsapi.WriteErrorMember(w, e, lower)
+	}
+}
+
+// panicked logs a panic's stack, which shows code locations and raw words only, but never
+// its value, which might hold request data; the client gets an InternalServiceError with
+// nothing but the request id.
+func (h *Handler) panicked(id string, p any) error {
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	h.log.Error("panic while serving a request", "request_id", id, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+	return coffer.Internal(nil)
+}
+
+// dispatch serves one call into w (a buffer); a panic becomes an InternalServiceError, whose
+// log line has the stack but never the panic's value, which might hold request data.
+func (h *Handler) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, query, lower bool) (op string, lowerOut bool, err error) {
+	lowerOut = lower
+	defer func() {
+		if p := recover(); p != nil {
+			err = h.panicked(id, p)
+		}
+	}()
+	if query {
+		op, err = h.serveQueryRequest(ctx, w, r, id)
+		return op, lowerOut, err
+	}
+	return h.serve(ctx, w, r)
 }
 
 // serveQueryRequest authenticates a query-protocol (IAM, STS) request and serves it.
@@ -170,11 +257,41 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 	if err := h.syncGeneration(ctx); err != nil {
 		return "", err
 	}
+	rec := auditFrom(ctx)
+	rec.setRequest(sigv4.ScopeService(r), "", body, true)
+	if action, ok := queryAction(body); ok {
+		rec.op = action
+	}
 	ident, err := h.verifier.Verify(ctx, r, body)
 	if err != nil {
-		return "", err
+		return rec.op, err
 	}
+	rec.service, rec.region = ident.Service, ident.Region
 	return h.serveQuery(ctx, w, r, ident, body, id)
+}
+
+// targetService names the service of an X-Amz-Target prefix, as IAM actions do.
+func targetService(prefix string) string {
+	switch prefix {
+	case KMSPrefix:
+		return "kms"
+	case ExtensionPrefix:
+		return "coffer"
+	}
+	return "secretsmanager"
+}
+
+// queryAction returns the Action of a query-protocol body.
+func queryAction(body []byte) (string, bool) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("Action") == "" {
+		return "", false
+	}
+	a := form.Get("Action")
+	if len(a) > 128 {
+		a = a[:128]
+	}
+	return strings.ToValidUTF8(a, "?"), true
 }
 
 // serve runs one API call and writes its success response; it returns the operation name,
@@ -188,13 +305,20 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := h.syncGeneration(ctx); err != nil {
 		return "", false, err
 	}
+	rec := auditFrom(ctx)
+	target, terr := awsapi.ParseTarget(r)
+	if terr == nil {
+		rec.setRequest(targetService(target.Prefix), target.Operation, body, false)
+	}
 	ident, err := h.verifier.Verify(ctx, r, body)
 	if err != nil {
-		return "", false, err
+		return target.Operation, target.Prefix == KMSPrefix, err
 	}
-	target, err := awsapi.ParseTarget(r)
-	if err != nil {
-		return "", false, err
+	if ident.Region != "" {
+		rec.region = ident.Region
+	}
+	if terr != nil {
+		return "", false, terr
 	}
 	isKMS := target.Prefix == KMSPrefix
 	// The signature's service must be the one the target belongs to.
@@ -209,14 +333,10 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return target.Operation, isKMS, err
 	}
+	rec.key, rec.sess = key, sessionFrom(ctx)
 	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
 	h.markUsed(ctx, key, ident)
-	service := "secretsmanager"
-	if isKMS {
-		service = "kms"
-	} else if target.Prefix == ExtensionPrefix {
-		service = "coffer"
-	}
+	service := targetService(target.Prefix)
 	c, err := h.newCall(ctx, r, key, ns, service+":"+target.Operation)
 	if err != nil {
 		return target.Operation, isKMS, err
@@ -250,6 +370,12 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	switch o := out.(type) {
 	case wiping:
+		rec.setOutput(o.out)
+	default:
+		rec.setOutput(out)
+	}
+	switch o := out.(type) {
+	case wiping:
 		awsapi.WriteJSON(w, o.out)
 		for _, v := range o.vals {
 			v.Wipe()
@@ -261,21 +387,6 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		awsapi.WriteJSON(w, out)
 	}
 	return target.Operation, isKMS, nil
-}
-
-// recoverPanic turns a panic in a request into an InternalServiceError. The log gets the
-// stack, which shows code locations and raw words only, but never the panic's value, which
-// might hold request data; the client gets nothing but the request id.
-func (h *Handler) recoverPanic(w http.ResponseWriter, id string) {
-	p := recover()
-	if p == nil {
-		return
-	}
-	if p == http.ErrAbortHandler {
-		panic(p)
-	}
-	h.log.Error("panic while serving a request", "request_id", id, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
-	awsapi.WriteError(w, coffer.Internal(nil))
 }
 
 // health answers a probe with a fixed body that reveals nothing about the deployment.

@@ -78,6 +78,7 @@ func (h *Handler) sts(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
+	auditFrom(ctx).setOutput(out)
 	awsquery.WriteResult(w, q.Action, awsquery.NamespaceSTS, id, out)
 	return nil
 }

@@ -138,7 +138,13 @@ func startBenchServer(ctx context.Context, region string) (string, aws.Credentia
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := core.New(store, keys, core.Options{Logger: log})
-	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log})
+	// Every safeguard on: the calls are audited, durably, as a server audits them.
+	trail, _, err := openAudit(ctx, &auditFlags{table: "auto", digestEvery: 1000, digestInterval: time.Minute, maxFileMiB: 64, maxFileAge: 24 * time.Hour}, dir, store, keys, io.Discard, log)
+	if err != nil {
+		store.Close()
+		return fail(err)
+	}
+	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		store.Close()
@@ -151,6 +157,7 @@ func startBenchServer(ctx context.Context, region string) (string, aws.Credentia
 	stop := func() {
 		srv.Close()
 		stopRecorder()
+		trail.Close()
 		store.Close()
 		os.RemoveAll(dir)
 	}

@@ -119,13 +119,20 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	}
 	a.log.Info("default account ready", "account", res.AccountID, "regions", strings.Join(a.regions, ","), "first_start", res.FirstStart)
 
+	trail, trailSrc, err := openAudit(a.ctx, &a.f.audit, a.data, a.store, keys, a.stdout, a.log)
+	if err != nil {
+		keys.Close()
+		return nil, err
+	}
 	keySvc := kms.New(a.store, keys, kms.Options{Logger: a.log, AllowDisableInUse: a.f.allowDisableInUse})
 	svc := core.New(a.store, keys, core.Options{Logger: a.log, KMS: keySvc})
 	h := server.New(server.Config{
-		Regions: a.regions,
-		Secrets: svc,
-		Creds:   server.NewCredentials(a.store, keys),
-		Logger:  a.log,
+		Audit:       trail,
+		AuditSource: trailSrc,
+		Regions:     a.regions,
+		Secrets:     svc,
+		Creds:       server.NewCredentials(a.store, keys),
+		Logger:      a.log,
 		Ready: func(ctx context.Context) error {
 			return a.store.View(ctx, func(tx coffer.Tx) error { _, err := tx.Meta("default-account"); return err })
 		},
@@ -142,6 +149,9 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	return &server.Unsealed{Handler: h, Close: func() {
 		cancel()
 		wg.Wait()
+		if err := trail.Close(); err != nil {
+			a.log.Error("closing the audit trail", "err", err)
+		}
 		keys.Close()
 	}}, nil
 }

@@ -1,0 +1,298 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/coffer-project/coffer/audit"
+)
+
+// auditEvents returns every event of the server's trail, in order.
+func auditEvents(t *testing.T, s *testServer) []*audit.Event {
+	t.Helper()
+	entries, next, err := audit.Query(audit.DirSource(s.AuditDir), audit.Filter{}, 0, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != 0 {
+		t.Fatal("more events than one page")
+	}
+	out := make([]*audit.Event, len(entries))
+	for i, e := range entries {
+		out[i] = e.Event
+	}
+	return out
+}
+
+// TestAuditTrail: each call leaves one record, before its answer, with the caller, the
+// outcome and the secret it touched, and without the value; the key use a value read causes
+// is recorded too, linked by the request id.
+func TestAuditTrail(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	const value = "audit-canary-value-7f3a"
+	cr := must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String(value)})).get(t)
+	must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("app/db")})).get(t)
+	reader := newUser(t, s, "reader", "", nil, "CofferSecretsMetadataReadOnly")
+	_, err := s.clientWith("us-east-1", reader).GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("app/db")})
+	wantErr(t, err, "AccessDeniedException", "")
+	must(c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("app/db"), ForceDeleteWithoutRecovery: aws.Bool(true)})).get(t)
+
+	// Every record is on disk when the answer arrives: no wait is needed.
+	evs := auditEvents(t, s)
+	var sm []*audit.Event
+	for _, e := range evs {
+		if e.EventSource == audit.SourceSecretsManager {
+			sm = append(sm, e)
+		}
+	}
+	type want struct{ name, principal, code, category string }
+	wants := []want{
+		{"CreateSecret", s.Account + ":root", "", "secrets.create"},
+		{"GetSecretValue", s.Account + ":root", "", "secrets.get_value"},
+		{"GetSecretValue", ":user/reader", "AccessDeniedException", "secrets.get_value"},
+		{"DeleteSecret", s.Account + ":root", "", "secrets.delete"},
+	}
+	if len(sm) != len(wants) {
+		for _, e := range sm {
+			t.Logf("%s %s %s", e.EventName, e.UserIdentity.ARN, e.ErrorCode)
+		}
+		t.Fatalf("%d Secrets Manager records, want %d", len(sm), len(wants))
+	}
+	for i, w := range wants {
+		e := sm[i]
+		if e.EventName != w.name || !strings.HasSuffix(e.UserIdentity.ARN, w.principal) || e.ErrorCode != w.code || e.Category != w.category {
+			t.Errorf("record %d: %s by %s code %q category %s, want %+v", i, e.EventName, e.UserIdentity.ARN, e.ErrorCode, e.Category, w)
+		}
+		if e.RequestParameters["secretId"] != "app/db" && e.RequestParameters["name"] != "app/db" {
+			t.Errorf("record %d: request parameters %v name no secret", i, e.RequestParameters)
+		}
+		found := false
+		for _, r := range e.Resources {
+			found = found || r.ARN == *cr.ARN && r.Type == audit.ResourceSecret
+		}
+		if !found {
+			t.Errorf("record %d (%s): resources %v lack the secret", i, e.EventName, e.Resources)
+		}
+		if e.EventVersion == "" || e.EventID == "" || e.RequestID == "" || e.SourceIPAddress != "127.0.0.1" || e.UserIdentity.AccessKeyID == "" || e.AWSRegion != "us-east-1" {
+			t.Errorf("record %d lacks CloudTrail members: %+v", i, e)
+		}
+	}
+	if sm[0].ResponseElements["arn"] != *cr.ARN || sm[1].ResponseElements != nil || !sm[1].ReadOnly || sm[0].ReadOnly {
+		t.Errorf("response elements / readOnly: create %v (ro %v), get %v (ro %v)", sm[0].ResponseElements, sm[0].ReadOnly, sm[1].ResponseElements, sm[1].ReadOnly)
+	}
+	if sm[2].UserIdentity.Type != audit.IdentityIAMUser || sm[2].UserIdentity.UserName != "reader" || sm[2].UserIdentity.PrincipalID == "" {
+		t.Errorf("the IAM user's identity: %+v", sm[2].UserIdentity)
+	}
+	// The key uses: GenerateDataKey for the create, Decrypt for the read, with their
+	// call's request id and the caller, invoked by Secrets Manager.
+	uses := map[string]string{}
+	for _, e := range evs {
+		if e.EventSource == audit.SourceKMS && e.UserIdentity.InvokedBy == audit.SourceSecretsManager {
+			uses[e.RequestID] = e.EventName
+		}
+	}
+	if uses[sm[0].RequestID] != "GenerateDataKey" || uses[sm[1].RequestID] != "Decrypt" {
+		t.Errorf("key uses by request id: %v", uses)
+	}
+	if _, ok := uses[sm[2].RequestID]; ok {
+		t.Errorf("a denied read used the key")
+	}
+	scanForValue(t, s.AuditDir, value)
+	rep, err := audit.Verify(audit.DirSource(s.AuditDir), audit.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(rep.LastSeq) != len(evs)+rep.Digests {
+		t.Errorf("verify read %d records, %d events and %d digests", rep.LastSeq, len(evs), rep.Digests)
+	}
+}
+
+// scanForValue fails when any file under dir holds value.
+func scanForValue(t *testing.T, dir, value string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), value) {
+			t.Errorf("%s holds a secret value", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuditUnauthenticated: a request with a bad signature, and one in an unknown protocol,
+// are recorded too, with the key they claimed.
+func TestAuditUnauthenticated(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	bad := s.clientWith("us-east-1", aws.Credentials{AccessKeyID: s.Creds.AccessKeyID, SecretAccessKey: "wrong-secret-key-wrong-secret-key-12345"})
+	_, err := bad.ListSecrets(ctx, &sm.ListSecretsInput{})
+	wantErr(t, err, "InvalidSignatureException", "")
+	evs := auditEvents(t, s)
+	if len(evs) != 1 {
+		t.Fatalf("%d records", len(evs))
+	}
+	e := evs[0]
+	if e.EventName != "ListSecrets" || e.ErrorCode != "InvalidSignatureException" || e.UserIdentity.Type != "Unknown" || e.UserIdentity.AccessKeyID != s.Creds.AccessKeyID {
+		t.Errorf("record %+v", e)
+	}
+}
+
+// TestAuditSTSNoCredentials: the credentials AssumeRole and GetSessionToken hand out never
+// reach the trail, and a session's calls are recorded as the session.
+func TestAuditSTSNoCredentials(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	stc := sts.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(s.Creds.AccessKeyID, s.Creds.SecretAccessKey, ""), RetryMaxAttempts: 1},
+		func(o *sts.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	out := must(stc.GetSessionToken(ctx, &sts.GetSessionTokenInput{})).get(t)
+	sess := sm.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(*out.Credentials.AccessKeyId, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken)},
+		func(o *sm.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	must(sess.ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
+	scanForValue(t, s.AuditDir, *out.Credentials.SecretAccessKey)
+	scanForValue(t, s.AuditDir, *out.Credentials.SessionToken)
+	evs := auditEvents(t, s)
+	if len(evs) != 2 || evs[0].EventSource != audit.SourceSTS || evs[0].EventName != "GetSessionToken" {
+		t.Fatalf("records %+v", evs)
+	}
+	if evs[1].UserIdentity.AccessKeyID != *out.Credentials.AccessKeyId || evs[1].UserIdentity.SessionContext == nil {
+		t.Errorf("the session's record: %+v", evs[1].UserIdentity)
+	}
+}
+
+// TestAuditConcurrent: N calls at once give N records, each once, in one unbroken chain
+// that shares fsyncs.
+func TestAuditConcurrent(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("busy"), SecretString: aws.String("v")})).get(t)
+	const workers, each = 16, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				_, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("busy")})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	ids := map[string]bool{}
+	for _, e := range auditEvents(t, s) {
+		if e.EventName == "DescribeSecret" {
+			n++
+			if ids[e.RequestID] {
+				t.Errorf("request %s recorded twice", e.RequestID)
+			}
+			ids[e.RequestID] = true
+		}
+	}
+	if n != workers*each {
+		t.Errorf("%d DescribeSecret records, want %d", n, workers*each)
+	}
+	if _, err := audit.Verify(audit.DirSource(s.AuditDir), audit.VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Audit.Stats()
+	if st.Commits >= st.Records {
+		t.Logf("no group commit happened: %d commits for %d records (calls did not overlap)", st.Commits, st.Records)
+	}
+}
+
+// TestAuditSinkFailure: when the audit files cannot be written, calls are refused with
+// ServiceUnavailableException and a metric, and served again once the sink writes.
+func TestAuditSinkFailure(t *testing.T) {
+	s := startServer(t, serverOpts{auditMaxBytes: 1}) // every write starts a new file
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	must(c.ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
+	moved := s.AuditDir + ".moved"
+	if err := os.Rename(s.AuditDir, moved); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("unaudited"), SecretString: aws.String("v")})
+	wantErr(t, err, "ServiceUnavailableException", "")
+	_, err = c.ListSecrets(ctx, &sm.ListSecretsInput{})
+	wantErr(t, err, "ServiceUnavailableException", "")
+	if m := metrics(t, s); !strings.Contains(m, "coffer_audit_healthy 0") || strings.Contains(m, "coffer_audit_refused_calls_total 0\n") {
+		t.Errorf("metrics while failing:\n%s", m)
+	}
+	if code, _ := get(t, s.URL+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz answered %d while the audit trail fails", code)
+	}
+	if err := os.Rename(moved, s.AuditDir); err != nil {
+		t.Fatal(err)
+	}
+	// The log retries its backlog every second; calls are served again once it is written.
+	waitFor(t, func() bool { return s.Audit.Ready() == nil })
+	must(c.ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
+	rep, err := audit.Verify(audit.DirSource(s.AuditDir), audit.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CreateSecret whose record failed did happen (the store committed it); its record
+	// was kept and written once the sink came back, so the trail shows it.
+	created := false
+	for _, e := range auditEvents(t, s) {
+		created = created || e.EventName == "CreateSecret" && e.ErrorCode == ""
+	}
+	if !created || rep.LastSeq < 3 {
+		t.Errorf("the withheld call's record is missing (created %v, %d records)", created, rep.LastSeq)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not reached in 10 s")
+}
+
+func metrics(t *testing.T, s *testServer) string {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
