@@ -48,6 +48,7 @@ type auditRec struct {
 	mu        sync.Mutex
 	resources []audit.Resource
 	uses      []kms.KeyUse
+	reported  []*audit.Event // reads an agent served from its cache (coffer.ReportCachedReads)
 }
 
 func withAudit(ctx context.Context, rec *auditRec) context.Context {
@@ -287,6 +288,9 @@ func (h *Handler) events(rec *auditRec, err error) []*audit.Event {
 			kev.ErrorCode = u.ErrorCode
 		}
 		out = append(out, kev)
+	}
+	if err == nil {
+		out = append(out, rec.reported...)
 	}
 	return out
 }

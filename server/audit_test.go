@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -295,4 +297,149 @@ func metrics(t *testing.T, s *testServer) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// lookup calls coffer.LookupEvents as creds and returns the status and body.
+func lookup(t *testing.T, s *testServer, creds aws.Credentials, in map[string]any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	return s.rawCallAs(t, "secretsmanager", "coffer.LookupEvents", "application/x-amz-json-1.1", b, time.Now(), creds, nil)
+}
+
+func lookedUp(t *testing.T, body map[string]any) []map[string]any {
+	t.Helper()
+	raw, _ := body["Events"].([]any)
+	out := make([]map[string]any, len(raw))
+	for i, e := range raw {
+		out[i], _ = e.(map[string]any)
+	}
+	return out
+}
+
+// TestLookupEvents: the trail through the API, one account's events only, filtered and
+// paged, for a caller allowed coffer:LookupEvents (CofferAuditor) and no one else.
+func TestLookupEvents(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	for _, n := range []string{"a", "b", "c"} {
+		must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(n), SecretString: aws.String("v-" + n)})).get(t)
+	}
+	other := must(s.cofferClient(s.Creds).CreateAccount(ctx, "222233334444")).get(t)
+	otherCreds := aws.Credentials{AccessKeyID: other.AccessKeyID, SecretAccessKey: other.SecretAccessKey}
+	must(s.clientWith("us-east-1", otherCreds).CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("theirs"), SecretString: aws.String("v")})).get(t)
+
+	code, body := lookup(t, s, s.Creds, map[string]any{"EventName": "CreateSecret"})
+	evs := lookedUp(t, body)
+	if code != 200 || len(evs) != 3 {
+		t.Fatalf("%d: %d CreateSecret events of the default account, want 3: %v", code, len(evs), body)
+	}
+	for _, e := range evs {
+		if e["recipientAccountId"] != s.Account {
+			t.Errorf("another account's event: %v", e["recipientAccountId"])
+		}
+	}
+	_, body = lookup(t, s, otherCreds, map[string]any{"EventName": "secrets."})
+	if evs := lookedUp(t, body); len(evs) != 1 || evs[0]["requestParameters"].(map[string]any)["name"] != "theirs" {
+		t.Fatalf("the other account sees %v", evs)
+	}
+	// Paging: every CreateSecret once, two at a time.
+	seen := 0
+	var token any
+	for page := 0; page < 5; page++ {
+		in := map[string]any{"EventName": "CreateSecret", "MaxResults": 2}
+		if token != nil {
+			in["NextToken"] = token
+		}
+		_, body := lookup(t, s, s.Creds, in)
+		seen += len(lookedUp(t, body))
+		if token = body["NextToken"]; token == nil {
+			break
+		}
+	}
+	if seen != 3 {
+		t.Errorf("pages gave %d events, want 3", seen)
+	}
+	_, body = lookup(t, s, s.Creds, map[string]any{"SecretId": "b"})
+	if evs := lookedUp(t, body); len(evs) != 1 || evs[0]["eventName"] != "CreateSecret" {
+		t.Errorf("SecretId b: %v", evs)
+	}
+	code, body = lookup(t, s, s.Creds, map[string]any{"MaxResults": 0})
+	if code != 400 || body["__type"] != "ValidationException" {
+		t.Errorf("MaxResults 0: %d %v", code, body)
+	}
+	code, body = lookup(t, s, s.Creds, map[string]any{"NextToken": "x"})
+	if code != 400 || body["__type"] != "InvalidNextTokenException" {
+		t.Errorf("bad NextToken: %d %v", code, body)
+	}
+	reader := newUser(t, s, "reader", "", nil, "CofferSecretsMetadataReadOnly")
+	if code, body := lookup(t, s, reader, map[string]any{}); code != 400 || body["__type"] != "AccessDeniedException" {
+		t.Errorf("a metadata reader: %d %v", code, body)
+	}
+	auditor := newUser(t, s, "auditor", "", nil, "CofferAuditor")
+	if code, body := lookup(t, s, auditor, map[string]any{"Principal": "reader", "ErrorCode": "*"}); code != 200 || len(lookedUp(t, body)) != 1 {
+		t.Errorf("the auditor, on the reader's denied call: %d %v", code, body)
+	}
+}
+
+// TestReportCachedReads: reads an agent served from its cache become GetSecretValue records
+// marked as such, written with the report's own record.
+func TestReportCachedReads(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	agent := newUser(t, s, "agent", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"coffer:ReportCachedReads","Resource":"*"}]}`, nil)
+	body := []byte(`{"Reads":[{"SecretId":"app/db","VersionStage":"AWSCURRENT","Count":12,"FirstTime":1790000000,"LastTime":1790000060,"ClientIP":"10.0.0.7"},{"SecretId":"app/api"}]}`)
+	code, out := s.rawCallAs(t, "secretsmanager", "coffer.ReportCachedReads", "application/x-amz-json-1.1", body, time.Now(), agent, nil)
+	if code != 200 || out["Recorded"] != float64(2) {
+		t.Fatalf("%d %v", code, out)
+	}
+	var cached []*audit.Event
+	for _, e := range auditEvents(t, s) {
+		if e.AdditionalEventData["servedFromCache"] == true {
+			cached = append(cached, e)
+		}
+	}
+	if len(cached) != 2 || cached[0].EventName != "GetSecretValue" || cached[0].RequestParameters["secretId"] != "app/db" ||
+		!strings.HasSuffix(cached[0].UserIdentity.ARN, ":user/agent") || cached[0].EventTime != "2026-09-21T14:14:20Z" ||
+		cached[0].AdditionalEventData["count"] != float64(12) || cached[0].AdditionalEventData["clientIP"] != "10.0.0.7" {
+		t.Fatalf("cached reads %+v", cached)
+	}
+	reader := newUser(t, s, "reader", "", nil, "CofferSecretsMetadataReadOnly")
+	if code, out := s.rawCallAs(t, "secretsmanager", "coffer.ReportCachedReads", "application/x-amz-json-1.1", body, time.Now(), reader, nil); code != 400 || out["__type"] != "AccessDeniedException" {
+		t.Errorf("a caller without coffer:ReportCachedReads: %d %v", code, out)
+	}
+	if code, out := s.rawCallAs(t, "secretsmanager", "coffer.ReportCachedReads", "application/x-amz-json-1.1", []byte(`{"Reads":[]}`), time.Now(), agent, nil); code != 400 || out["__type"] != "ValidationException" {
+		t.Errorf("an empty report: %d %v", code, out)
+	}
+}
+
+// TestAuditServiceEvents: a purge at the end of a recovery window and a scheduled key
+// deletion are recorded as service events.
+func TestAuditServiceEvents(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	cr := must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("old"), SecretString: aws.String("v")})).get(t)
+	must(c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("old"), RecoveryWindowInDays: aws.Int64(7)})).get(t)
+	k := s.kmsClient("us-east-1")
+	key := must(k.CreateKey(ctx, &kms.CreateKeyInput{})).get(t)
+	must(k.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)})).get(t)
+	s.Clock.Advance(8 * 24 * time.Hour)
+	if n, err := s.Secrets.PurgeDue(ctx); err != nil || n != 1 {
+		t.Fatalf("PurgeDue %d %v", n, err)
+	}
+	s.Secrets.KMS().RunDue(ctx)
+	found := map[string]bool{}
+	for _, e := range auditEvents(t, s) {
+		if e.EventType != audit.TypeServiceEvent {
+			continue
+		}
+		if len(e.Resources) != 1 || e.UserIdentity.Type != "AWSService" || e.RecipientAccountID != s.Account {
+			t.Errorf("service event %+v", e)
+			continue
+		}
+		found[e.EventName+" "+e.Resources[0].ARN] = true
+	}
+	if !found["EndSecretDeletion "+*cr.ARN] || !found["DeleteKey "+*key.KeyMetadata.Arn] {
+		t.Errorf("service events %v", found)
+	}
 }

@@ -441,7 +441,7 @@ func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error
 	c.body, c.service = body, "secretsmanager"
 	var refs requestRefs
 	switch op {
-	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "ListKeyBindings", "ListUnusableKeyBindings", "LookupEvents", "GetAuditDigest":
+	case "ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "ListKeyBindings", "ListUnusableKeyBindings", "LookupEvents", "GetAuditDigest", "ReportCachedReads":
 		return h.check(c, c.action, "*", c.ns.Account, "", nil, false)
 	case "CreateSecret", "ValidateResourcePolicy":
 		json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding
