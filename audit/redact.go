@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // alwaysRemoved are member names removed wherever they appear, in any case,
 // whatever the service models say: secret material under a name the models
 // forget to mark (STS marks SessionToken's shape as plain), and the
-// credentials of a signed request.
+// credentials of a signed request. Keys are in lower case; a member matches
+// when foldName says encoding/json would take one for the other.
 var alwaysRemoved = map[string]bool{
 	"sessiontoken":         true,
 	"secretaccesskey":      true,
@@ -23,6 +26,39 @@ var alwaysRemoved = map[string]bool{
 	"x-amz-signature":      true,
 }
 
+// cofferPaths lists, as sensitivePaths does for AWS's operations, the secret
+// members of coffer's own operations (docs/extensions.md), which no botocore
+// model describes: a SecretStringTemplate is part of the value it makes.
+var cofferPaths = map[string]map[string][]string{
+	"GenerateSecretValue": {
+		"input": {"GenerateSecretString.SecretStringTemplate"},
+	},
+}
+
+// foldName returns a member name as encoding/json compares it with a struct
+// field's: ASCII letters in one case and every other rune as the least of its
+// Unicode fold set, so that "ſecretString" (with U+017F, a long s), which the
+// decoders of coffer's JSON services take for SecretString, is removed like it.
+// The result is in lower case, as alwaysRemoved's keys are.
+func foldName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			for {
+				next := unicode.SimpleFold(r)
+				if next <= r {
+					r = next
+					break
+				}
+				r = next
+			}
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
 // maxDepth bounds the copy so that a cyclic or absurdly deep value cannot
 // exhaust the stack; anything deeper is dropped, not recorded.
 const maxDepth = 64
@@ -32,10 +68,13 @@ const maxDepth = 64
 // service's model marks sensitive and without any key, at any depth, named
 // SessionToken, SecretAccessKey, Plaintext, SecretString, SecretBinary,
 // RandomPassword, RotationToken, Authorization, X-Amz-Security-Token or
-// X-Amz-Signature (compared case-insensitively).
+// X-Amz-Signature. Names are compared as encoding/json matches members to
+// fields: without regard to case, Unicode's case folding included.
 //
-// service is a model name ("secretsmanager", "kms", "iam", "sts") or an
-// event source ("kms.amazonaws.com"). Redact never modifies params and never
+// service is a model name ("secretsmanager", "kms", "iam", "sts"), an
+// event source ("kms.amazonaws.com"), or "coffer" for coffer's own
+// operations, whose secret members (GenerateSecretValue's
+// SecretStringTemplate) are removed too. Redact never modifies params and never
 // panics: a nil map gives nil; maps with string keys and slices of any type
 // are copied as map[string]any and []any, structs and pointers as their
 // JSON form; values nested deeper than 64 levels, and values JSON cannot
@@ -53,7 +92,11 @@ func Redact(service, operation string, params map[string]any, input bool) map[st
 		dir = "input"
 	}
 	service = strings.TrimSuffix(service, ".amazonaws.com")
-	for _, p := range sensitivePaths[service][operation][dir] {
+	paths := sensitivePaths[service][operation][dir]
+	if service == "coffer" {
+		paths = cofferPaths[operation][dir]
+	}
+	for _, p := range paths {
 		removePath(out, p)
 	}
 	return out
@@ -84,7 +127,7 @@ func copyValue(v reflect.Value, depth int) any {
 		iter := v.MapRange()
 		for iter.Next() {
 			k := iter.Key().String()
-			if alwaysRemoved[strings.ToLower(k)] {
+			if alwaysRemoved[foldName(k)] {
 				continue
 			}
 			m[k] = copyValue(iter.Value(), depth+1)
@@ -146,15 +189,19 @@ func removePath(v any, path string) {
 	if !ok {
 		return
 	}
-	if last && walks == "" {
-		delete(m, name)
-		return
+	// The decoders take a member whatever its case (see foldName), so every
+	// spelling of name is removed, or walked.
+	want := foldName(name)
+	for k, child := range m {
+		if foldName(k) != want {
+			continue
+		}
+		if last && walks == "" {
+			delete(m, k)
+			continue
+		}
+		walk(child, walks, rest)
 	}
-	child, ok := m[name]
-	if !ok {
-		return
-	}
-	walk(child, walks, rest)
 }
 
 // walk follows the "[]" and "{}" steps in walks, then removes rest from

@@ -97,6 +97,22 @@ func TestRedact(t *testing.T) {
 			"deep":[[{"plaintext":"p","secretString":"s","keep":1}]]}`,
 		want: `{"headers":{"Host":"h"},"deep":[[{"keep":1}]]}`,
 	}, {
+		// encoding/json takes these members for SecretString, SecretBinary, RotationToken and
+		// SessionToken: "ſ" is U+017F, a long s, and the "K" of RotationToKen U+212A, the
+		// Kelvin sign.
+		name: "names the decoders fold together", service: "secretsmanager", op: "PutSecretValue", input: true,
+		in:   `{"SecretId":"db","ſecretString":"x","SECRETBINARY":"eA==","RotationToKen":"r","Nested":{"ſessionToken":"t","Keep":1}}`,
+		want: `{"SecretId":"db","Nested":{"Keep":1}}`,
+	}, {
+		name: "GenerateSecretValue", service: "coffer", op: "GenerateSecretValue", input: true,
+		in: `{"SecretId":"db","ClientRequestToken":"t","GenerateSecretString":{"SecretStringTemplate":"{\"user\":\"u\"}",
+			"GenerateStringKey":"password","PasswordLength":32},"VersionStages":["AWSPENDING"]}`,
+		want: `{"SecretId":"db","ClientRequestToken":"t","GenerateSecretString":{"GenerateStringKey":"password","PasswordLength":32},"VersionStages":["AWSPENDING"]}`,
+	}, {
+		name: "GenerateSecretValue, spelled otherwise", service: "coffer", op: "GenerateSecretValue", input: true,
+		in:   `{"SecretId":"db","generateſecretstring":{"ſecretStringTemplate":"{}","secretstringtemplate":"{}","Keep":1}}`,
+		want: `{"SecretId":"db","generateſecretstring":{"Keep":1}}`,
+	}, {
 		name: "unknown operation keeps the rest", service: "kms", op: "Nope", input: true,
 		in: `{"KeyId":"k","Grants":[1,"a",null,true]}`, want: `{"KeyId":"k","Grants":[1,"a",null,true]}`,
 	}, {
@@ -154,6 +170,15 @@ func TestRedactMarker(t *testing.T) {
 	}
 	if n < 40 {
 		t.Errorf("only %d sensitive paths in the table", n)
+	}
+	for op, dirs := range cofferPaths {
+		for dir, paths := range dirs {
+			for _, p := range paths {
+				params := map[string]any{"Keep": "kept"}
+				plant(params, p, marker)
+				check("coffer", op, dir == "input", params)
+			}
+		}
 	}
 	for name := range alwaysRemoved {
 		for _, key := range []string{name, strings.ToUpper(name)} {

@@ -341,7 +341,9 @@ func (h *Handler) newCall(ctx context.Context, r *http.Request, key *coffer.Acce
 // is the resource's policy ("" for none); gate applies KMS's rule that the key policy must
 // allow.
 func (h *Handler) check(c *call, action, resource, resourceAccount, resourcePolicy string, extra map[string][]string, gate bool) error {
-	c.rec.addResource(resource)
+	if action != "secretsmanager:CreateSecret" { // the new secret's ARN (with its suffix) comes with the answer
+		c.rec.addResource(resource)
+	}
 	if c.pols.root && resourcePolicy == "" && !gate && resourceAccount == c.key.Account {
 		return nil // an account root in its own account, with no resource policy to deny it
 	}

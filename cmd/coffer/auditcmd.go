@@ -162,7 +162,9 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	if rep.PublicKey != "" {
 		fmt.Fprintf(stdout, "Digests signed by %s, trusted from %s.\n", rep.PublicKey, source)
 	}
-	if n := rep.Unsigned(); n > 0 {
+	if n := rep.Unsigned(); n > 0 && rep.LastSignedSeq == 0 && !rep.Anchored {
+		fmt.Fprintf(stdout, "No record is signed yet: the server has written no digest (it writes one every --audit-digest-every records, every --audit-digest-interval and at a clean shutdown).\n")
+	} else if n > 0 {
 		fmt.Fprintf(stdout, "The last %d records follow the last signed digest (record %d): the server is running, or stopped without a clean shutdown; records cut from the end after a digest only an exported digest (--digests) can reveal.\n", n, rep.LastSignedSeq)
 	}
 	return nil
