@@ -443,3 +443,38 @@ func TestAuditServiceEvents(t *testing.T) {
 		t.Errorf("service events %v", found)
 	}
 }
+
+// TestGetAuditDigest: the last signed digest, through the API, verifies the trail as an
+// exported anchor.
+func TestGetAuditDigest(t *testing.T) {
+	s := startServer(t, serverOpts{auditDigests: 3})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	call := func() map[string]any {
+		code, out := s.rawCallAs(t, "secretsmanager", "coffer.GetAuditDigest", "application/x-amz-json-1.1", []byte(`{}`), time.Now(), s.Creds, nil)
+		if code != 200 {
+			t.Fatalf("%d %v", code, out)
+		}
+		return out
+	}
+	if out := call(); out["Digest"] != nil {
+		t.Fatalf("a digest before any was written: %v", out)
+	}
+	for range 4 {
+		must(c.ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
+	}
+	out := call()
+	raw, _ := json.Marshal(out["Digest"])
+	var d audit.Digest
+	if err := json.Unmarshal(raw, &d); err != nil || d.Server != "test" || d.Seq == 0 || d.Signature == "" {
+		t.Fatalf("digest %s", raw)
+	}
+	rep, err := audit.Verify(audit.DirSource(s.AuditDir), audit.VerifyOptions{Digests: []*audit.Digest{&d}})
+	if err != nil || rep.LastSignedSeq < d.Seq {
+		t.Fatalf("verify against the API's digest: %v %+v", err, rep)
+	}
+	reader := newUser(t, s, "reader", "", nil, "CofferSecretsMetadataReadOnly")
+	if code, out := s.rawCallAs(t, "secretsmanager", "coffer.GetAuditDigest", "application/x-amz-json-1.1", []byte(`{}`), time.Now(), reader, nil); code != 400 || out["__type"] != "AccessDeniedException" {
+		t.Errorf("a metadata reader: %d %v", code, out)
+	}
+}

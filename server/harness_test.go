@@ -75,6 +75,7 @@ type serverOpts struct {
 	regions        []string
 	trustedProxies []*net.IPNet
 	auditMaxBytes  int64 // the audit files' rotation size; the default when 0
+	auditDigests   int   // a digest every this many records; the default when 0
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
@@ -123,7 +124,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	clk := &clock{t: time.Now().UTC()}
 	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
 	auditDir := filepath.Join(dir, "audit")
-	trail := openAudit(t, auditDir, o.auditMaxBytes)
+	trail := openAudit(t, auditDir, o.auditMaxBytes, o.auditDigests)
 	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
 		Audit: trail, AuditSource: audit.DirSource(auditDir)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -141,7 +142,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 }
 
 // openAudit opens an audit log over files in dir, closed when the test ends.
-func openAudit(t testing.TB, dir string, maxBytes int64) *audit.Log {
+func openAudit(t testing.TB, dir string, maxBytes int64, digestEvery int) *audit.Log {
 	t.Helper()
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -151,7 +152,7 @@ func openAudit(t testing.TB, dir string, maxBytes int64) *audit.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(audit.Options{Server: "test", Key: key, Sinks: []audit.Sink{fs}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := audit.Open(audit.Options{Server: "test", Key: key, Sinks: []audit.Sink{fs}, DigestEvery: digestEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestSharedStoreInvalidation(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := core.New(store, first.Keys, core.Options{Logger: log})
 	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true,
-		Audit: openAudit(t, t.TempDir(), 0)})
+		Audit: openAudit(t, t.TempDir(), 0, 0)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
