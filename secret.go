@@ -79,6 +79,11 @@ type Version struct {
 // Destroyed reports whether the version's value was destroyed.
 func (v *Version) Destroyed() bool { return !v.DestroyedDate.IsZero() }
 
+// Empty reports whether v is a version without a value yet: the placeholder RotateSecret
+// makes, staged AWSPENDING, that the rotation's createSecret step fills with PutSecretValue
+// under the same ClientRequestToken (AWS's "empty secret version").
+func (v *Version) Empty() bool { return !v.Destroyed() && len(v.Ciphertext) == 0 }
+
 // HasStage reports whether v carries the staging label stage.
 func (v *Version) HasStage(stage string) bool {
 	for _, s := range v.Stages {

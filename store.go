@@ -52,6 +52,10 @@ type Tx interface {
 	// DueForPurge returns up to limit (0 or less: no limit) secrets, of any namespace, whose
 	// PurgeDate is set and not after now, oldest first.
 	DueForPurge(now time.Time, limit int) ([]*Secret, error)
+	// DueRotations returns up to limit (0 or less: no limit) secrets, of any namespace, not
+	// scheduled for deletion, with rotation enabled and a NextRotationDate at or before now,
+	// soonest first (then by ARN).
+	DueRotations(now time.Time, limit int) ([]*Secret, error)
 
 	// Versions returns every version of a secret, ordered by CreatedDate then VersionID, with
 	// their Stages filled in (each sorted ascending, byte order). A missing secret is NotFound;

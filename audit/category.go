@@ -115,8 +115,23 @@ var extensions = map[string]string{
 	"CreateAccount":                "iam.create_account",
 	"Seal":                         "server.seal",
 	"LookupEvents":                 "audit.read",
+	"GetRotationStatus":            "secrets.read",
+	"ResetRotation":                "secrets.rotate",
 	"GetAuditDigest":               "audit.read",
 	"ReportCachedReads":            "secrets.get_value",
+}
+
+// serviceEvents gives the category of the service events (background work) coffer records.
+var serviceEvents = map[string]string{
+	"EndSecretDeletion": "secrets.destroy",
+	"RotationStarted":   "secrets.rotate",
+	"RotationStep":      "secrets.rotate",
+	"RotationSucceeded": "secrets.rotate",
+	"RotationFailed":    "secrets.rotate",
+	"RotationAbandoned": "secrets.rotate",
+	"RotationTested":    "secrets.rotate",
+	"DeleteKey":         "kms.key_deletion",
+	"RotateKey":         "kms.key_rotation",
 }
 
 // Category returns coffer's category for an operation, such as
@@ -128,6 +143,9 @@ var extensions = map[string]string{
 func Category(eventSource, eventName string) string {
 	prefix := servicePrefix(eventSource)
 	if c, ok := categories[prefix][eventName]; ok {
+		return c
+	}
+	if c, ok := serviceEvents[eventName]; ok {
 		return c
 	}
 	if c, ok := extensions[eventName]; ok {

@@ -195,3 +195,39 @@ func (c *Client) CreateAccount(ctx context.Context, id string) (*Account, error)
 	}
 	return &out, nil
 }
+
+// RotationAttempt is one rotation attempt of a secret, as coffer.GetRotationStatus shows it.
+type RotationAttempt struct {
+	Token    string    `json:"token"`
+	Trigger  string    `json:"trigger"`
+	Rotator  string    `json:"rotator"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Outcome  string    `json:"outcome"`
+	Failures int       `json:"failures"`
+	NextTry  time.Time `json:"nextTry"`
+	Steps    []struct {
+		Step     string    `json:"step"`
+		Started  time.Time `json:"started"`
+		Duration string    `json:"duration"`
+		Error    string    `json:"error"`
+	} `json:"steps"`
+}
+
+// RotationStatus returns a secret's last rotation attempts, newest first.
+func (c *Client) RotationStatus(ctx context.Context, secretID string) ([]RotationAttempt, error) {
+	var out struct{ Attempts []RotationAttempt }
+	if err := c.Call(ctx, "coffer.GetRotationStatus", map[string]string{"SecretId": secretID}, &out); err != nil {
+		return nil, err
+	}
+	return out.Attempts, nil
+}
+
+// ResetRotation resolves a rotation left with an AWSPENDING version and says what it did.
+func (c *Client) ResetRotation(ctx context.Context, secretID string) (string, error) {
+	var out struct{ Result string }
+	if err := c.Call(ctx, "coffer.ResetRotation", map[string]string{"SecretId": secretID}, &out); err != nil {
+		return "", err
+	}
+	return out.Result, nil
+}

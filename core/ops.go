@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -68,6 +69,12 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 		}
 		if ver.Destroyed() {
 			return errDestroyed(ver.VersionID)
+		}
+		if ver.Empty() {
+			if in.VersionId != nil {
+				return coffer.Errorf(coffer.ErrResourceNotFound, "Secrets Manager can't find the specified secret value for VersionId: %s", ver.VersionID)
+			}
+			return coffer.Errorf(coffer.ErrResourceNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", str(in.VersionStage))
 		}
 		val, err := s.open(ctx, tx, ver)
 		if err != nil {
@@ -150,6 +157,16 @@ func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 	switch {
 	case err == nil && existing.Destroyed():
 		return nil, coffer.Errorf(coffer.ErrResourceExists, "You can't modify an existing version, you can only create new versions.")
+	case err == nil && existing.Empty():
+		// A rotation's placeholder: the value arrives now, and the version keeps its labels.
+		for _, st := range existing.Stages {
+			if !slices.Contains(stages, st) {
+				stages = append(slices.Clone(stages), st)
+			}
+		}
+		if err := tx.DeleteVersion(sec.ARN, token); err != nil {
+			return nil, err
+		}
 	case err == nil:
 		old, err := s.open(ctx, tx, existing)
 		if err != nil {
@@ -169,6 +186,9 @@ func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 		return nil, err
 	}
 	sec.LastChangedDate = now
+	if slices.Contains(stages, coffer.StageCurrent) {
+		s.countsAsRotation(sec, now)
+	}
 	if err := tx.UpdateSecret(sec); err != nil {
 		return nil, err
 	}

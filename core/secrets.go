@@ -282,7 +282,7 @@ func (s *Service) reencrypt(ctx context.Context, tx coffer.Tx, sec *coffer.Secre
 		return err
 	}
 	for _, ver := range all {
-		if ver.Destroyed() || ver.KMSKeyID == keyID || !(ver.HasStage(coffer.StageCurrent) || ver.HasStage(coffer.StagePending) || ver.HasStage(coffer.StagePrevious)) {
+		if ver.Destroyed() || ver.Empty() || ver.KMSKeyID == keyID || !(ver.HasStage(coffer.StageCurrent) || ver.HasStage(coffer.StagePending) || ver.HasStage(coffer.StagePrevious)) {
 			continue
 		}
 		val, err := s.open(ctx, tx, ver)

@@ -32,6 +32,8 @@ type Service struct {
 	kms     *kms.Service
 	authz   Authorizer
 	onEvent func(context.Context, coffer.ServiceEvent)
+	// rotations runs rotations (package rotation); nil refuses every rotator.
+	rotations Rotations
 }
 
 // Options are a Service's optional dependencies.

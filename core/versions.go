@@ -162,6 +162,9 @@ func (s *Service) UpdateSecretVersionStage(ctx context.Context, ns coffer.Namesp
 		if to.Destroyed() {
 			return errDestroyed(to.VersionID)
 		}
+		if to.Empty() && stage == coffer.StageCurrent {
+			return coffer.Errorf(coffer.ErrInvalidRequest, "You can't move the staging label AWSCURRENT to version %s, which has no value yet.", to.VersionID)
+		}
 		if holder != nil && holder.VersionID != to.VersionID {
 			if in.RemoveFromVersionId == nil {
 				return coffer.Errorf(coffer.ErrInvalidParameter, "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, holder.VersionID)

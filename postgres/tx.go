@@ -307,6 +307,17 @@ func (t *tx) DueForPurge(now time.Time, limit int) ([]*coffer.Secret, error) {
 		required(now), lim)
 }
 
+// DueRotations implements coffer.Tx.
+func (t *tx) DueRotations(now time.Time, limit int) ([]*coffer.Secret, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	return t.secrets("due for rotation", `SELECT `+secretColumns+` FROM secrets
+		WHERE rotation_enabled AND purge_date IS NULL AND next_rotation_date IS NOT NULL AND next_rotation_date <= $1
+		ORDER BY next_rotation_date, arn LIMIT $2`, required(now), lim)
+}
+
 // Account implements coffer.Tx.
 func (t *tx) Account(id string) (*coffer.Account, error) {
 	var created pgtype.Timestamptz

@@ -295,10 +295,11 @@ func (h *Handler) events(rec *auditRec, err error) []*audit.Event {
 	return out
 }
 
-// recordServiceEvent records a service's background work; the work is done, so a record
-// that cannot be written is logged as an error (the log keeps it and writes it once the
-// sink comes back, unless the log was already refusing records).
-func (h *Handler) recordServiceEvent(ctx context.Context, ev coffer.ServiceEvent) {
+// RecordServiceEvent records a service's background work (purges, key deletions and
+// rotations, rotation attempts and steps); the work is done, so a record that cannot be
+// written is logged as an error (the log keeps it and writes it once the sink comes back,
+// unless the log was already refusing records).
+func (h *Handler) RecordServiceEvent(ctx context.Context, ev coffer.ServiceEvent) {
 	if err := h.ServiceEvent(context.WithoutCancel(ctx), ev.Service, ev.Name, ev.Namespace, ev.ARN, ev.Details, nil); err != nil {
 		h.log.Error("background work could not be recorded in the audit trail", "event", ev.Name, "resource", ev.ARN, "err", err)
 	}

@@ -98,6 +98,8 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 			out.Bindings = append(out.Bindings, bindingOf(b))
 		}
 		return out, nil
+	case "GetRotationStatus", "ResetRotation":
+		return h.rotationOp(ctx, ns, op, body)
 	case "LookupEvents":
 		return h.lookupEvents(ns, body)
 	case "ReportCachedReads":

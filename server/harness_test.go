@@ -28,6 +28,7 @@ import (
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/postgres"
+	"github.com/coffer-project/coffer/rotation"
 	"github.com/coffer-project/coffer/server"
 	"github.com/coffer-project/coffer/sqlite"
 	"github.com/coffer-project/coffer/storetest"
@@ -68,6 +69,8 @@ type testServer struct {
 	// AuditDir holds the audit trail's files; Audit is the log.
 	AuditDir string
 	Audit    *audit.Log
+	// Rotations is the rotation engine (built-in rotators only).
+	Rotations *rotation.Engine
 }
 
 type serverOpts struct {
@@ -127,6 +130,9 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	trail := openAudit(t, auditDir, o.auditMaxBytes, o.auditDigests)
 	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
 		Audit: trail, AuditSource: audit.DirSource(auditDir)})
+	engine := rotation.New(rotation.Options{Rotators: rotation.Defaults(), Store: store, Secrets: svc, Credentials: h.RotatorCredentials,
+		Client: h.InProcessClient, Event: h.RecordServiceEvent, Now: clk.Now, Logger: log, Server: "test", Backoff: time.Hour})
+	h.SetRotations(engine)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +143,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	return &testServer{
 		URL: "http://" + ln.Addr().String(), Dir: dir, DSN: dsn, Store: store, Secrets: svc, Clock: clk,
 		Creds:   aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
-		Account: boot.AccountID, Regions: o.regions, Keys: keys, handler: h, AuditDir: auditDir, Audit: trail,
+		Account: boot.AccountID, Regions: o.regions, Keys: keys, handler: h, AuditDir: auditDir, Audit: trail, Rotations: engine,
 	}
 }
 

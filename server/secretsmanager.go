@@ -229,6 +229,26 @@ func (h *Handler) secretsManager(ctx context.Context, ns coffer.Namespace, op st
 			return nil, err
 		}
 		return refOut(r), nil
+	case "RotateSecret":
+		var in core.RotateSecretInput
+		if err := awsapi.Decode(body, &in); err != nil {
+			return nil, err
+		}
+		r, err := svc.RotateSecret(ctx, ns, &in)
+		if err != nil {
+			return nil, err
+		}
+		return &versionRefOut{ARN: r.ARN, Name: r.Name, VersionId: r.VersionID}, nil
+	case "CancelRotateSecret":
+		var in core.CancelRotateSecretInput
+		if err := awsapi.Decode(body, &in); err != nil {
+			return nil, err
+		}
+		r, err := svc.CancelRotateSecret(ctx, ns, &in)
+		if err != nil {
+			return nil, err
+		}
+		return &versionRefOut{ARN: r.ARN, Name: r.Name, VersionId: r.VersionID}, nil
 	}
 	if isModelled(op) {
 		return nil, coffer.Errorf(coffer.ErrInvalidRequest, "This coffer server does not implement %s yet.", op)
@@ -240,8 +260,7 @@ func (h *Handler) secretsManager(ctx context.Context, ns coffer.Namespace, op st
 // so that it gets a clear refusal rather than "unknown operation".
 func isModelled(op string) bool {
 	switch op {
-	case "CancelRotateSecret", "RemoveRegionsFromReplication",
-		"ReplicateSecretToRegions", "RotateSecret", "StopReplicationToReplica":
+	case "RemoveRegionsFromReplication", "ReplicateSecretToRegions", "StopReplicationToReplica":
 		return true
 	}
 	return false
@@ -252,6 +271,13 @@ func wipeText(s *core.Text, b core.Blob) {
 		clear(*s)
 	}
 	clear(b)
+}
+
+// versionRefOut is RotateSecret's and CancelRotateSecret's answer.
+type versionRefOut struct {
+	ARN       string `json:"ARN"`
+	Name      string `json:"Name"`
+	VersionId string `json:"VersionId,omitempty"` //nolint:revive // AWS's naming
 }
 
 // wiping is a response holding plaintext: it is encoded, then the plaintext is wiped.

@@ -85,7 +85,7 @@ func testProtocolErrors(t *testing.T, o serverOpts) {
 		{"no target", "", jsonCT, []byte(`{}`), 400, "UnknownOperationException"},
 		{"other service", "sts.GetCallerIdentity", jsonCT, []byte(`{}`), 400, "UnknownOperationException"},
 		{"KMS target signed for secretsmanager", "TrentService.ListKeys", jsonCT, []byte(`{}`), 400, "InvalidSignatureException"},
-		{"not yet served", "secretsmanager.RotateSecret", jsonCT, []byte(`{"SecretId":"x"}`), 400, "InvalidRequestException"},
+		{"not yet served", "secretsmanager.ReplicateSecretToRegions", jsonCT, []byte(`{"SecretId":"x"}`), 400, "InvalidRequestException"},
 		{"malformed JSON", "secretsmanager.GetSecretValue", jsonCT, []byte(`{"SecretId":`), 400, "SerializationException"},
 		{"wrong member type", "secretsmanager.GetSecretValue", jsonCT, []byte(`{"SecretId":7}`), 400, "SerializationException"},
 		{"wrong content type", "secretsmanager.GetSecretValue", "text/plain", []byte(`{"SecretId":"x"}`), 400, "SerializationException"},

@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-project/coffer/awsquery"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/iam"
+	"github.com/coffer-project/coffer/rotation"
 	"github.com/coffer-project/coffer/sigv4"
 )
 
@@ -74,6 +75,17 @@ type Handler struct {
 	policyNow func() time.Time
 	// refusedNoLog counts calls refused for want of an audit log.
 	refusedNoLog atomic.Uint64
+	// rotations is the rotation engine, for coffer.GetRotationStatus and ResetRotation.
+	rotations *rotation.Engine
+}
+
+// SetRotations gives the handler the rotation engine (made after the handler, since
+// rotators call the API through it) and makes it the core's.
+func (h *Handler) SetRotations(e *rotation.Engine) {
+	h.rotations = e
+	if h.cfg.Secrets != nil {
+		h.cfg.Secrets.SetRotations(e)
+	}
 }
 
 // New returns a Handler.
@@ -116,8 +128,8 @@ func New(cfg Config) *Handler {
 		cfg.Secrets.SetAuthorizer(h)
 		cfg.Secrets.KMS().SetAuthorizer(h.authorizeKeyUse)
 		cfg.Secrets.KMS().SetOnUse(h.onKeyUse)
-		cfg.Secrets.SetOnServiceEvent(h.recordServiceEvent)
-		cfg.Secrets.KMS().SetOnServiceEvent(h.recordServiceEvent)
+		cfg.Secrets.SetOnServiceEvent(h.RecordServiceEvent)
+		cfg.Secrets.KMS().SetOnServiceEvent(h.RecordServiceEvent)
 	}
 	return h
 }

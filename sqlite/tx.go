@@ -286,6 +286,16 @@ func (t *tx) DueForPurge(now time.Time, limit int) ([]*coffer.Secret, error) {
 		WHERE purge_date <> 0 AND purge_date <= ? ORDER BY purge_date, arn LIMIT ?`, millis(now), limit)
 }
 
+// DueRotations implements coffer.Tx.
+func (t *tx) DueRotations(now time.Time, limit int) ([]*coffer.Secret, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	return t.secrets("due for rotation", `SELECT `+secretColumns+` FROM secrets
+		WHERE rotation_enabled <> 0 AND purge_date = 0 AND next_rotation_date <> 0 AND next_rotation_date <= ?
+		ORDER BY next_rotation_date, arn LIMIT ?`, millis(now), limit)
+}
+
 // Account implements coffer.Tx.
 func (t *tx) Account(id string) (*coffer.Account, error) {
 	var (

@@ -228,3 +228,52 @@ func testDueForPurge(t *testing.T, s coffer.Store) {
 		t.Errorf("DueForPurge before any purge date: got %d secrets, want none", len(got))
 	}
 }
+
+func testDueRotations(t *testing.T, s coffer.Store) {
+	now := at(10 * 24 * time.Hour)
+	rotating := func(ns coffer.Namespace, name string, next time.Time, enabled bool) *coffer.Secret {
+		sec := newSecret(ns, name, at(0))
+		sec.RotationEnabled = enabled
+		sec.RotationLambdaARN = "arn:aws:lambda:us-east-1:" + ns.Account + ":function:random-value"
+		sec.NextRotationDate = next
+		return sec
+	}
+	a, b := namespace(accountA, regionA), namespace(accountB, regionB)
+	due := []*coffer.Secret{
+		rotating(b, "oldest", now.Add(-3*time.Hour), true),
+		rotating(a, "older", now.Add(-time.Hour), true),
+		rotating(a, "exactly-now", now, true),
+	}
+	deleted := rotating(a, "deleted", now.Add(-2*time.Hour), true)
+	deleted.DeletedDate, deleted.PurgeDate = now.Add(-time.Hour), now.Add(6*24*time.Hour)
+	notDue := []*coffer.Secret{
+		rotating(a, "later", now.Add(time.Millisecond), true),
+		rotating(b, "disabled", now.Add(-5*time.Hour), false),
+		rotating(a, "never", time.Time{}, true),
+		deleted,
+	}
+	insertSecrets(t, s, append(slices.Clone(notDue), due[2], due[0], due[1])...)
+	for _, limit := range []int{1, 2, 0} {
+		var got []*coffer.Secret
+		view(t, s, func(tx coffer.Tx) error {
+			var err error
+			got, err = tx.DueRotations(now, limit)
+			return err
+		})
+		want := due
+		if limit > 0 {
+			want = due[:limit]
+		}
+		if len(got) != len(want) {
+			var names []string
+			for _, sec := range got {
+				names = append(names, sec.Name)
+			}
+			t.Errorf("DueRotations(limit %d): got %q, want %d secrets", limit, names, len(want))
+			continue
+		}
+		for i := range want {
+			checkSecret(t, fmt.Sprintf("DueRotations(limit %d)[%d]", limit, i), got[i], want[i])
+		}
+	}
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},
+		{"DueRotations", testDueRotations},
 		{"Accounts", testAccounts},
 		{"AccessKeys", testAccessKeys},
 		{"Meta", testMeta},

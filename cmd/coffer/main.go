@@ -23,6 +23,7 @@ Usage:
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
   coffer account create   create an account and show its root key pair once
   coffer iam <verb>       common IAM paths: create-user, list-users, delete-user (coffer iam -h)
+  coffer rotation <verb>  what AWS does not show of a rotation: status, reset (coffer rotation -h)
   coffer audit <verb>     the audit trail: verify, query (coffer audit -h)
   coffer operator <verb>  seal the root key: init, unseal, seal-status, seal, rotate-root (coffer operator -h)
   coffer version          print the version
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runIAM(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "rotation":
+		return runRotation(ctx, args[1:], stdout, stderr)
 	case "operator":
 		return runOperator(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

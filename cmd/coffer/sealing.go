@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/kms"
+	"github.com/coffer-project/coffer/rotation"
 	"github.com/coffer-project/coffer/seal"
 	"github.com/coffer-project/coffer/server"
 )
@@ -140,11 +141,29 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 		TrustedProxies: a.f.trustedProxies,
 		SharedStore:    a.f.store != "sqlite",
 	})
+	rotators := rotation.Defaults()
+	if a.f.rotationConfig != "" {
+		if rotators, err = rotation.LoadConfig(a.f.rotationConfig); err != nil {
+			trail.Close()
+			keys.Close()
+			return nil, err
+		}
+	}
+	serverName, err := serverID(a.data)
+	if err != nil {
+		trail.Close()
+		keys.Close()
+		return nil, err
+	}
+	engine := rotation.New(rotation.Options{Rotators: rotators, Store: a.store, Secrets: svc, Credentials: h.RotatorCredentials,
+		Client: h.InProcessClient, Event: h.RecordServiceEvent, Logger: a.log, Server: serverName})
+	h.SetRotations(engine)
 	jobs, cancel := context.WithCancel(a.ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunPurger(jobs, time.Minute) })
 	wg.Go(func() { keySvc.RunScheduler(jobs) })
 	wg.Go(func() { svc.RunAccessRecorder(jobs) })
+	wg.Go(func() { engine.RunScheduler(jobs, time.Minute) })
 	wg.Go(func() { h.IAM().RunKeyUsageRecorder(jobs) })
 	return &server.Unsealed{Handler: h, Close: func() {
 		cancel()

@@ -44,6 +44,8 @@ type serverFlags struct {
 	passphraseFile string
 	// audit configures the audit trail.
 	audit auditFlags
+	// rotationConfig names the rotators' configuration file.
+	rotationConfig string
 }
 
 // Environment variables read by `coffer server`.
@@ -72,6 +74,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.passphraseFile, "passphrase-file", "", "unseal a passphrase seal at start with the passphrase in this file (mode 0600)")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For header gives aws:SourceIp (repeatable); from others the header is ignored")
 	f.audit.register(fs)
+	fs.StringVar(&f.rotationConfig, "rotation-config", "", "JSON file configuring the rotators a RotationLambdaARN may name (docs/rotation.md); without it, only random-value")
 	fs.BoolVar(&f.allowDisableInUse, "allow-disable-in-use", false, "let DisableKey and ScheduleKeyDeletion proceed on KMS keys that still protect live secrets (per key: tag coffer:allow-disable-in-use=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: coffer server [flags]\n\nThe administrator key pair and account id may be given with %s, %s and %s,\nor in a file named by %s holding those NAME=value lines.\n\nFlags:\n",
