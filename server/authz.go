@@ -429,12 +429,13 @@ func (h *Handler) authorizeKeyUse(ctx context.Context, action string, k *coffer.
 
 // requestRefs are the members of a request body that name what an up-front check is about.
 type requestRefs struct {
-	Name             *string
-	SecretId         *string //nolint:revive // AWS's name
-	KeyId            *string //nolint:revive // AWS's name
-	TargetKeyId      *string //nolint:revive // AWS's name
-	DestinationKeyId *string //nolint:revive // AWS's name
-	CiphertextBlob   []byte
+	Name              *string
+	SecretId          *string //nolint:revive // AWS's name
+	KeyId             *string //nolint:revive // AWS's name
+	TargetKeyId       *string //nolint:revive // AWS's name
+	DestinationKeyId  *string //nolint:revive // AWS's name
+	CiphertextBlob    []byte
+	RotationLambdaARN *string
 }
 
 // authorizeSecretsManager makes the up-front checks of Secrets Manager and coffer's
@@ -447,6 +448,13 @@ func (h *Handler) authorizeSecretsManager(c *call, op string, body []byte) error
 		return h.check(c, c.action, "*", c.ns.Account, "", nil, false)
 	case "CreateSecret", "ValidateResourcePolicy":
 		json.Unmarshal(body, &refs) // a malformed body is refused by the operation's own decoding
+	case "RotateSecret":
+		// As in AWS, naming a rotation function needs lambda:InvokeFunction on it as well.
+		json.Unmarshal(body, &refs)
+		if refs.RotationLambdaARN != nil && *refs.RotationLambdaARN != "" {
+			return h.check(c, "lambda:InvokeFunction", *refs.RotationLambdaARN, c.ns.Account, "", nil, false)
+		}
+		return nil
 	}
 	prefix := "arn:aws:secretsmanager:" + c.ns.Region + ":" + c.ns.Account + ":secret:"
 	switch op {

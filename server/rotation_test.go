@@ -238,3 +238,21 @@ func TestRotationNeedsItsRole(t *testing.T) {
 		t.Error("the rotator's denied read is not in the audit trail")
 	}
 }
+
+// TestRotateSecretNeedsInvokeFunction: as in AWS, naming a rotation function needs
+// lambda:InvokeFunction on it besides secretsmanager:RotateSecret.
+func TestRotateSecretNeedsInvokeFunction(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	must(s.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("fn"), SecretString: aws.String(`{"password":"p"}`)})).get(t)
+	rotator := newUser(t, s, "operator", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}]}`, nil)
+	c := s.clientWith("us-east-1", rotator)
+	_, err := c.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String("fn"), RotationLambdaARN: aws.String(s.lambdaARN("random-value"))})
+	wantErr(t, err, "AccessDeniedException", "")
+	if !strings.Contains(err.Error(), "lambda:InvokeFunction") {
+		t.Errorf("the refusal does not name lambda:InvokeFunction: %v", err)
+	}
+	admin := newUser(t, s, "admin", "", nil, "CofferSecretsAdministrator")
+	rotationRole(t, s, rotatePolicy)
+	must(s.clientWith("us-east-1", admin).RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String("fn"), RotationLambdaARN: aws.String(s.lambdaARN("random-value"))})).get(t)
+}
