@@ -10,8 +10,8 @@ import (
 // Filter selects events; an empty field matches everything.
 type Filter struct {
 	Since, Until time.Time // eventTime in [Since, Until)
-	// Principal matches userIdentity's ARN, principal id or access key id, or the user or
-	// role name at the end of the ARN.
+	// Principal matches userIdentity's ARN, principal id or access key id, the user or
+	// session name at the end of the ARN, or the role of an assumed-role session.
 	Principal string
 	// Secret matches a resource's ARN, the secret's name within it, or the secretId the
 	// request named.
@@ -77,7 +77,7 @@ func (f *Filter) Match(ev *Event) bool {
 	if f.Principal != "" {
 		u := ev.UserIdentity
 		name := u.ARN[strings.LastIndexByte(u.ARN, '/')+1:]
-		if f.Principal != u.ARN && f.Principal != u.PrincipalID && f.Principal != u.AccessKeyID && f.Principal != name {
+		if f.Principal != u.ARN && f.Principal != u.PrincipalID && f.Principal != u.AccessKeyID && f.Principal != name && f.Principal != sessionRole(u.ARN) {
 			return false
 		}
 	}
@@ -140,4 +140,18 @@ func SecretName(arn string) string {
 		name = name[:j]
 	}
 	return name
+}
+
+// sessionRole is the role of an assumed-role session's ARN
+// (arn:aws:sts::<account>:assumed-role/<role>/<session>), or "" for any other ARN.
+func sessionRole(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":assumed-role/")
+	if !ok || !strings.HasPrefix(arn, "arn:") {
+		return ""
+	}
+	role, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	return role
 }

@@ -448,6 +448,8 @@ func TestQuery(t *testing.T) {
 		{"principal id", Filter{Principal: "AROADEPLOYER:bob"}, []string{"r3", "r4"}},
 		{"access key", Filter{Principal: "ASIABOB"}, []string{"r3", "r4"}},
 		{"session name", Filter{Principal: "bob"}, []string{"r3", "r4"}},
+		{"role of a session", Filter{Principal: "deployer"}, []string{"r3", "r4"}},
+		{"assumed-role as a name", Filter{Principal: "assumed-role"}, nil},
 		{"root", Filter{Principal: "arn:aws:iam::111122223333:root"}, []string{"r6"}},
 		{"unknown principal", Filter{Principal: "carol"}, nil},
 		{"secret name", Filter{Secret: "db/prod"}, []string{"r1", "r2", "r3"}},
