@@ -70,9 +70,13 @@ type Engine struct {
 type run struct {
 	token  string
 	done   chan struct{}
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	err    error
 }
+
+// errStopped is the cause of a rotation stopped by the server's shutdown (stopAll), which is
+// reattempted at the next start; a rotation stopped by Cancel (CancelRotateSecret) is not.
+var errStopped = errors.New("rotation: interrupted by the server's shutdown")
 
 // New returns an Engine.
 func New(opts Options) *Engine {
@@ -143,7 +147,7 @@ func (e *Engine) Cancel(secretARN string) {
 	r := e.running[secretARN]
 	e.mu.Unlock()
 	if r != nil {
-		r.cancel()
+		r.cancel(context.Canceled)
 	}
 }
 
@@ -173,12 +177,12 @@ func (e *Engine) launch(ns coffer.Namespace, secretARN, token, trigger string) (
 		}
 		return nil, coffer.Errorf(coffer.ErrInvalidRequest, "A previous rotation isn't complete. That rotation will be reattempted.")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	r := &run{token: token, done: make(chan struct{}), cancel: cancel}
 	e.running[secretARN] = r
 	go func() {
 		defer close(r.done)
-		defer cancel()
+		defer cancel(nil)
 		e.sem <- struct{}{}
 		r.err = e.rotate(ctx, ns, secretARN, token, trigger)
 		<-e.sem
@@ -197,7 +201,7 @@ type Attempt struct {
 	Rotator  string        `json:"rotator"`
 	Started  time.Time     `json:"started"`
 	Ended    time.Time     `json:"ended,omitzero"`
-	Outcome  string        `json:"outcome"` // running, succeeded, failed, cancelled
+	Outcome  string        `json:"outcome"` // running, succeeded, failed, cancelled, discarded (by a reset)
 	Steps    []StepOutcome `json:"steps"`
 	Failures int           `json:"failures,omitempty"` // consecutive failed attempts, for the backoff
 	NextTry  time.Time     `json:"nextTry,omitzero"`
@@ -263,7 +267,13 @@ func (e *Engine) saveAttempt(ctx context.Context, secretARN string, a *Attempt) 
 			if err := tx.PutMeta(retryMeta+secretARN, []byte(a.NextTry.Format(time.RFC3339Nano))); err != nil {
 				return err
 			}
-		case "succeeded", "cancelled":
+		case "running":
+			// Should the server die in the middle, the scheduler finds the rotation here and
+			// resumes it once the attempt is plainly dead (see due).
+			if err := tx.PutMeta(retryMeta+secretARN, []byte(a.Started.Add(e.staleAfter()).Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		case "succeeded", "cancelled", "discarded":
 			if err := tx.DeleteMeta(retryMeta + secretARN); err != nil {
 				return err
 			}
@@ -309,13 +319,20 @@ func (e *Engine) rotate(ctx context.Context, ns coffer.Namespace, secretARN, tok
 	fail := func(step string, err error) error {
 		a.Ended = e.opts.Now().UTC()
 		a.Outcome = "failed"
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if errors.Is(context.Cause(ctx), errStopped) {
+			err = fmt.Errorf("%w (%s)", errStopped, safeError(err))
+		} else if errors.Is(ctx.Err(), context.Canceled) {
 			a.Outcome = "cancelled"
 		}
 		a.Failures++
 		details := map[string]any{"rotator": name, "clientRequestToken": token, "step": step, "error": safeError(err)}
 		if a.Outcome == "failed" {
 			a.NextTry = a.Ended.Add(e.backoff(a.Failures))
+			if step == StepTest || step == StepFinish {
+				// setSecret has run: with a single user, the target already has the new
+				// credential and AWSCURRENT does not work until finishSecret. Retry soon.
+				a.NextTry = a.Ended.Add(min(e.backoff(a.Failures), 30*time.Second))
+			}
 			details["nextAttempt"] = a.NextTry.Format(time.RFC3339)
 			e.event(ctx, "RotationFailed", ns, secretARN, details)
 		} else {
@@ -387,6 +404,10 @@ func (e *Engine) settle(ctx context.Context, client *secretsmanager.Client, secr
 	}
 	return nil
 }
+
+// staleAfter is how long after its start an attempt still marked running in the store is
+// taken for dead (its server stopped without recording the end): four steps' timeouts.
+func (e *Engine) staleAfter() time.Duration { return 4*e.opts.StepTimeout + time.Minute }
 
 // backoff is the delay before attempt failures+1: exponential from Options.Backoff, at most
 // an hour, with full jitter.

@@ -127,10 +127,14 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 // due says whether sec's rotation should start now.
 func (e *Engine) due(ctx context.Context, sec *coffer.Secret, now time.Time) bool {
 	if attempts, err := readStatus(ctx, e.opts.Store, sec.ARN); err == nil && len(attempts) > 0 {
-		if a := attempts[0]; a.Outcome == "failed" {
+		switch a := attempts[0]; a.Outcome {
+		case "failed":
 			// A failed rotation is reattempted (its AWSPENDING version is resumed) once its
 			// backoff has passed, window or not, as AWS reattempts it.
 			return !now.Before(a.NextTry)
+		case "running":
+			// Not running here (the caller checked): a server stopped in the middle of it.
+			return !now.Before(a.Started.Add(e.staleAfter()))
 		}
 	}
 	if !sec.NextRotationDate.IsZero() && sec.NextRotationDate.Before(now) {
@@ -188,12 +192,13 @@ func (e *Engine) RunScheduler(ctx context.Context, interval time.Duration) {
 }
 
 // stopAll cancels the rotations under way and waits for them: an interrupted rotation keeps
-// its AWSPENDING version and resumes at the next start.
+// its AWSPENDING version and counts as failed, so that the next start reattempts it after the
+// backoff.
 func (e *Engine) stopAll() {
 	e.mu.Lock()
 	runs := make([]*run, 0, len(e.running))
 	for _, r := range e.running {
-		r.cancel()
+		r.cancel(errStopped)
 		runs = append(runs, r)
 	}
 	e.mu.Unlock()
@@ -270,7 +275,8 @@ func rotatorError(what string, err error) error {
 // runs the rotator's testSecret step on the pending version; when the target already accepts
 // it, the rotation is finished (AWSCURRENT moves to it), and when it does not, the pending
 // version loses its label (the target still has the current credential). It returns what it
-// did.
+// did, and records it in the status as an attempt (trigger reset, outcome succeeded or
+// discarded), which ends the reattempts of a failed rotation.
 func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN string) (string, error) {
 	if err := e.Wait(secretARN); err != nil {
 		e.opts.Logger.Info("rotation: the rotation under way ended with an error before the reset", "secret", secretARN)
@@ -303,10 +309,23 @@ func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN strin
 		return "", err
 	}
 	client := e.opts.Client(creds, ns.Region)
-	ev := Event{Step: StepTest, SecretId: secretARN, ClientRequestToken: token}
-	if err := cfg.Rotator.Step(ctx, client, ev); err == nil {
-		ev.Step = StepFinish
-		if err := cfg.Rotator.Step(ctx, client, ev); err != nil {
+	// The reset is an attempt of its own in the status: it takes the place of the failed one,
+	// which the scheduler would otherwise reattempt after its backoff.
+	a := &Attempt{Token: token, Trigger: "reset", Rotator: name, Started: e.opts.Now().UTC(), Outcome: "running"}
+	step := func(s string) error {
+		so := StepOutcome{Step: s, Started: e.opts.Now().UTC()}
+		err := cfg.Rotator.Step(ctx, client, Event{Step: s, SecretId: secretARN, ClientRequestToken: token})
+		so.Duration = e.opts.Now().Sub(so.Started).Round(time.Millisecond).String()
+		so.Error = safeError(err)
+		a.Steps = append(a.Steps, so)
+		return err
+	}
+	end := func(outcome string) {
+		a.Ended, a.Outcome = e.opts.Now().UTC(), outcome
+		e.saveAttempt(context.WithoutCancel(ctx), secretARN, a)
+	}
+	if err := step(StepTest); err == nil {
+		if err := step(StepFinish); err != nil {
 			return "", fmt.Errorf("finishing the rotation: %s", safeError(err))
 		}
 		if err := e.settle(ctx, client, secretARN, token); err != nil {
@@ -315,6 +334,7 @@ func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN strin
 		if err := e.opts.Secrets.RotationFinished(ctx, secretARN); err != nil {
 			return "", err
 		}
+		end("succeeded")
 		e.event(ctx, "RotationSucceeded", ns, secretARN, map[string]any{"rotator": name, "clientRequestToken": token, "trigger": "reset"})
 		return fmt.Sprintf("finished: the target accepts version %s, which is now AWSCURRENT", token), nil
 	}
@@ -323,6 +343,7 @@ func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN strin
 	if err != nil {
 		return "", err
 	}
+	end("discarded")
 	e.event(ctx, "RotationAbandoned", ns, secretARN, map[string]any{"rotator": name, "clientRequestToken": token, "trigger": "reset"})
 	return fmt.Sprintf("discarded: the target does not accept version %s; AWSPENDING was removed from it, and AWSCURRENT is unchanged", token), nil
 }
