@@ -289,24 +289,42 @@ func (e *Engine) saveAttempt(ctx context.Context, secretARN string, a *Attempt) 
 	}
 }
 
-// rotate runs the four steps of one attempt.
-func (e *Engine) rotate(ctx context.Context, ns coffer.Namespace, secretARN, token, trigger string) error {
+// rotatorOf returns the name and configuration of the rotator the secret's RotationLambdaARN
+// names.
+func (e *Engine) rotatorOf(ctx context.Context, ns coffer.Namespace, secretARN string) (string, Config, error) {
 	var lambdaARN string
 	err := e.opts.Store.View(ctx, func(tx coffer.Tx) error {
 		sec, err := tx.SecretByARN(secretARN)
-		if err != nil {
-			return err
+		if err == nil {
+			lambdaARN = sec.RotationLambdaARN
 		}
-		lambdaARN = sec.RotationLambdaARN
-		return nil
+		return err
 	})
 	if err != nil {
-		return err
+		return "", Config{}, err
 	}
 	name := FunctionName(ns, lambdaARN)
 	cfg, ok := e.opts.Rotators[name]
 	if !ok {
-		return ErrUnknownRotator
+		return "", Config{}, ErrUnknownRotator
+	}
+	return name, cfg, nil
+}
+
+// client returns a Secrets Manager client signed as the rotator's role session.
+func (e *Engine) client(ctx context.Context, ns coffer.Namespace, name string, cfg Config) (*secretsmanager.Client, error) {
+	creds, err := e.opts.Credentials(ctx, ns, cfg.Role, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.opts.Client(creds, ns.Region), nil
+}
+
+// rotate runs the four steps of one attempt.
+func (e *Engine) rotate(ctx context.Context, ns coffer.Namespace, secretARN, token, trigger string) error {
+	name, cfg, err := e.rotatorOf(ctx, ns, secretARN)
+	if err != nil {
+		return err
 	}
 	prev, _ := readStatus(ctx, e.opts.Store, secretARN)
 	a := &Attempt{Token: token, Trigger: trigger, Rotator: name, Started: e.opts.Now().UTC(), Outcome: "running"}
@@ -343,11 +361,10 @@ func (e *Engine) rotate(ctx context.Context, ns coffer.Namespace, secretARN, tok
 		return err
 	}
 
-	creds, err := e.opts.Credentials(ctx, ns, cfg.Role, name)
+	client, err := e.client(ctx, ns, name, cfg)
 	if err != nil {
 		return fail("", err)
 	}
-	client := e.opts.Client(creds, ns.Region)
 	rotationToken, err := randomToken()
 	if err != nil {
 		return fail("", err)

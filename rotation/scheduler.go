@@ -224,27 +224,14 @@ func (e *Engine) Wait(secretARN string) error {
 // Test implements core.Rotations (RotateImmediately false): it stages a copy of AWSCURRENT
 // as AWSPENDING under token, runs testSecret, and takes the label off again.
 func (e *Engine) Test(ctx context.Context, ns coffer.Namespace, secretARN, token string) error {
-	var lambdaARN string
-	err := e.opts.Store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := tx.SecretByARN(secretARN)
-		if err == nil {
-			lambdaARN = sec.RotationLambdaARN
-		}
-		return err
-	})
+	name, cfg, err := e.rotatorOf(ctx, ns, secretARN)
 	if err != nil {
 		return err
 	}
-	name := FunctionName(ns, lambdaARN)
-	cfg, ok := e.opts.Rotators[name]
-	if !ok {
-		return ErrUnknownRotator
-	}
-	creds, err := e.opts.Credentials(ctx, ns, cfg.Role, name)
+	client, err := e.client(ctx, ns, name, cfg)
 	if err != nil {
 		return err
 	}
-	client := e.opts.Client(creds, ns.Region)
 	cur, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
 	if err != nil {
 		return rotatorError("reading AWSCURRENT", err)
@@ -288,27 +275,14 @@ func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN strin
 	if token == "" {
 		return "nothing to reset: no version is AWSPENDING without being AWSCURRENT", nil
 	}
-	var lambdaARN string
-	err = e.opts.Store.View(ctx, func(tx coffer.Tx) error {
-		sec, err := tx.SecretByARN(secretARN)
-		if err == nil {
-			lambdaARN = sec.RotationLambdaARN
-		}
-		return err
-	})
+	name, cfg, err := e.rotatorOf(ctx, ns, secretARN)
 	if err != nil {
 		return "", err
 	}
-	name := FunctionName(ns, lambdaARN)
-	cfg, ok := e.opts.Rotators[name]
-	if !ok {
-		return "", ErrUnknownRotator
-	}
-	creds, err := e.opts.Credentials(ctx, ns, cfg.Role, name)
+	client, err := e.client(ctx, ns, name, cfg)
 	if err != nil {
 		return "", err
 	}
-	client := e.opts.Client(creds, ns.Region)
 	// The reset is an attempt of its own in the status: it takes the place of the failed one,
 	// which the scheduler would otherwise reattempt after its backoff.
 	a := &Attempt{Token: token, Trigger: "reset", Rotator: name, Started: e.opts.Now().UTC(), Outcome: "running"}

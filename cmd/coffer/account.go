@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/coffer-project/coffer/client"
 )
 
 const accountUsage = `Usage: coffer account create [--account-id ID] [--endpoint-url URL] [--region R]
@@ -27,17 +21,15 @@ func runAccount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fs := flag.NewFlagSet("coffer account create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
-	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	api := registerAPI(fs)
 	id := fs.String("account-id", "", "12-digit id of the new account (random when empty)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if ak == "" || sk == "" {
-		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (the default account's root)")
+	c, err := api.client("the default account's root")
+	if err != nil {
+		return err
 	}
-	c := client.New(*endpoint, *region, credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN")), nil)
 	a, err := c.CreateAccount(ctx, *id)
 	if err != nil {
 		return err
@@ -47,6 +39,6 @@ export AWS_ACCESS_KEY_ID=%s
 export AWS_SECRET_ACCESS_KEY=%s
 export AWS_REGION=%s
 export AWS_DEFAULT_REGION=%s
-`, a.AccountID, a.AccessKeyID, a.SecretAccessKey, *region, *region)
+`, a.AccountID, a.AccessKeyID, a.SecretAccessKey, *api.region, *api.region)
 	return nil
 }

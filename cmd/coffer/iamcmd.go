@@ -6,12 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
@@ -44,8 +42,7 @@ func runIAM(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verb := args[0]
 	fs := flag.NewFlagSet("coffer iam "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
-	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	api := registerAPI(fs)
 	var policies, groups multiFlag
 	fs.Var(&policies, "policy", "create-user: a managed policy to attach (repeatable)")
 	fs.Var(&groups, "group", "create-user: a group to join (repeatable)")
@@ -61,18 +58,18 @@ func runIAM(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if ak == "" || sk == "" {
-		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	creds, err := envCredentials("")
+	if err != nil {
+		return err
 	}
-	c := iam.NewFromConfig(aws.Config{Region: *region, Credentials: credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN"))},
-		func(o *iam.Options) { o.BaseEndpoint = endpoint })
+	c := iam.NewFromConfig(aws.Config{Region: *api.region, Credentials: creds},
+		func(o *iam.Options) { o.BaseEndpoint = api.endpoint })
 	switch verb {
 	case "create-user":
 		if len(pos) != 1 {
 			return errors.New("usage: coffer iam create-user NAME [--policy P] [--group G] (each repeatable)")
 		}
-		return iamCreateUser(ctx, c, pos[0], policies, groups, *region, stdout)
+		return iamCreateUser(ctx, c, pos[0], policies, groups, *api.region, stdout)
 	case "list-users":
 		return iamListUsers(ctx, c, stdout)
 	case "delete-user":

@@ -6,13 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/coffer-project/coffer/client"
 )
 
 const keysUsage = `Usage: coffer keys <verb> [flags]
@@ -34,16 +29,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	verb := args[0]
 	fs := flag.NewFlagSet("coffer keys "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
-	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	api := registerAPI(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if ak == "" || sk == "" {
-		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	c, err := api.client("")
+	if err != nil {
+		return err
 	}
-	c := client.New(*endpoint, *region, credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN")), nil)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	switch verb {
 	case "bindings":

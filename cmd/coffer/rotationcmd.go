@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/coffer-project/coffer/client"
 )
 
 const rotationUsage = `Usage: coffer rotation <verb> SECRET [flags]
@@ -35,8 +29,7 @@ func runRotation(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	verb := args[0]
 	fs := flag.NewFlagSet("coffer rotation "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
-	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	api := registerAPI(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -44,11 +37,10 @@ func runRotation(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, rotationUsage)
 		return fmt.Errorf("usage: coffer rotation %s SECRET", verb)
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if ak == "" || sk == "" {
-		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	c, err := api.client("")
+	if err != nil {
+		return err
 	}
-	c := client.New(*endpoint, *region, credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN")), nil)
 	switch verb {
 	case "status":
 		attempts, err := c.RotationStatus(ctx, fs.Arg(0))

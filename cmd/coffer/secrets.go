@@ -8,12 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/coffer-project/coffer/client"
 )
 
 const secretsUsage = `Usage: coffer secrets <verb> [flags]
@@ -40,8 +35,7 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	verb := args[0]
 	fs := flag.NewFlagSet("coffer secrets "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint-url", firstNonEmpty(os.Getenv("COFFER_ENDPOINT"), os.Getenv("AWS_ENDPOINT_URL"), "http://127.0.0.1:8220"), "coffer server")
-	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
+	api := registerAPI(fs)
 	secretID := fs.String("secret-id", "", "secret name or ARN")
 	versionID := fs.String("version-id", "", "version id (destroy-version)")
 	keep := fs.Int("keep", -1, "deprecated versions to keep, 0–100 (set-retention)")
@@ -59,16 +53,14 @@ func runSecrets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if ak == "" || sk == "" {
-		return errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	c, err := api.client("")
+	if err != nil {
+		return err
 	}
 	if *secretID == "" {
 		return errors.New("--secret-id is required")
 	}
-	c := client.New(*endpoint, *region, credentials.NewStaticCredentialsProvider(ak, sk, os.Getenv("AWS_SESSION_TOKEN")), nil)
 	var out any
-	var err error
 	switch verb {
 	case "destroy-version":
 		if *versionID == "" {
