@@ -6,7 +6,7 @@ import "github.com/coffer-project/coffer"
 
 // AccessKeysOf implements coffer.Tx. Keys created in the same millisecond come in id order.
 func (t *tx) AccessKeysOf(principalARN string) ([]*coffer.AccessKey, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, account, principal_arn, status, sealed_secret,
+	rows, err := t.query(`SELECT id, account, principal_arn, status, sealed_secret,
 		created_date FROM access_keys WHERE principal_arn = ? ORDER BY created_date, id`, principalARN)
 	if err != nil {
 		return nil, dbError("access keys of", err)

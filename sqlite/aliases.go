@@ -24,7 +24,7 @@ func scanAlias(row scanner) (*coffer.Alias, error) {
 
 // Alias implements coffer.Tx.
 func (t *tx) Alias(ns coffer.Namespace, name string) (*coffer.Alias, error) {
-	a, err := scanAlias(t.tx.QueryRowContext(t.ctx, `SELECT `+aliasColumns+` FROM kms_aliases
+	a, err := scanAlias(t.queryRow(`SELECT `+aliasColumns+` FROM kms_aliases
 		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
@@ -103,7 +103,7 @@ func (t *tx) ListAliases(ns coffer.Namespace, keyID, afterName string, limit int
 	}
 	query := `SELECT ` + aliasColumns + ` FROM kms_aliases WHERE ` + where + ` ORDER BY name LIMIT ?`
 	args = append(args, limit)
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, dbError("list aliases", err)
 	}

@@ -58,7 +58,7 @@ func (t *tx) notFoundUnless(op string, e coffer.EntityRef) error {
 
 // names runs a query for a column of strings.
 func (t *tx) names(op, query string, args ...any) ([]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -79,7 +79,7 @@ func (t *tx) names(op, query string, args ...any) ([]string, error) {
 
 // Entity implements coffer.Tx.
 func (t *tx) Entity(account, kind, name string) (*coffer.Entity, error) {
-	e, err := scanEntity(t.tx.QueryRowContext(t.ctx, `SELECT `+entityColumns+` FROM iam_entities
+	e, err := scanEntity(t.queryRow(`SELECT `+entityColumns+` FROM iam_entities
 		WHERE account = ? AND kind = ? AND name_lower = ?`, account, kind, lower(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
@@ -148,7 +148,7 @@ func (t *tx) ListEntities(account, kind, pathPrefix, afterName string, limit int
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+entityColumns+` FROM iam_entities
+	rows, err := t.query(`SELECT `+entityColumns+` FROM iam_entities
 		WHERE account = ? AND kind = ? AND name_lower > ? AND substr(path, 1, length(?)) = ?
 		ORDER BY name_lower LIMIT ?`, account, kind, lower(afterName), pathPrefix, pathPrefix, limit)
 	if err != nil {

@@ -50,7 +50,7 @@ func (t *tx) keyExists(op, id string) (bool, error) {
 
 // keys runs a query for any number of keys.
 func (t *tx) keys(op, query string, args ...any) ([]*coffer.Key, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -71,7 +71,7 @@ func (t *tx) keys(op, query string, args ...any) ([]*coffer.Key, error) {
 
 // Key implements coffer.Tx.
 func (t *tx) Key(id string) (*coffer.Key, error) {
-	k, err := scanKey(t.tx.QueryRowContext(t.ctx, `SELECT `+keyColumns+` FROM kms_keys WHERE id = ?`, id))
+	k, err := scanKey(t.queryRow(`SELECT `+keyColumns+` FROM kms_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
@@ -165,7 +165,7 @@ func (t *tx) DueKeyRotations(now time.Time, limit int) ([]*coffer.Key, error) {
 // KeyMaterials implements coffer.Tx. Like Versions, a missing key is NotFound and a key
 // without materials gives an empty list.
 func (t *tx) KeyMaterials(keyID string) ([]*coffer.KeyMaterial, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT key_id, version, wrapped, created_date, rotation_type
+	rows, err := t.query(`SELECT key_id, version, wrapped, created_date, rotation_type
 		FROM kms_key_materials WHERE key_id = ? ORDER BY version`, keyID)
 	if err != nil {
 		return nil, dbError("key materials", err)
@@ -247,7 +247,7 @@ func bindingsQuery(keyID, afterARN, afterVersion string, limit int) (string, []a
 // KeyBindings implements coffer.Tx.
 func (t *tx) KeyBindings(keyID, afterARN, afterVersion string, limit int) ([]*coffer.KeyBinding, error) {
 	query, args := bindingsQuery(keyID, afterARN, afterVersion, limit)
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, dbError("key bindings", err)
 	}

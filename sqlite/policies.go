@@ -38,7 +38,7 @@ func (t *tx) policyExists(op, arn string) (bool, error) {
 
 // ManagedPolicy implements coffer.Tx.
 func (t *tx) ManagedPolicy(arn string) (*coffer.ManagedPolicy, error) {
-	p, err := scanManagedPolicy(t.tx.QueryRowContext(t.ctx, `SELECT `+managedPolicyColumns+`
+	p, err := scanManagedPolicy(t.queryRow(`SELECT `+managedPolicyColumns+`
 		FROM iam_managed_policies WHERE arn = ?`, arn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
@@ -104,7 +104,7 @@ func (t *tx) ListManagedPolicies(account, pathPrefix, afterName string, limit in
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+managedPolicyColumns+` FROM iam_managed_policies
+	rows, err := t.query(`SELECT `+managedPolicyColumns+` FROM iam_managed_policies
 		WHERE account = ? AND name_lower > ? AND substr(path, 1, length(?)) = ?
 		ORDER BY name_lower LIMIT ?`, account, lower(afterName), pathPrefix, pathPrefix, limit)
 	if err != nil {
@@ -128,7 +128,7 @@ func (t *tx) ListManagedPolicies(account, pathPrefix, afterName string, limit in
 // PolicyVersions implements coffer.Tx. Versions created in the same millisecond come in
 // number order (v2 before v10). Like Versions, a missing policy is NotFound.
 func (t *tx) PolicyVersions(policyARN string) ([]*coffer.PolicyVersion, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT policy_arn, version_id, document, created_date
+	rows, err := t.query(`SELECT policy_arn, version_id, document, created_date
 		FROM iam_policy_versions WHERE policy_arn = ?
 		ORDER BY created_date, length(version_id), version_id`, policyARN)
 	if err != nil {
@@ -243,7 +243,7 @@ func (t *tx) AttachedPolicies(e coffer.EntityRef) ([]string, error) {
 // accounts (a policy of the "aws" account) come in account order; a missing policy is
 // NotFound.
 func (t *tx) PolicyAttachments(policyARN string) ([]coffer.EntityRef, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT e.account, e.kind, e.name FROM iam_attachments AS a
+	rows, err := t.query(`SELECT e.account, e.kind, e.name FROM iam_attachments AS a
 		JOIN iam_entities AS e ON e.account = a.account AND e.kind = a.kind AND e.name_lower = a.name_lower
 		WHERE a.policy_arn = ? ORDER BY a.kind, a.name_lower, a.account`, policyARN)
 	if err != nil {
@@ -288,7 +288,7 @@ func (t *tx) PutInlinePolicy(e coffer.EntityRef, name, document string) error {
 // InlinePolicy implements coffer.Tx.
 func (t *tx) InlinePolicy(e coffer.EntityRef, name string) (string, error) {
 	var doc string
-	err := t.tx.QueryRowContext(t.ctx, `SELECT document FROM iam_inline_policies
+	err := t.queryRow(`SELECT document FROM iam_inline_policies
 		WHERE account = ? AND kind = ? AND name_lower = ? AND policy_name = ?`,
 		e.Account, e.Kind, lower(e.Name), name).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -13,7 +13,7 @@ func (t *tx) AllKeyMaterials(afterKeyID string, afterVersion, limit int) ([]*cof
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT key_id, version, wrapped, created_date, rotation_type
+	rows, err := t.query(`SELECT key_id, version, wrapped, created_date, rotation_type
 		FROM kms_key_materials WHERE (key_id, version) > (?, ?) ORDER BY key_id, version LIMIT ?`,
 		afterKeyID, afterVersion, limit)
 	if err != nil {
@@ -56,7 +56,7 @@ func (t *tx) AccessKeys(afterID string, limit int) ([]*coffer.AccessKey, error) 
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, account, principal_arn, status, sealed_secret,
+	rows, err := t.query(`SELECT id, account, principal_arn, status, sealed_secret,
 		created_date FROM access_keys WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, dbError("access keys", err)
@@ -96,7 +96,7 @@ func (t *tx) UpdateAccessKeySecret(id string, sealed []byte) error {
 // byte order (BINARY collation), so the walk starts at the prefix and stops at the first name
 // without it.
 func (t *tx) MetaKeys(prefix string) ([]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT key FROM meta WHERE key >= ? ORDER BY key`, prefix)
+	rows, err := t.query(`SELECT key FROM meta WHERE key >= ? ORDER BY key`, prefix)
 	if err != nil {
 		return nil, dbError("meta keys", err)
 	}

@@ -49,6 +49,8 @@ type Store struct {
 	writer *sql.DB // one connection: writes are serialized here
 	reader *sql.DB // query-only connections for View
 	log    *slog.Logger
+	// The prepared statements of each pool.
+	writerStmts, readerStmts *stmtCache
 }
 
 // Option configures a Store at Open.
@@ -116,6 +118,8 @@ func open(ctx context.Context, path string, upTo int, opts ...Option) (*Store, e
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
+	// Statements are prepared only after the migrations, which change the schema.
+	s.writerStmts, s.readerStmts = newStmtCache(s.writer), newStmtCache(s.reader)
 	return s, nil
 }
 
@@ -177,7 +181,7 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
 	}
 	// Rollback is a no-op after Commit; on an error or a panic in fn it undoes every write.
 	defer sqlTx.Rollback()
-	t := &tx{ctx: ctx, tx: sqlTx}
+	t := &tx{ctx: ctx, tx: sqlTx, stmts: s.writerStmts}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -217,11 +221,13 @@ func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
 	}
 	// Nothing to commit: rolling back ends the read transaction and releases its snapshot.
 	defer sqlTx.Rollback()
-	return fn(&tx{ctx: ctx, tx: sqlTx})
+	return fn(&tx{ctx: ctx, tx: sqlTx, stmts: s.readerStmts})
 }
 
 // Close closes every connection. The last one to close checkpoints the WAL into the database.
 func (s *Store) Close() error {
+	s.readerStmts.close()
+	s.writerStmts.close()
 	var errs []error
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())

@@ -14,8 +14,9 @@ import (
 
 // tx is a coffer.Tx on one database/sql transaction.
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *stmtCache // the pool's prepared statements
 	// destroyed is set when DestroyVersion erased a value: Update then checkpoints the WAL
 	// after the commit.
 	destroyed bool
@@ -95,7 +96,7 @@ func secretArgs(s *coffer.Secret) ([]any, error) {
 
 // oneSecret runs a query for at most one secret.
 func (t *tx) oneSecret(op, query string, args ...any) (*coffer.Secret, error) {
-	s, err := scanSecret(t.tx.QueryRowContext(t.ctx, query, args...))
+	s, err := scanSecret(t.queryRow(query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
@@ -107,7 +108,7 @@ func (t *tx) oneSecret(op, query string, args ...any) (*coffer.Secret, error) {
 
 // secrets runs a query for any number of secrets.
 func (t *tx) secrets(op, query string, args ...any) ([]*coffer.Secret, error) {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -129,7 +130,7 @@ func (t *tx) secrets(op, query string, args ...any) ([]*coffer.Secret, error) {
 // exists reports whether query finds a row.
 func (t *tx) exists(op, query string, args ...any) (bool, error) {
 	var one int
-	err := t.tx.QueryRowContext(t.ctx, query, args...).Scan(&one)
+	err := t.queryRow(query, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -141,7 +142,7 @@ func (t *tx) exists(op, query string, args ...any) (bool, error) {
 
 // exec runs a statement and returns how many rows it changed.
 func (t *tx) exec(op, query string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	res, err := t.execStmt(query, args...)
 	if err != nil {
 		return 0, dbError(op, err)
 	}
@@ -302,7 +303,7 @@ func (t *tx) Account(id string) (*coffer.Account, error) {
 		a       = coffer.Account{ID: id}
 		created int64
 	)
-	err := t.tx.QueryRowContext(t.ctx, `SELECT created_date FROM accounts WHERE id = ?`, id).Scan(&created)
+	err := t.queryRow(`SELECT created_date FROM accounts WHERE id = ?`, id).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
@@ -328,7 +329,7 @@ func (t *tx) InsertAccount(a *coffer.Account) error {
 
 // Accounts implements coffer.Tx.
 func (t *tx) Accounts() ([]*coffer.Account, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, created_date FROM accounts ORDER BY id`)
+	rows, err := t.query(`SELECT id, created_date FROM accounts ORDER BY id`)
 	if err != nil {
 		return nil, dbError("accounts", err)
 	}
@@ -357,7 +358,7 @@ func (t *tx) AccessKey(id string) (*coffer.AccessKey, error) {
 		k       coffer.AccessKey
 		created int64
 	)
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, account, principal_arn, status, sealed_secret,
+	err := t.queryRow(`SELECT id, account, principal_arn, status, sealed_secret,
 		created_date FROM access_keys WHERE id = ?`, id).
 		Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.Status, &k.SealedSecret, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -387,7 +388,7 @@ func (t *tx) InsertAccessKey(k *coffer.AccessKey) error {
 // Meta implements coffer.Tx.
 func (t *tx) Meta(key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := t.queryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
 	}

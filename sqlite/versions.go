@@ -28,7 +28,7 @@ func scanVersion(row scanner) (*coffer.Version, error) {
 
 // Versions implements coffer.Tx.
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+versionColumns+` FROM versions
+	rows, err := t.query(`SELECT `+versionColumns+` FROM versions
 		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
 		return nil, dbError("versions", err)
@@ -67,7 +67,7 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 
 // stages calls add for every (version id, stage) row of query.
 func (t *tx) stages(add func(versionID, stage string), query string, args ...any) error {
-	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return dbError("stages", err)
 	}
@@ -87,7 +87,7 @@ func (t *tx) stages(add func(versionID, stage string), query string, args ...any
 
 // Version implements coffer.Tx.
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
-	v, err := scanVersion(t.tx.QueryRowContext(t.ctx, `SELECT `+versionColumns+` FROM versions
+	v, err := scanVersion(t.queryRow(`SELECT `+versionColumns+` FROM versions
 		WHERE secret_arn = ? AND version_id = ?`, secretARN, versionID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, coffer.NotFound
