@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -476,5 +477,24 @@ func TestGetAuditDigest(t *testing.T) {
 	reader := newUser(t, s, "reader", "", nil, "CofferSecretsMetadataReadOnly")
 	if code, out := s.rawCallAs(t, "secretsmanager", "coffer.GetAuditDigest", "application/x-amz-json-1.1", []byte(`{}`), time.Now(), reader, nil); code != 400 || out["__type"] != "AccessDeniedException" {
 		t.Errorf("a metadata reader: %d %v", code, out)
+	}
+}
+
+// TestAuditQueryProtocolRedaction: an IAM call's sensitive members (by the IAM model, per
+// action) are not recorded, whether coffer serves the action or not.
+func TestAuditQueryProtocolRedaction(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	ic := s.iamClient(s.Creds)
+	const password = "audit-login-password-5e1d"
+	ic.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("nobody"), Password: aws.String(password)})
+	ic.ChangePassword(ctx, &iam.ChangePasswordInput{OldPassword: aws.String(password), NewPassword: aws.String(password + "-new")})
+	scanForValue(t, s.AuditDir, password)
+	names := map[string]bool{}
+	for _, e := range auditEvents(t, s) {
+		names[e.EventName] = true
+	}
+	if !names["CreateLoginProfile"] || !names["ChangePassword"] {
+		t.Fatalf("the calls were not recorded: %v", names)
 	}
 }

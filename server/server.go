@@ -270,10 +270,9 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 		return "", err
 	}
 	rec := auditFrom(ctx)
-	rec.setRequest(sigv4.ScopeService(r), "", body, true)
-	if action, ok := queryAction(body); ok {
-		rec.op = action
-	}
+	// The action decides which members the model marks sensitive: it is read first.
+	action, _ := queryAction(body)
+	rec.setRequest(sigv4.ScopeService(r), action, body, true)
 	ident, err := h.verifier.Verify(ctx, r, body)
 	if err != nil {
 		return rec.op, err
