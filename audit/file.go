@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,10 +39,16 @@ type FileOptions struct {
 	Anchor func(seq uint64, hash string) *Digest
 }
 
-// FileSink is a durable sink over rotating JSON-lines files.
+// FileSink is a durable sink over rotating JSON-lines files. Its writes come from one
+// goroutine at a time; Sync may run beside them (see BufferedSink).
 type FileSink struct {
-	opts    FileOptions
+	opts FileOptions
+	// mu guards f and retired: a Sync takes the files to fsync under it and fsyncs them
+	// outside it, so that the next write does not wait for the disk.
+	mu      sync.Mutex
+	retired []*os.File // files no longer written to whose records may not be fsynced yet
 	f       *os.File
+	info    os.FileInfo // f's, to tell whether its name still leads to it
 	name    string
 	created time.Time
 	size    int64 // bytes of whole records in f
@@ -201,6 +208,31 @@ func (s *FileSink) Head() (uint64, string, error) { return s.seq, s.hash, nil }
 // Write implements Sink: it appends the records and fsyncs; on failure it cuts the file back
 // to where it was.
 func (s *FileSink) Write(recs []*Record) error {
+	seq, hash := s.seq, s.hash
+	if err := s.WriteBuffered(recs); err != nil {
+		return err
+	}
+	if err := s.Sync(); err != nil {
+		// Holding none of them: cut the records back off, or start a new file.
+		n := 0
+		for _, r := range recs {
+			n += len(r.Raw) + 1
+		}
+		if s.size >= int64(n) && s.f != nil && s.f.Truncate(s.size-int64(n)) == nil {
+			s.size -= int64(n)
+			s.f.Seek(s.size, io.SeekStart)
+		} else {
+			s.retire()
+		}
+		s.seq, s.hash = seq, hash
+		return err
+	}
+	return nil
+}
+
+// WriteBuffered implements BufferedSink: it appends the records to the current file without
+// waiting for stable storage; on failure it cuts the file back to where it was.
+func (s *FileSink) WriteBuffered(recs []*Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -216,17 +248,12 @@ func (s *FileSink) Write(recs []*Record) error {
 		buf = append(buf, r.Raw...)
 		buf = append(buf, '\n')
 	}
-	_, err := s.f.Write(buf)
-	if err == nil {
-		err = s.f.Sync()
-	}
-	if err != nil {
+	if _, err := s.f.Write(buf); err != nil {
 		if terr := s.f.Truncate(s.size); terr == nil {
 			s.f.Seek(s.size, io.SeekStart)
 		} else {
 			// The next write starts with a new file, after the last whole record.
-			s.f.Close()
-			s.f = nil
+			s.retire()
 		}
 		return fmt.Errorf("audit: writing %s: %w", s.name, err)
 	}
@@ -234,6 +261,53 @@ func (s *FileSink) Write(recs []*Record) error {
 	last := recs[len(recs)-1]
 	s.seq, s.hash = last.Seq, last.Hash
 	return nil
+}
+
+// Sync implements BufferedSink: it fsyncs every record written so far, in the current file
+// and in the files rotated away from since the last Sync. A file whose fsync failed stays
+// to be fsynced again.
+func (s *FileSink) Sync() error {
+	s.mu.Lock()
+	files := append(s.retired, s.f)
+	s.retired = nil
+	s.mu.Unlock()
+	var errs []error
+	var again []*os.File
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			errs = append(errs, err)
+			if i < len(files)-1 {
+				again = append(again, f)
+			}
+			continue
+		}
+		if i < len(files)-1 {
+			f.Close()
+		}
+	}
+	if len(again) > 0 {
+		s.mu.Lock()
+		s.retired = append(again, s.retired...)
+		s.mu.Unlock()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("audit: fsync: %w", err)
+	}
+	return nil
+}
+
+// retire stops writing to the current file; the next Sync fsyncs and closes it.
+func (s *FileSink) retire() {
+	s.info = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		s.retired = append(s.retired, s.f)
+		s.f = nil
+	}
 }
 
 // rotate starts a new file when there is none or the current one is full or old, and
@@ -244,11 +318,12 @@ func (s *FileSink) rotate(first uint64) error {
 		// A file removed behind the sink's back (with its directory, say) still takes writes
 		// and fsyncs: records written to it would be acknowledged and lost. Start a new file
 		// instead, which fails while the directory is gone.
-		cur, err := s.f.Stat()
-		named, nerr := os.Stat(filepath.Join(s.opts.Dir, s.name))
-		if err != nil || nerr != nil || !os.SameFile(cur, named) {
-			s.f.Close()
-			s.f = nil
+		if s.info == nil {
+			s.info, _ = s.f.Stat()
+		}
+		named, err := os.Stat(filepath.Join(s.opts.Dir, s.name))
+		if s.info == nil || err != nil || !os.SameFile(s.info, named) {
+			s.retire()
 		}
 	}
 	if s.f != nil && s.size < s.opts.MaxBytes && now.Sub(s.created) < s.opts.MaxAge {
@@ -267,10 +342,12 @@ func (s *FileSink) rotate(first uint64) error {
 		os.Remove(filepath.Join(s.opts.Dir, name))
 		return err
 	}
-	if s.f != nil {
-		s.f.Close()
-	}
-	s.f, s.name, s.created, s.size = f, name, now, 0
+	s.retire()
+	s.mu.Lock()
+	s.f = f
+	s.mu.Unlock()
+	s.name, s.created, s.size = name, now, 0
+	s.info, _ = f.Stat()
 	if s.opts.Retention > 0 {
 		if err := s.expire(now); err != nil {
 			return err
@@ -359,13 +436,19 @@ func (s *FileSink) Records(after uint64, limit int) ([]*Record, error) {
 	return out, err
 }
 
-// Close implements Sink.
+// Close implements Sink: it fsyncs what was written and closes the files.
 func (s *FileSink) Close() error {
-	if s.f == nil {
-		return nil
+	err := s.Sync()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.retired {
+		f.Close()
 	}
-	err := s.f.Close()
-	s.f = nil
+	s.retired = nil
+	if s.f != nil {
+		err = errors.Join(err, s.f.Close())
+		s.f = nil
+	}
 	return err
 }
 

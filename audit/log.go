@@ -34,6 +34,16 @@ type ChainSink interface {
 	Records(after uint64, limit int) ([]*Record, error)
 }
 
+// BufferedSink is a durable sink that can take records without waiting for stable storage
+// (WriteBuffered: written to the operating system, so that they survive the process) and
+// make everything it took durable later (Sync), so that the log can answer a read-only call
+// once its record is written and share one fsync among every record written meanwhile.
+type BufferedSink interface {
+	ChainSink
+	WriteBuffered(recs []*Record) error
+	Sync() error
+}
+
 // DigestSink receives each digest as it is written, to keep an anchor apart from the log.
 type DigestSink interface {
 	WriteDigest(d *Digest) error
@@ -54,14 +64,19 @@ type Options struct {
 	DigestInterval time.Duration      // and at least this often while records come; 1 minute when 0
 	MaxBatch       int                // records written in one group commit at most; 512 when 0
 	RetryInterval  time.Duration      // how often a failed sink is retried; 1 s when 0
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// SyncInterval bounds how long a record written for AppendWritten waits for its fsync
+	// when no Append waits for one (each fsync costs the machine CPU, in the kernel and
+	// the disk's driver): 10 ms when 0. An Append's fsync runs at once and covers them too.
+	SyncInterval time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Stats are the log's counters, for metrics.
 type Stats struct {
 	Records     uint64 // records made durable (events and digests)
-	Commits     uint64 // group commits: one fsync per durable sink each
+	Commits     uint64 // group commits: one write per durable sink each
+	Syncs       uint64 // fsyncs of the buffered sinks, each covering every record written before it
 	WriteErrors uint64 // failed writes to a durable sink
 	Refused     uint64 // Appends refused while the log was failing
 	Healthy     bool
@@ -70,7 +85,8 @@ type Stats struct {
 
 // Log is a hash-chained audit log with group commit: concurrent Appends share one write and
 // one fsync per sink, and each returns only once its records are durable in every durable
-// sink. When a durable sink fails, the records it did not take are kept and retried, and
+// sink (AppendWritten: once they are written to every durable sink, the fsync following).
+// Writing and fsyncing overlap: while one group's fsync runs, the next group is written. When a durable sink fails, the records it did not take are kept and retried, and
 // Append refuses new records until every sink holds them: nothing is acknowledged that is
 // not on stable storage, and no record is lost from the chain.
 type Log struct {
@@ -89,7 +105,18 @@ type Log struct {
 
 	failed atomic.Pointer[error]
 	digest atomic.Pointer[Digest] // the last digest written
-	stats  struct{ records, commits, writeErrors, refused, seq atomic.Uint64 }
+	stats  struct{ records, commits, syncs, writeErrors, refused, seq atomic.Uint64 }
+
+	// The syncer: it fsyncs the buffered sinks whenever records were written to them, and
+	// then answers the durable Appends waiting for that fsync.
+	buffered  []BufferedSink
+	syncMu    sync.Mutex
+	syncWait  []*appendReq
+	syncKick  chan struct{} // records were written
+	syncNow   chan struct{} // and an Append waits for their fsync
+	syncStop  chan struct{}
+	syncDone  chan struct{}
+	syncFinal error // the syncer's last fsync's error, set before syncDone closes
 
 	// owned by the writer goroutine
 	seq         uint64
@@ -103,8 +130,9 @@ type Log struct {
 }
 
 type appendReq struct {
-	bodies [][]byte
-	done   chan error
+	bodies  [][]byte
+	durable bool // answer only once fsynced, not once written
+	done    chan error
 }
 
 // Open recovers the chain's head from the durable sinks, catches up any sink left behind,
@@ -122,6 +150,9 @@ func Open(opts Options) (*Log, error) {
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = time.Second
 	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = 10 * time.Millisecond
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -131,7 +162,8 @@ func Open(opts Options) (*Log, error) {
 	if opts.Key == nil || opts.Server == "" {
 		return nil, errors.New("audit: a server name and a signing key are required")
 	}
-	l := &Log{opts: opts, in: make(chan *appendReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{opts: opts, in: make(chan *appendReq, 4096), stop: make(chan struct{}), done: make(chan struct{}),
+		syncKick: make(chan struct{}, 1), syncNow: make(chan struct{}, 1), syncStop: make(chan struct{}), syncDone: make(chan struct{})}
 	for _, s := range opts.Sinks {
 		if !s.Durable() {
 			continue
@@ -141,6 +173,9 @@ func Open(opts Options) (*Log, error) {
 			return nil, fmt.Errorf("audit: durable sink %T cannot report its chain's head", s)
 		}
 		l.durable = append(l.durable, cs)
+		if bs, ok := s.(BufferedSink); ok {
+			l.buffered = append(l.buffered, bs)
+		}
 	}
 	if len(l.durable) == 0 {
 		return nil, errors.New("audit: no durable sink: the server may not serve a call without a record on stable storage")
@@ -151,6 +186,7 @@ func Open(opts Options) (*Log, error) {
 	l.lastDigest = opts.Now()
 	l.stats.seq.Store(l.seq)
 	go l.run()
+	go l.syncer()
 	return l, nil
 }
 
@@ -213,19 +249,33 @@ func (l *Log) Refuse() { l.stats.refused.Add(1) }
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
-	return Stats{Records: l.stats.records.Load(), Commits: l.stats.commits.Load(),
+	return Stats{Records: l.stats.records.Load(), Commits: l.stats.commits.Load(), Syncs: l.stats.syncs.Load(),
 		WriteErrors: l.stats.writeErrors.Load(), Refused: l.stats.refused.Load(),
 		Healthy: l.failed.Load() == nil, Seq: l.stats.seq.Load()}
 }
 
 // Append writes events as consecutive records and returns once every durable sink holds
-// them. It returns ErrUnavailable (wrapped) at once while a sink is failing.
+// them on stable storage. It returns ErrUnavailable (wrapped) at once while a sink is
+// failing.
 func (l *Log) Append(ctx context.Context, evs ...*Event) error {
+	return l.append(ctx, true, evs)
+}
+
+// AppendWritten is Append for calls that changed nothing: it returns once every durable sink
+// holds the records written, to the operating system for a file (so that they outlive the
+// process), not waiting for the fsync, which follows at once and is shared with every record
+// written meanwhile. A sink without that distinction (a database table) is waited for as by
+// Append.
+func (l *Log) AppendWritten(ctx context.Context, evs ...*Event) error {
+	return l.append(ctx, false, evs)
+}
+
+func (l *Log) append(ctx context.Context, durable bool, evs []*Event) error {
 	if err := l.Ready(); err != nil {
 		l.stats.refused.Add(1)
 		return err
 	}
-	req := &appendReq{bodies: make([][]byte, len(evs)), done: make(chan error, 1)}
+	req := &appendReq{bodies: make([][]byte, len(evs)), durable: durable, done: make(chan error, 1)}
 	for i, ev := range evs {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -262,7 +312,8 @@ func (l *Log) Close() error {
 		close(l.stop)
 	})
 	<-l.done
-	errs := []error{l.closeErr}
+	<-l.syncDone
+	errs := []error{l.closeErr, l.syncFinal}
 	for _, s := range l.opts.Sinks {
 		errs = append(errs, s.Close())
 	}
@@ -274,6 +325,7 @@ func (l *Log) Close() error {
 
 func (l *Log) run() {
 	defer close(l.done)
+	defer close(l.syncStop) // after the last commit handed its durable callers to the syncer
 	retry := time.NewTicker(l.opts.RetryInterval)
 	defer retry.Stop()
 	var batch []*appendReq
@@ -355,10 +407,91 @@ func (l *Log) commit(batch []*appendReq, final bool) error {
 			}
 		}
 	}
+	var waitSync []*appendReq
 	for _, req := range batch {
+		if err == nil && req.durable && len(l.buffered) > 0 {
+			waitSync = append(waitSync, req)
+			continue
+		}
 		req.done <- err
 	}
+	if err == nil && len(fresh) > 0 && len(l.buffered) > 0 {
+		l.syncMu.Lock()
+		l.syncWait = append(l.syncWait, waitSync...)
+		l.syncMu.Unlock()
+		kick := l.syncKick
+		if len(waitSync) > 0 {
+			kick = l.syncNow
+		}
+		select {
+		case kick <- struct{}{}:
+		default: // a kick is pending: that fsync will cover these records too
+		}
+	}
 	return err
+}
+
+// syncer fsyncs the buffered sinks after writes to them, one fsync at a time, and answers
+// the durable Appends whose records that fsync covered: at once when one waits, otherwise
+// within SyncInterval of the last fsync. When the writer stops, it makes a last fsync and
+// ends.
+func (l *Log) syncer() {
+	defer close(l.syncDone)
+	last := time.Now()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		final := false
+		select {
+		case <-l.syncNow:
+		case <-l.syncKick:
+			if wait := l.opts.SyncInterval - time.Since(last); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-l.syncNow:
+				case <-timer.C:
+				case <-l.syncStop:
+					final = true
+				}
+				timer.Stop()
+			}
+		case <-l.syncStop:
+			final = true
+		}
+		l.syncMu.Lock()
+		waiting := l.syncWait
+		l.syncWait = nil
+		l.syncMu.Unlock()
+		last = time.Now()
+		err := l.syncAll()
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			if l.failed.Load() == nil {
+				l.opts.Logger.Error("audit: a durable sink failed to fsync; refusing calls until it does", "err", err)
+			}
+			l.failed.Store(&err)
+		}
+		for _, req := range waiting {
+			req.done <- err
+		}
+		if final {
+			l.syncFinal = err
+			return
+		}
+	}
+}
+
+// syncAll fsyncs every buffered sink.
+func (l *Log) syncAll() error {
+	var errs []error
+	for _, s := range l.buffered {
+		if err := s.Sync(); err != nil {
+			l.stats.writeErrors.Add(1)
+			errs = append(errs, err)
+		}
+	}
+	l.stats.syncs.Add(1)
+	return errors.Join(errs...)
 }
 
 // chain makes the next record of the chain.
@@ -375,6 +508,10 @@ func (l *Log) chain(kind string, body []byte) *Record {
 // succeeds.
 func (l *Log) flush() error {
 	if len(l.backlog) == 0 {
+		if l.failed.Load() != nil && len(l.buffered) > 0 && l.syncAll() == nil {
+			l.opts.Logger.Info("audit: every durable sink is writing again")
+			l.failed.Store(nil)
+		}
 		return l.Ready()
 	}
 	var errs []error
@@ -386,7 +523,11 @@ func (l *Log) flush() error {
 		if start == len(l.backlog) {
 			continue
 		}
-		if err := s.Write(l.backlog[start:]); err != nil {
+		write := s.Write
+		if bs, ok := s.(BufferedSink); ok {
+			write = bs.WriteBuffered
+		}
+		if err := write(l.backlog[start:]); err != nil {
 			l.stats.writeErrors.Add(1)
 			errs = append(errs, err)
 			continue
@@ -418,6 +559,10 @@ func (l *Log) flush() error {
 		return err
 	}
 	if l.failed.Load() != nil {
+		// Recovering: what was written before the failure may not have been fsynced.
+		if err := l.syncAll(); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		l.opts.Logger.Info("audit: every durable sink is writing again")
 		l.failed.Store(nil)
 	}

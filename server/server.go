@@ -56,6 +56,11 @@ type Config struct {
 	// Audit is the audit trail every call is recorded in before it is answered; without
 	// one, every API call is refused (ServiceUnavailableException).
 	Audit *audit.Log
+	// AuditSyncReads makes a call that changed nothing (a read, a refusal, a failure) wait
+	// for its record's fsync too. By default such a call waits only until its record is
+	// written (audit.Log.AppendWritten); a call that changed something always waits for the
+	// fsync.
+	AuditSyncReads bool
 	// AuditSource is where coffer.LookupEvents reads the trail (the file sink's directory,
 	// or the PostgreSQL table); nil means the trail cannot be queried through the API.
 	AuditSource audit.Source
@@ -183,8 +188,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bw.discard()
 		h.writeError(bw, e, query, lower, svc, id)
 	}
-	// The answer leaves only once its record is durable.
-	if aerr := h.cfg.Audit.Append(ctx, h.events(rec, err)...); aerr != nil {
+	// The answer leaves only once its record is written, and, when the call changed
+	// something, fsynced.
+	record := h.cfg.Audit.Append
+	if !h.cfg.AuditSyncReads && (err != nil || audit.ReadOnly(eventSource(rec.service), rec.op)) {
+		record = h.cfg.Audit.AppendWritten
+	}
+	if aerr := record(ctx, h.events(rec, err)...); aerr != nil {
 		h.log.Error("the audit record of a call could not be written; the call's answer is withheld", "request_id", id, "operation", op, "err", aerr)
 		bw.discard()
 		h.writeError(w, errAuditUnavailable(), query, lower, svc, id)

@@ -33,6 +33,7 @@ type auditFlags struct {
 	maxFileMiB     int
 	maxFileAge     time.Duration
 	retention      time.Duration
+	syncReads      bool
 }
 
 func (a *auditFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (a *auditFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&a.digestInterval, "audit-digest-interval", time.Minute, "and at least this often while records are written")
 	fs.IntVar(&a.maxFileMiB, "audit-max-file-size", 64, "start a new audit file past this many MiB")
 	fs.DurationVar(&a.maxFileAge, "audit-max-file-age", 24*time.Hour, "start a new audit file when the current one is this old")
+	fs.BoolVar(&a.syncReads, "audit-sync-reads", false, "answer calls that changed nothing (reads, refusals) only once their record is fsynced too, as changes always are; by default their record is written to the file before the answer and fsynced right after")
 	fs.DurationVar(&a.retention, "audit-retention", 0, "remove audit files older than this (e.g. 2160h for 90 days), keeping a signed anchor; 0 keeps every file")
 }
 

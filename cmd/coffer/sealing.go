@@ -128,12 +128,13 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	keySvc := kms.New(a.store, keys, kms.Options{Logger: a.log, AllowDisableInUse: a.f.allowDisableInUse})
 	svc := core.New(a.store, keys, core.Options{Logger: a.log, KMS: keySvc})
 	h := server.New(server.Config{
-		Audit:       trail,
-		AuditSource: trailSrc,
-		Regions:     a.regions,
-		Secrets:     svc,
-		Creds:       server.NewCredentials(a.store, keys),
-		Logger:      a.log,
+		Audit:          trail,
+		AuditSyncReads: a.f.audit.syncReads,
+		AuditSource:    trailSrc,
+		Regions:        a.regions,
+		Secrets:        svc,
+		Creds:          server.NewCredentials(a.store, keys),
+		Logger:         a.log,
 		Ready: func(ctx context.Context) error {
 			return a.store.View(ctx, func(tx coffer.Tx) error { _, err := tx.Meta("default-account"); return err })
 		},

@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedSink is a BufferedSink over a FileSink whose Sync waits for the test's word and can be
+// told to fail, to observe which Appends wait for the fsync.
+type gatedSink struct {
+	*FileSink
+	gate    chan struct{} // a Sync takes one token, or fails when closed-failing
+	mu      sync.Mutex
+	fail    error
+	syncs   int
+	entered chan struct{}
+}
+
+func (g *gatedSink) Sync() error {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.syncs++
+	if g.fail != nil {
+		return g.fail
+	}
+	return g.FileSink.Sync()
+}
+
+func newGatedSink(t *testing.T) *gatedSink {
+	return &gatedSink{FileSink: openFileSink(t, FileOptions{Dir: t.TempDir()}), gate: make(chan struct{}, 100), entered: make(chan struct{}, 1)}
+}
+
+// TestAppendWrittenDoesNotWaitForTheFsync: AppendWritten returns while the fsync is held
+// back; Append returns only after it, and its fsync does not wait for SyncInterval.
+func TestAppendWrittenDoesNotWaitForTheFsync(t *testing.T) {
+	g := newGatedSink(t)
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{g}, SyncInterval: time.Hour})
+	defer func() {
+		close(g.gate)
+		l.Close()
+	}()
+	if err := l.AppendWritten(t.Context(), testEvent("read")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := g.Head(); n != 1 {
+		t.Fatalf("after AppendWritten the sink holds %d records, want 1 (written before the answer)", n)
+	}
+	done := make(chan error)
+	go func() { done <- l.Append(t.Context(), testEvent("write")) }()
+	select {
+	case <-g.entered: // the durable Append started an fsync at once, though SyncInterval is an hour
+	case <-time.After(5 * time.Second):
+		t.Fatal("Append did not start an fsync")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Append returned (%v) before its fsync finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.gate <- struct{}{}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Append did not return after its fsync")
+	}
+}
+
+// TestAppendWrittenIsFsyncedWithinTheInterval: records no Append waits for are fsynced
+// anyway, after SyncInterval.
+func TestAppendWrittenIsFsyncedWithinTheInterval(t *testing.T) {
+	g := newGatedSink(t)
+	close(g.gate) // never held back
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{g}, SyncInterval: 20 * time.Millisecond})
+	defer l.Close()
+	before := l.Stats().Syncs
+	if err := l.AppendWritten(t.Context(), testEvent("read")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Stats().Syncs == before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if l.Stats().Syncs == before {
+		t.Fatal("a record written for AppendWritten was never fsynced")
+	}
+}
+
+// TestFailedFsyncRefuses: an fsync that fails answers its Appends with ErrUnavailable and
+// makes the log refuse calls until an fsync succeeds again.
+func TestFailedFsyncRefuses(t *testing.T) {
+	g := newGatedSink(t)
+	close(g.gate)
+	g.fail = errors.New("EIO")
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{g}, RetryInterval: 10 * time.Millisecond})
+	defer l.Close()
+	if err := l.Append(t.Context(), testEvent("write")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append with a failing fsync: %v, want ErrUnavailable", err)
+	}
+	if err := l.AppendWritten(t.Context(), testEvent("read")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("AppendWritten after a failed fsync: %v, want ErrUnavailable", err)
+	}
+	g.mu.Lock()
+	g.fail = nil
+	g.mu.Unlock()
+	waitReady(t, l)
+	if err := l.Append(t.Context(), testEvent("again")); err != nil {
+		t.Fatalf("Append after the fsync works again: %v", err)
+	}
+}
