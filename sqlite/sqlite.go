@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -51,6 +53,9 @@ type Store struct {
 	log    *slog.Logger
 	// The prepared statements of each pool.
 	writerStmts, readerStmts *stmtCache
+	cacheSize                int
+	cache                    *readCache // nil when off
+	group                    groupCommit
 }
 
 // Option configures a Store at Open.
@@ -92,7 +97,7 @@ func open(ctx context.Context, path string, upTo int, opts ...Option) (*Store, e
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 
-	s := &Store{path: abs, log: slog.Default()}
+	s := &Store{path: abs, log: slog.Default(), cacheSize: DefaultReadCache}
 	for _, o := range opts {
 		o(s)
 	}
@@ -120,6 +125,7 @@ func open(ctx context.Context, path string, upTo int, opts ...Option) (*Store, e
 	}
 	// Statements are prepared only after the migrations, which change the schema.
 	s.writerStmts, s.readerStmts = newStmtCache(s.writer), newStmtCache(s.reader)
+	s.cache = newReadCache(s.cacheSize)
 	return s, nil
 }
 
@@ -169,29 +175,133 @@ func dsn(abs string, readOnly bool) string {
 }
 
 // Update runs fn in a read-write transaction, serialized with every other Update of the
-// store. An error from fn rolls the transaction back and is returned unchanged; so does a
-// panic, which goes on after the rollback. fn runs exactly once, and must not call Update of
-// the same store: that would wait forever for the one write connection.
+// store. An error from fn rolls its writes back and is returned unchanged; so does a panic,
+// which goes on after the rollback. fn runs exactly once, and must not call Update of the
+// same store: that would wait forever for the one write connection.
+//
+// Concurrent Updates commit together (group commit): each runs its fn, in turn, inside a
+// savepoint of one shared transaction, and the last of them to run commits it, so that they
+// share one fsync. An fn that fails is rolled back to its savepoint alone; a commit that
+// fails fails every Update whose fn succeeded in it (none of them is then written). Update
+// returns only after the commit its writes are in.
 //
 // When fn destroyed a version, Update checkpoints the WAL after the commit (see checkpoint).
-func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
+func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
 		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	// Rollback is a no-op after Commit; on an error or a panic in fn it undoes every write.
-	defer sqlTx.Rollback()
-	t := &tx{ctx: ctx, tx: sqlTx, stmts: s.writerStmts}
-	if err := fn(t); err != nil {
+	g := &s.group
+	g.waiting.Add(1)
+	g.turn.Lock()
+	g.waiting.Add(-1)
+	b := g.cur
+	if b == nil {
+		// The batch's transaction outlives any one caller's context.
+		sqlTx, err := s.writer.BeginTx(context.Background(), nil)
+		if err != nil {
+			g.turn.Unlock()
+			return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
+		}
+		b = &batch{tx: sqlTx, done: make(chan struct{})}
+		g.cur = b
+	}
+	b.members++
+	// A cancelled context interrupts the statement it cancels, and SQLite may then roll back
+	// the whole transaction, other callers' writes included: fn's statements run to the end.
+	t := &tx{ctx: context.WithoutCancel(ctx), tx: b.tx, stmts: s.writerStmts}
+	returned := false
+	defer func() {
+		if !returned { // fn panicked (or called runtime.Goexit): undo its writes
+			b.undo()
+		}
+		s.endTurn(b)
+		if returned && err == nil {
+			<-b.done
+			err = b.err
+		}
+	}()
+	if _, err := b.tx.ExecContext(t.ctx, "SAVEPOINT member"); err != nil {
+		b.broken = coffer.Internal(fmt.Errorf("sqlite: savepoint: %w", err))
+		returned = true
+		return b.broken
+	}
+	err = fn(t)
+	returned = true
+	if err != nil {
+		b.undo()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return coffer.Internal(fmt.Errorf("sqlite: commit: %w", err))
+	if _, rerr := b.tx.ExecContext(t.ctx, "RELEASE member"); rerr != nil {
+		b.broken = coffer.Internal(fmt.Errorf("sqlite: release savepoint: %w", rerr))
+		return nil // the commit fails, with b.broken
 	}
-	if t.destroyed {
-		s.checkpoint(context.WithoutCancel(ctx))
-	}
+	b.touched = append(b.touched, t.touched...)
+	b.destroyed = b.destroyed || t.destroyed
 	return nil
+}
+
+// groupCommit is the state of the writer connection's batches (see Update).
+type groupCommit struct {
+	turn    sync.Mutex   // held by the Update running its fn, or committing
+	waiting atomic.Int32 // Updates waiting for their turn: they join the open batch
+	cur     *batch       // the batch whose transaction is open; guarded by turn
+}
+
+// maxBatch bounds the Updates one commit covers.
+const maxBatch = 64
+
+// batch is one shared transaction and the Updates in it.
+type batch struct {
+	tx        *sql.Tx
+	members   int
+	broken    error // set when the transaction cannot be committed
+	touched   []string
+	destroyed bool
+	done      chan struct{} // closed after the commit (or rollback)
+	err       error         // the commit's outcome, set before done is closed
+}
+
+// undo rolls the current member's writes back to its savepoint; a transaction where that
+// fails (SQLite rolled it all back, on an I/O error say) is broken and will not commit.
+func (b *batch) undo() {
+	if b.broken != nil {
+		return
+	}
+	if _, err := b.tx.Exec("ROLLBACK TO member"); err != nil {
+		b.broken = coffer.Internal(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+		return
+	}
+	if _, err := b.tx.Exec("RELEASE member"); err != nil {
+		b.broken = coffer.Internal(fmt.Errorf("sqlite: release savepoint: %w", err))
+	}
+}
+
+// endTurn ends the current member's turn: it hands the open batch to the next Update when
+// one waits (and the batch is neither full nor broken), and otherwise commits the batch,
+// empties the read cache of what it wrote, and wakes its members.
+func (s *Store) endTurn(b *batch) {
+	g := &s.group
+	if g.waiting.Load() > 0 && b.members < maxBatch && b.broken == nil {
+		g.turn.Unlock()
+		return
+	}
+	g.cur = nil
+	var err error
+	if b.broken != nil {
+		b.tx.Rollback()
+		err = b.broken
+	} else if cerr := b.tx.Commit(); cerr != nil {
+		err = coffer.Internal(fmt.Errorf("sqlite: commit: %w", cerr))
+	}
+	if len(b.touched) > 0 {
+		s.cache.invalidate(b.touched)
+	}
+	if err == nil && b.destroyed {
+		s.checkpoint(context.Background())
+	}
+	b.err = err
+	close(b.done)
+	g.turn.Unlock()
 }
 
 // checkpoint copies the WAL into the database file and truncates the WAL to zero bytes, so
@@ -215,13 +325,19 @@ func (s *Store) checkpoint(ctx context.Context) {
 // View runs fn in a read-only transaction on one snapshot of the database. Writes inside it
 // fail. An error from fn is returned unchanged.
 func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
-	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	// Nothing to commit: rolling back ends the read transaction and releases its snapshot.
-	defer sqlTx.Rollback()
-	return fn(&tx{ctx: ctx, tx: sqlTx, stmts: s.readerStmts})
+	t := &tx{ctx: ctx, stmts: s.readerStmts, cache: s.cache, lazy: &lazyBegin{db: s.reader}}
+	t.gen = s.cache.generation() // before the snapshot: see readCache
+	defer func() {
+		// Nothing to commit: rolling back ends the read transaction and releases its
+		// snapshot.
+		if t.tx != nil {
+			t.tx.Rollback()
+		}
+	}()
+	return fn(t)
 }
 
 // Close closes every connection. The last one to close checkpoints the WAL into the database.

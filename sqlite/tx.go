@@ -20,6 +20,20 @@ type tx struct {
 	// destroyed is set when DestroyVersion erased a value: Update then checkpoints the WAL
 	// after the commit.
 	destroyed bool
+	// cache is the store's read cache in a View (nil in an Update, whose reads must see its
+	// own writes), and gen the cache generation the View began in.
+	cache *readCache
+	gen   uint64
+	lazy  *lazyBegin // a View's: tx is begun at the first query
+	// touched lists the secrets an Update wrote to: their cache entries go after the commit.
+	touched []string
+}
+
+// touch records that the transaction wrote to the secret arn (its row, versions or stages).
+func (t *tx) touch(arn string) {
+	if len(t.touched) == 0 || t.touched[len(t.touched)-1] != arn {
+		t.touched = append(t.touched, arn)
+	}
 }
 
 var _ coffer.Tx = (*tx)(nil)
@@ -155,13 +169,31 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 
 // SecretByName implements coffer.Tx.
 func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
-	return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
+	if t.cache != nil {
+		if s := t.cache.secretByName(ns, name); s != nil {
+			return s, nil
+		}
+	}
+	s, err := t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
 		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
+	if err == nil && t.cache != nil {
+		t.cache.putSecret(t.gen, s)
+	}
+	return s, err
 }
 
 // SecretByARN implements coffer.Tx.
 func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
-	return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
+	if t.cache != nil {
+		if s := t.cache.secretByARN(arn); s != nil {
+			return s, nil
+		}
+	}
+	s, err := t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
+	if err == nil && t.cache != nil {
+		t.cache.putSecret(t.gen, s)
+	}
+	return s, err
 }
 
 // InsertSecret implements coffer.Tx.
@@ -184,6 +216,7 @@ func (t *tx) InsertSecret(s *coffer.Secret) error {
 
 // UpdateSecret implements coffer.Tx.
 func (t *tx) UpdateSecret(s *coffer.Secret) error {
+	t.touch(s.ARN)
 	args, err := secretArgs(s)
 	if err != nil {
 		return coffer.Internal(fmt.Errorf("sqlite: update secret: %w", err))
@@ -207,6 +240,7 @@ func (t *tx) UpdateSecret(s *coffer.Secret) error {
 
 // DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteSecret(arn string) error {
+	t.touch(arn)
 	n, err := t.exec("delete secret", `DELETE FROM secrets WHERE arn = ?`, arn)
 	if err != nil {
 		return err

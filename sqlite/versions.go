@@ -28,6 +28,19 @@ func scanVersion(row scanner) (*coffer.Version, error) {
 
 // Versions implements coffer.Tx.
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
+	if t.cache != nil {
+		if vs, ok := t.cache.versions(secretARN); ok {
+			return vs, nil
+		}
+	}
+	vs, err := t.versions(secretARN)
+	if err == nil && t.cache != nil {
+		t.cache.putVersions(t.gen, secretARN, vs)
+	}
+	return vs, err
+}
+
+func (t *tx) versions(secretARN string) ([]*coffer.Version, error) {
 	rows, err := t.query(`SELECT `+versionColumns+` FROM versions
 		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
@@ -87,6 +100,14 @@ func (t *tx) stages(add func(versionID, stage string), query string, args ...any
 
 // Version implements coffer.Tx.
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
+	if t.cache != nil {
+		if v, ok := t.cache.version(secretARN, versionID); ok {
+			if v == nil {
+				return nil, coffer.NotFound
+			}
+			return v, nil
+		}
+	}
 	v, err := scanVersion(t.queryRow(`SELECT `+versionColumns+` FROM versions
 		WHERE secret_arn = ? AND version_id = ?`, secretARN, versionID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -106,6 +127,7 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 
 // InsertVersion implements coffer.Tx.
 func (t *tx) InsertVersion(v *coffer.Version) error {
+	t.touch(v.SecretARN)
 	ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = ?`, v.SecretARN)
 	if err != nil {
 		return err
@@ -128,6 +150,7 @@ func (t *tx) InsertVersion(v *coffer.Version) error {
 
 // UpdateVersion implements coffer.Tx.
 func (t *tx) UpdateVersion(v *coffer.Version) error {
+	t.touch(v.SecretARN)
 	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = ?, wrapped_key = ?,
 		ciphertext = ?, last_accessed_date = ? WHERE secret_arn = ? AND version_id = ?`,
 		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), millis(v.LastAccessedDate),
@@ -143,6 +166,7 @@ func (t *tx) UpdateVersion(v *coffer.Version) error {
 
 // DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteVersion(secretARN, versionID string) error {
+	t.touch(secretARN)
 	n, err := t.exec("delete version", `DELETE FROM versions WHERE secret_arn = ? AND version_id = ?`,
 		secretARN, versionID)
 	if err != nil {
@@ -159,6 +183,7 @@ func (t *tx) DeleteVersion(secretARN, versionID string) error {
 // zeros, and Update checkpoints the WAL after the commit so that the pages written by earlier
 // transactions go from there too. A version already destroyed is left as it is.
 func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
+	t.touch(secretARN)
 	if at.IsZero() {
 		// The zero time is how a live version is stored.
 		return coffer.Internal(errors.New("sqlite: destroy version: zero DestroyedDate"))
@@ -186,6 +211,7 @@ func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
 
 // SetStage implements coffer.Tx.
 func (t *tx) SetStage(secretARN, stage, versionID string) error {
+	t.touch(secretARN)
 	ok, err := t.exists("set stage", `SELECT 1 FROM versions WHERE secret_arn = ? AND version_id = ?`,
 		secretARN, versionID)
 	if err != nil {
@@ -202,6 +228,7 @@ func (t *tx) SetStage(secretARN, stage, versionID string) error {
 
 // RemoveStage implements coffer.Tx.
 func (t *tx) RemoveStage(secretARN, stage string) error {
+	t.touch(secretARN)
 	_, err := t.exec("remove stage", `DELETE FROM stages WHERE secret_arn = ? AND stage = ?`, secretARN, stage)
 	return err
 }
