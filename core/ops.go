@@ -153,7 +153,17 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 
 // newVersion adds a version to sec, or recognises a retry of the request that added it.
 func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, token string, val *Value, stages []string) (*coffer.Version, error) {
-	existing, err := tx.Version(sec.ARN, token)
+	// One read of the versions serves every step below.
+	versions, err := tx.Versions(sec.ARN)
+	if err != nil {
+		return nil, err
+	}
+	var existing *coffer.Version
+	if i := slices.IndexFunc(versions, func(v *coffer.Version) bool { return v.VersionID == token }); i >= 0 {
+		existing = versions[i]
+	} else {
+		err = coffer.NotFound
+	}
 	switch {
 	case err == nil && existing.Destroyed():
 		return nil, coffer.Errorf(coffer.ErrResourceExists, "You can't modify an existing version, you can only create new versions.")
@@ -167,6 +177,7 @@ func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 		if err := tx.DeleteVersion(sec.ARN, token); err != nil {
 			return nil, err
 		}
+		versions = slices.DeleteFunc(versions, func(v *coffer.Version) bool { return v.VersionID == token })
 	case err == nil:
 		old, err := s.open(ctx, tx, existing)
 		if err != nil {
@@ -181,7 +192,7 @@ func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 		return nil, err
 	}
 	now := s.clock()
-	ver, err := s.addVersion(ctx, tx, sec, token, val, stages, now)
+	ver, err := s.addVersion(ctx, tx, sec, token, val, stages, now, &versions)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -185,7 +186,8 @@ func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *Cre
 		if val == nil {
 			return nil
 		}
-		ver, err := s.addVersion(ctx, tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent}, now)
+		known := []*coffer.Version{} // a new secret has none
+		ver, err := s.addVersion(ctx, tx, sec, *in.ClientRequestToken, val, []string{coffer.StageCurrent}, now, &known)
 		if err != nil {
 			return err
 		}
@@ -317,8 +319,10 @@ func (s *Service) sameVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Sec
 }
 
 // addVersion seals val as a new version of sec and attaches stages to it. Moving AWSCURRENT
-// moves AWSPREVIOUS onto the version that was current.
-func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time) (*coffer.Version, error) {
+// moves AWSPREVIOUS onto the version that was current. known, when not nil, is every version
+// of sec as this transaction left them (read once by the caller, to spare the store a read
+// per step); it is kept up to date.
+func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time, known *[]*coffer.Version) (*coffer.Version, error) {
 	ver, err := s.seal(ctx, tx, sec, versionID, val)
 	if err != nil {
 		return nil, err
@@ -327,10 +331,19 @@ func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 	if err := tx.InsertVersion(ver); err != nil {
 		return nil, err
 	}
-	if err := s.attachStages(tx, sec.ARN, versionID, stages); err != nil {
+	if known == nil {
+		vs, err := tx.Versions(sec.ARN)
+		if err != nil {
+			return nil, err
+		}
+		known = &vs
+	} else {
+		*known = append(*known, &coffer.Version{SecretARN: sec.ARN, VersionID: versionID, CreatedDate: now, KMSKeyID: ver.KMSKeyID})
+	}
+	if err := s.attachStagesIn(tx, *known, sec.ARN, versionID, stages); err != nil {
 		return nil, err
 	}
-	if err := s.pruneVersions(tx, sec, now); err != nil {
+	if err := s.pruneVersionsIn(tx, sec, now, *known); err != nil {
 		return nil, err
 	}
 	ver.Stages = sortedCopy(stages)
@@ -339,23 +352,55 @@ func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secr
 
 // attachStages moves each label in stages onto versionID.
 func (s *Service) attachStages(tx coffer.Tx, secretARN, versionID string, stages []string) error {
+	vs, err := tx.Versions(secretARN)
+	if err != nil {
+		return err
+	}
+	return s.attachStagesIn(tx, vs, secretARN, versionID, stages)
+}
+
+// attachStagesIn is attachStages with the secret's versions known, and kept up to date.
+func (s *Service) attachStagesIn(tx coffer.Tx, vs []*coffer.Version, secretARN, versionID string, stages []string) error {
 	for _, st := range stages {
 		if st == coffer.StageCurrent {
-			prev, err := s.versionWithStage(tx, secretARN, coffer.StageCurrent)
-			if err != nil && !coffer.IsNotFound(err) {
-				return err
-			}
-			if prev != nil && prev.VersionID != versionID {
+			if prev := withStage(vs, coffer.StageCurrent); prev != nil && prev.VersionID != versionID {
 				if err := tx.SetStage(secretARN, coffer.StagePrevious, prev.VersionID); err != nil {
 					return err
 				}
+				setStageIn(vs, coffer.StagePrevious, prev.VersionID)
 			}
 		}
 		if err := tx.SetStage(secretARN, st, versionID); err != nil {
 			return err
 		}
+		setStageIn(vs, st, versionID)
 	}
 	return nil
+}
+
+// withStage returns the version of vs carrying stage, or nil.
+func withStage(vs []*coffer.Version, stage string) *coffer.Version {
+	for _, v := range vs {
+		if v.HasStage(stage) {
+			return v
+		}
+	}
+	return nil
+}
+
+// setStageIn does to vs what tx.SetStage does to the store: stage moves onto versionID.
+func setStageIn(vs []*coffer.Version, stage, versionID string) {
+	for _, v := range vs {
+		if i := slices.Index(v.Stages, stage); i >= 0 {
+			v.Stages = slices.Delete(slices.Clone(v.Stages), i, i+1)
+		}
+	}
+	for _, v := range vs {
+		if v.VersionID == versionID {
+			v.Stages = append(slices.Clone(v.Stages), stage)
+			sort.Strings(v.Stages)
+		}
+	}
 }
 
 // versionWithStage returns the version carrying stage, or a NotFound error.
@@ -383,6 +428,11 @@ func (s *Service) pruneVersions(tx coffer.Tx, sec *coffer.Secret, now time.Time)
 	if err != nil {
 		return err
 	}
+	return s.pruneVersionsIn(tx, sec, now, versions)
+}
+
+// pruneVersionsIn is pruneVersions with the secret's versions known.
+func (s *Service) pruneVersionsIn(tx coffer.Tx, sec *coffer.Secret, now time.Time, versions []*coffer.Version) error {
 	var live, deprecated []*coffer.Version
 	for _, v := range versions {
 		if v.Destroyed() {

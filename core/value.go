@@ -3,6 +3,8 @@ package core
 import (
 	"crypto/subtle"
 	"encoding/json"
+
+	"github.com/coffer-project/coffer/internal/jsonw"
 )
 
 // Text is a secret's plaintext string value. It prints as [redacted], so a value formatted
@@ -15,8 +17,9 @@ func (Text) String() string { return "[redacted]" }
 // GoString never reveals the value.
 func (Text) GoString() string { return "[redacted]" }
 
-// MarshalJSON writes the value as a JSON string.
-func (t Text) MarshalJSON() ([]byte, error) { return json.Marshal(string(t)) }
+// MarshalJSON writes the value as a JSON string (never through a Go string, which could not
+// be wiped).
+func (t Text) MarshalJSON() ([]byte, error) { return jsonw.AppendString(nil, []byte(t)), nil }
 
 // UnmarshalJSON reads a JSON string.
 func (t *Text) UnmarshalJSON(b []byte) error {
