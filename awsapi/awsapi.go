@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -114,10 +115,23 @@ func truncate(s string, n int) string {
 
 // WriteJSON writes a 200 response with v encoded as JSON.
 func WriteJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		WriteError(w, coffer.Internal(err))
-		return
+	var b []byte
+	if a, ok := v.(AppenderJSON); ok {
+		bp := bodyPool.Get().(*[]byte)
+		b = a.AppendJSON((*bp)[:0])
+		defer func() {
+			clear(b)
+			if cap(b) <= 64<<10 {
+				*bp = b[:0]
+				bodyPool.Put(bp)
+			}
+		}()
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			WriteError(w, coffer.Internal(err))
+			return
+		}
 	}
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -125,6 +139,13 @@ func WriteJSON(w http.ResponseWriter, v any) {
 	w.Write(b)
 	clear(b) // the body may hold a secret value
 }
+
+// AppenderJSON is a response that encodes itself, as encoding/json would encode it, without
+// reflection (the hot responses).
+type AppenderJSON interface{ AppendJSON(dst []byte) []byte }
+
+// bodyPool keeps response buffers of AppenderJSON responses, wiped before they return.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // lowerMessage lists the codes whose body member is "message" rather than Secrets Manager's
 // "Message": the errors AWS's front end produces before a request reaches the service.
@@ -182,13 +203,22 @@ func WriteErrorMember(w http.ResponseWriter, err error, lower bool) {
 type Timestamp time.Time
 
 // MarshalJSON implements json.Marshaler.
-func (t Timestamp) MarshalJSON() ([]byte, error) {
+func (t Timestamp) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
+
+// AppendJSON appends the timestamp as MarshalJSON writes it.
+func (t Timestamp) AppendJSON(dst []byte) []byte {
 	ms := time.Time(t).UnixMilli()
-	s := strconv.FormatInt(ms/1000, 10)
-	if frac := ms % 1000; frac != 0 {
-		s += strings.TrimRight(fmt.Sprintf(".%03d", abs(frac)), "0")
+	dst = strconv.AppendInt(dst, ms/1000, 10)
+	if frac := abs(ms % 1000); frac != 0 {
+		dst = append(dst, '.', byte('0'+frac/100))
+		if frac%100 != 0 {
+			dst = append(dst, byte('0'+frac/10%10))
+			if frac%10 != 0 {
+				dst = append(dst, byte('0'+frac%10))
+			}
+		}
 	}
-	return []byte(s), nil
+	return dst
 }
 
 // UnmarshalJSON implements json.Unmarshaler.

@@ -26,13 +26,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/coffer-project/coffer/internal/jsonw"
 )
 
 // KeySize is the size in bytes of the root key, KEKs and data keys.
@@ -239,12 +240,21 @@ func (c Context) bytes() []byte {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	pairs := make([][2]string, len(names))
+	// As encoding/json writes the [][2]string of the pairs (TestContextBytes): the AAD of
+	// every blob sealed so far.
+	b := make([]byte, 0, 64)
+	b = append(b, '[')
 	for i, n := range names {
-		pairs[i] = [2]string{n, c[n]}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = jsonw.AppendString(b, n)
+		b = append(b, ',')
+		b = jsonw.AppendString(b, c[n])
+		b = append(b, ']')
 	}
-	b, _ := json.Marshal(pairs) // cannot fail for strings
-	return b
+	return append(b, ']')
 }
 
 // Envelope is a value sealed under its own data key, and that data key wrapped under a KEK.

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"sort"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/awsapi"
 	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/internal/jsonw"
 )
 
 // Wire shapes of Secrets Manager responses, member for member as secretsmanager.service-2.json
@@ -284,6 +286,44 @@ type versionRefOut struct {
 type wiping struct {
 	out  any
 	vals []*core.Value
+}
+
+// AppendJSON encodes the response as encoding/json would (TestGetSecretValueOutJSON), without
+// reflection and without the copies encoding/json keeps in its pooled buffers.
+func (o *getSecretValueOut) AppendJSON(b []byte) []byte {
+	b = append(b, `{"ARN":`...)
+	b = jsonw.AppendString(b, o.ARN)
+	b = append(b, `,"Name":`...)
+	b = jsonw.AppendString(b, o.Name)
+	b = append(b, `,"VersionId":`...)
+	b = jsonw.AppendString(b, o.VersionId)
+	if len(o.SecretBinary) > 0 {
+		b = append(b, `,"SecretBinary":"`...)
+		b = base64.StdEncoding.AppendEncode(b, o.SecretBinary)
+		b = append(b, '"')
+	}
+	if o.SecretString != nil {
+		b = append(b, `,"SecretString":`...)
+		b = jsonw.AppendString(b, []byte(*o.SecretString))
+	}
+	b = append(b, `,"VersionStages":`...)
+	if o.VersionStages == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range o.VersionStages {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, s)
+		}
+		b = append(b, ']')
+	}
+	if o.CreatedDate != nil {
+		b = append(b, `,"CreatedDate":`...)
+		b = o.CreatedDate.AppendJSON(b)
+	}
+	return append(b, '}')
 }
 
 // valueOut is the wire shape of one secret value, shared by GetSecretValue and

@@ -1,0 +1,46 @@
+package jsonw
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAppendStringMatchesEncodingJSON: every byte value, in every position, and random
+// strings, escape as encoding/json escapes them.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	cases := []string{"", "plain", `q"b\s`, "<a&b>", "\u2028\u2029", "é漢字🙂", "\xff\xfe", "a\xc3", "\x00\x1f\x7f", "\b\f\n\r\t"}
+	for b := range 256 {
+		cases = append(cases, string([]byte{byte(b)}), "x"+string([]byte{byte(b)})+"y")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		n := rng.IntN(40)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+		if got := AppendString(nil, []byte(s)); string(got) != string(want) {
+			t.Fatalf("AppendString([]byte %q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	s := make([]byte, 1024)
+	for i := range s {
+		s[i] = 'a' + byte(i%26)
+	}
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}
