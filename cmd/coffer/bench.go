@@ -1,367 +1,430 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"strconv"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
-	"github.com/coffer-project/coffer/server"
-	"github.com/coffer-project/coffer/sqlite"
 )
 
+// benchUsage heads `coffer bench -h`; the flags follow it.
+const benchUsage = `Usage: coffer bench [flags]
+
+SigV4-signed Secrets Manager calls over keep-alive HTTP/1.1 connections, one per connection
+of --connections, against a coffer server in a child process (a fresh SQLite data directory,
+durable audit, loopback) or the running server --endpoint names. Each connection count is its
+own run: the server, then the baseline, the same load generator signing the same requests.
+
+  --op get    GetSecretValue; baseline: a bare net/http handler in a child process serving
+              the same response bytes (the ceiling of HTTP on this machine for them)
+  --op list   ListSecrets with a name filter, first page only; baseline as for get
+  --op put    PutSecretValue, each connection to its own secret, a fresh ClientRequestToken per
+              call; baseline: durable single-row SQLite inserts from as many writers, group
+              committed by at most 64 rows per transaction, in a child process
+
+With --populate N (get), the runs also read a random one of the N secrets per request and
+list them. With --endpoint, the credentials come from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY.
+
+Flags:
+`
+
+// Defaults of --size: a GetSecretValue reads a 1 KiB value, a PutSecretValue writes 400 bytes.
+const (
+	defaultGetSize = 1024
+	defaultPutSize = 400
+)
+
+// randomSecretID is the --secret-id that reads a random populated secret per request.
+const randomSecretID = "random"
+
+// benchFlags are the settings of `coffer bench`.
 type benchFlags struct {
-	endpoint string
-	secretID string
-	workers  int
-	duration time.Duration
-	warmup   time.Duration
-	size     int
-	baseline bool
-	region   string
+	op               string
+	endpoint         string
+	baselineEndpoint string
+	secretID         string
+	secretIDSet      bool // --secret-id was given: no second, random get series
+	connections      intList
+	runs             int
+	duration         time.Duration
+	warmup           time.Duration
+	size             int
+	baseline         bool
+	populate         int
+	data             string
+	listFilter       string
+	markdown         bool
+	region           string
+	cpuProfile       string
 }
 
+// runBench runs `coffer bench`, or, given --serve first, one of its child processes.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f benchFlags
+	if len(args) > 0 && (args[0] == "--serve" || args[0] == "-serve") {
+		return serveBench(ctx, args, stdout)
+	}
+	f, err := parseBenchFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	b := &bench{f: f, out: stdout}
+	defer b.close()
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	for _, w := range b.plan() {
+		if err := b.series(ctx, w); err != nil {
+			return err
+		}
+	}
+	return b.finish()
+}
+
+// parseBenchFlags parses and checks the flags of `coffer bench`.
+func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
+	f := &benchFlags{connections: intList{16, 1}}
 	fs := flag.NewFlagSet("coffer bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.endpoint, "endpoint", "", "server to load (http://host:port); empty starts a fresh in-process server on loopback")
-	fs.StringVar(&f.secretID, "secret-id", "bench/secret", "secret to read; created with a random value when missing")
-	fs.IntVar(&f.workers, "workers", 8, "concurrent workers, each on its own keep-alive connection")
+	fs.StringVar(&f.op, "op", "get", "operation to load: get (GetSecretValue), put (PutSecretValue) or list (ListSecrets)")
+	fs.Var(&f.connections, "connections", "connection counts, comma-separated; each is its own run, each connection a keep-alive HTTP/1.1 connection")
+	fs.Func("workers", "deprecated: --connections with a single value", func(s string) error {
+		return f.connections.setOne(s)
+	})
+	fs.IntVar(&f.runs, "runs", 1, "repetitions of each (server, baseline) pair, alternating; a median line follows each connection count")
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "measured duration of each run")
-	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run")
-	fs.IntVar(&f.size, "size", 1024, "size in bytes of the secret value")
-	fs.BoolVar(&f.baseline, "baseline", false, "also load a bare net/http handler serving a fixed response of the same size, and report coffer ÷ baseline")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run, on the same connections")
+	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and the SQLite baseline's rows (default 400)")
+	fs.BoolVar(&f.baseline, "baseline", true, "also load the op's baseline after each run and report server ÷ baseline (--baseline=false: the server alone)")
+	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get reads, created with a random value when missing; "random": a random one of the --populate secrets per request`)
+	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
+	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
+	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0004", "name prefix of the list op's ListSecrets filter")
+	fs.StringVar(&f.endpoint, "endpoint", "", "load this running server (http://host:port) instead of a child server")
+	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
+	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the child server's CPU profile over every run to this file (go tool pprof)")
 	fs.StringVar(&f.region, "region", envOr("AWS_REGION", "us-east-1"), "region to sign requests for")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: coffer bench [flags]\n\nSigV4-signed GetSecretValue over keep-alive connections. With --endpoint, the credentials come\nfrom AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.\n\nFlags:\n")
+		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if f.workers < 1 || f.duration <= 0 || f.size < 1 || f.size > 65536 {
-		return errors.New("bench: --workers ≥ 1, --duration > 0 and 1 ≤ --size ≤ 65536")
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
-	creds := aws.Credentials{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
-	endpoint := f.endpoint
-	if endpoint == "" {
-		addr, c, stop, err := startBenchServer(ctx, f.region)
-		if err != nil {
-			return err
+	sizeSet := false
+	fs.Visit(func(fl *flag.Flag) {
+		f.secretIDSet = f.secretIDSet || fl.Name == "secret-id"
+		sizeSet = sizeSet || fl.Name == "size"
+	})
+	if f.baselineEndpoint != "" {
+		f.baseline = true
+	}
+	if !sizeSet {
+		f.size = defaultGetSize
+		if f.op == "put" {
+			f.size = defaultPutSize
 		}
-		defer stop()
-		endpoint, creds = "http://"+addr, c
-	} else if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
-		return errors.New("bench: --endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
-	lg := &loadGen{client: newBenchClient(f.workers), creds: creds, region: f.region}
-	sample, err := lg.prepare(ctx, endpoint, f.secretID, f.size)
-	if err != nil {
-		return err
+	return f, f.check()
+}
+
+// check refuses settings that cannot make a measurement.
+func (f *benchFlags) check() error {
+	switch {
+	case f.op != "get" && f.op != "put" && f.op != "list":
+		return fmt.Errorf("bench: --op must be get, put or list, not %q", f.op)
+	case len(f.connections) == 0:
+		return errors.New("bench: --connections names no connection count")
+	case f.runs < 1 || f.duration <= 0 || f.warmup < 0:
+		return errors.New("bench: --runs ≥ 1, --duration > 0 and --warmup ≥ 0")
+	case f.size < 1 || f.size > 65536:
+		return errors.New("bench: 1 ≤ --size ≤ 65536")
+	case f.populate < 0:
+		return errors.New("bench: --populate must not be negative")
+	case f.endpoint != "" && (f.populate > 0 || f.data != ""):
+		return errors.New("bench: --populate and --data prepare the child server; they do not apply to --endpoint")
+	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
+		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
 	}
-	fmt.Fprintf(stdout, "coffer bench: GetSecretValue of a %d-byte secret, %d workers, %s per run (after %s warm-up), %d CPUs\n", f.size, f.workers, f.duration, f.warmup, runtime.NumCPU())
-	results := []*benchResult{}
-	r, err := lg.run(ctx, "coffer", endpoint, f)
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
-	if f.baseline {
-		baseURL, stop, err := startBaseline(sample)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		b, err := lg.run(ctx, "baseline", baseURL, f)
-		if err != nil {
-			return err
-		}
-		results = append(results, b)
-	}
-	printResults(stdout, results)
 	return nil
 }
 
-// startBenchServer starts a coffer server on a fresh temporary data directory and loopback port.
-func startBenchServer(ctx context.Context, region string) (string, aws.Credentials, func(), error) {
-	dir, err := os.MkdirTemp("", "coffer-bench-")
-	if err != nil {
-		return "", aws.Credentials{}, nil, err
+// intList is a flag holding a comma-separated list of positive integers.
+type intList []int
+
+// String returns the list as the flag takes it.
+func (l *intList) String() string {
+	s := make([]string, len(*l))
+	for i, n := range *l {
+		s[i] = strconv.Itoa(n)
 	}
-	fail := func(err error) (string, aws.Credentials, func(), error) {
-		os.RemoveAll(dir)
-		return "", aws.Credentials{}, nil, err
-	}
-	root, err := keyring.NewRootKey()
-	if err != nil {
-		return fail(err)
-	}
-	keys, err := keyring.New(root)
-	if err != nil {
-		return fail(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
-	if err != nil {
-		return fail(err)
-	}
-	gen, err := core.NewAccessKeyPair()
-	if err != nil {
-		store.Close()
-		return fail(err)
-	}
-	if _, err := core.Bootstrap(ctx, store, keys, core.BootstrapConfig{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey}); err != nil {
-		store.Close()
-		return fail(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := core.New(store, keys, core.Options{Logger: log})
-	// Every safeguard on: the calls are audited, durably, as a server audits them.
-	trail, _, err := openAudit(ctx, &auditFlags{table: "auto", digestEvery: 1000, digestInterval: time.Minute, maxFileMiB: 64, maxFileAge: 24 * time.Hour}, dir, store, keys, io.Discard, log)
-	if err != nil {
-		store.Close()
-		return fail(err)
-	}
-	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		store.Close()
-		return fail(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	recCtx, stopRecorder := context.WithCancel(context.Background())
-	go svc.RunAccessRecorder(recCtx)
-	stop := func() {
-		srv.Close()
-		stopRecorder()
-		trail.Close()
-		store.Close()
-		os.RemoveAll(dir)
-	}
-	return ln.Addr().String(), aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey}, stop, nil
+	return strings.Join(s, ",")
 }
 
-// startBaseline serves body, fixed, from a bare net/http handler: the ceiling of HTTP on this
-// machine for a response of that size.
-func startBaseline(body []byte) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("x-amzn-RequestId", "00000000-0000-4000-8000-000000000000")
-		w.Write(body)
-	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
-}
-
-func newBenchClient(workers int) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        workers * 2,
-			MaxIdleConnsPerHost: workers * 2,
-			MaxConnsPerHost:     workers,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-	}
-}
-
-type loadGen struct {
-	client *http.Client
-	creds  aws.Credentials
-	region string
-	signer *v4.Signer
-	once   sync.Once
-}
-
-// call sends one signed Secrets Manager request and returns the status and body.
-func (lg *loadGen) call(ctx context.Context, endpoint, op string, input any) (int, []byte, error) {
-	lg.once.Do(func() { lg.signer = v4.NewSigner() })
-	body, err := json.Marshal(input)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager."+op)
-	sum := sha256.Sum256(body)
-	if err := lg.signer.SignHTTP(ctx, lg.creds, req, hex.EncodeToString(sum[:]), "secretsmanager", lg.region, time.Now()); err != nil {
-		return 0, nil, err
-	}
-	resp, err := lg.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-// prepare makes sure the secret exists with a value of the given size and returns one
-// GetSecretValue response body, which the baseline serves.
-func (lg *loadGen) prepare(ctx context.Context, endpoint, id string, size int) ([]byte, error) {
-	code, body, err := lg.call(ctx, endpoint, "GetSecretValue", map[string]string{"SecretId": id})
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		val := make([]byte, size)
-		rand.Read(val)
-		const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-		for i := range val {
-			val[i] = alphabet[int(val[i])%len(alphabet)]
+// Set parses a comma-separated list.
+func (l *intList) Set(v string) error {
+	var out intList
+	for _, s := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 4096 {
+			return fmt.Errorf("%q is not a count from 1 to 4096", s)
 		}
-		token := make([]byte, 16)
-		rand.Read(token)
-		code, body, err = lg.call(ctx, endpoint, "CreateSecret", map[string]string{"Name": id, "SecretString": string(val), "ClientRequestToken": hex.EncodeToString(token)})
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// setOne sets a single count (the deprecated --workers).
+func (l *intList) setOne(v string) error {
+	if strings.Contains(v, ",") {
+		return errors.New("takes one count; use --connections for a list")
+	}
+	return l.Set(v)
+}
+
+// largest returns the largest count.
+func (l intList) largest() int {
+	m := 0
+	for _, n := range l {
+		m = max(m, n)
+	}
+	return m
+}
+
+// bench is one `coffer bench` command: the child processes it started, the endpoints it
+// loads, and where it writes.
+type bench struct {
+	f        *benchFlags
+	out      io.Writer
+	scratch  string // temporary directory of this command, removed at the end
+	data     string // the child server's data directory
+	keyPath  string // the child server's root key file
+	server   *benchChild
+	target   target
+	baseline *target       // a running --baseline-endpoint; nil when the baseline is started here
+	children []*benchChild // every child started, in order, stopped by close
+}
+
+// start makes the scratch directory, populates and starts the child server (or takes
+// --endpoint), and prints what the runs measure.
+func (b *bench) start(ctx context.Context) error {
+	var err error
+	if b.scratch, err = os.MkdirTemp("", "coffer-bench-"); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "coffer bench: %d CPUs, %s/%s, %s; %s per run after %s warm-up; connections %s; %d run(s), alternating server and baseline\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), b.f.duration, b.f.warmup, b.f.connections.String(), b.f.runs)
+	if b.f.endpoint != "" {
+		creds := benchEnvCredentials()
+		if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+			return errors.New("bench: --endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+		}
+		b.target = target{name: "target", url: strings.TrimRight(b.f.endpoint, "/"), loadGen: newLoadGen(creds, b.f.region)}
+		fmt.Fprintf(b.out, "target: %s, a running server (credentials from AWS_ACCESS_KEY_ID)\n", b.target.url)
+	} else if err := b.startServer(ctx); err != nil {
+		return err
+	}
+	if b.f.baselineEndpoint != "" {
+		creds := benchEnvCredentials()
+		if creds.AccessKeyID == "" {
+			creds = b.target.creds
+		}
+		b.baseline = &target{name: "baseline", url: strings.TrimRight(b.f.baselineEndpoint, "/"), loadGen: newLoadGen(creds, b.f.region)}
+	}
+	return nil
+}
+
+// startServer prepares the data directory and root key, populates it, and starts the
+// child server on it.
+func (b *bench) startServer(ctx context.Context) error {
+	b.data, b.keyPath = filepath.Join(b.scratch, "data"), filepath.Join(b.scratch, "root.key")
+	if b.f.data != "" {
+		abs, err := filepath.Abs(b.f.data)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if code != http.StatusOK {
-			return nil, fmt.Errorf("bench: create %s: HTTP %d: %s", id, code, errorType(body))
+		b.data, b.keyPath = abs, abs+".root-key"
+	}
+	if err := os.MkdirAll(b.data, 0o700); err != nil {
+		return err
+	}
+	root, _, err := keyring.LoadOrCreateRootKey(b.keyPath)
+	if err != nil {
+		return err
+	}
+	root.Wipe()
+	if b.f.data != "" {
+		fmt.Fprintf(b.out, "data: %s, kept; its root key is %s (mode 0600)\n", b.data, b.keyPath)
+	}
+	if b.f.populate > 0 {
+		if err := populate(ctx, b.out, b.data, b.keyPath, b.f.region, b.f.populate); err != nil {
+			return err
 		}
-		if code, body, err = lg.call(ctx, endpoint, "GetSecretValue", map[string]string{"SecretId": id}); err != nil {
-			return nil, err
+	}
+	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region}
+	if b.f.cpuProfile != "" {
+		abs, err := filepath.Abs(b.f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--cpuprofile", abs)
+	}
+	c, err := startBenchChild(ctx, "coffer", time.Duration(b.f.populate/100+120)*time.Second, args...)
+	if err != nil {
+		return err
+	}
+	b.children = append(b.children, c)
+	b.server = c
+	readyz, err := c.waitReadyz(ctx)
+	if err != nil {
+		return err
+	}
+	creds := aws.Credentials{AccessKeyID: c.ready.AccessKeyID, SecretAccessKey: c.ready.SecretAccessKey}
+	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, loadGen: newLoadGen(creds, b.f.region)}
+	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, SQLite, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
+		c.ready.PID, c.ready.Addr, ms(c.readyAfter), ms(readyz))
+	return nil
+}
+
+// plan returns the series the flags ask for, in order.
+func (b *bench) plan() []*workload {
+	f := b.f
+	switch f.op {
+	case "put":
+		return []*workload{putWorkload(f.connections.largest(), f.size)}
+	case "list":
+		return []*workload{listWorkload(f.listFilter)}
+	}
+	var ws []*workload
+	if f.secretID != randomSecretID {
+		ws = append(ws, getWorkload(f.secretID, f.size))
+	}
+	if f.populate > 0 && (f.secretID == randomSecretID || !f.secretIDSet) {
+		ws = append(ws, randomGetWorkload(f.populate))
+	}
+	if f.populate > 0 {
+		ws = append(ws, listWorkload(f.listFilter))
+	}
+	return ws
+}
+
+// series prepares the targets for w, starts its baseline, and runs every connection count
+// f.runs times, printing a row per run and a median line per connection count.
+func (b *bench) series(ctx context.Context, w *workload) error {
+	sample, err := w.prepare(ctx, b.target)
+	if err != nil {
+		return err
+	}
+	base, err := b.startBaseline(ctx, w, sample)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "\n%s: %s", w.name, w.describe)
+	if sample != nil {
+		fmt.Fprintf(b.out, "; %s", sampleNote(w.op, sample))
+	}
+	fmt.Fprintln(b.out)
+	for _, n := range w.notes {
+		fmt.Fprintln(b.out, "note:", n)
+	}
+	if base != nil {
+		fmt.Fprintf(b.out, "%s: %s\n", base.name, base.describe)
+	}
+	t := newResultTable(b.out, b.f.markdown, b.target.name, base)
+	t.header()
+	for _, conns := range b.f.connections {
+		var rows []runRow
+		for i := range b.f.runs {
+			row, err := b.runPair(ctx, w, base, conns)
+			if err != nil {
+				return err
+			}
+			row.run = strconv.Itoa(i + 1)
+			t.row(row)
+			rows = append(rows, row)
+		}
+		t.row(medianRow(rows))
+	}
+	t.errors()
+	if base != nil && base.child != nil {
+		return base.child.stop()
+	}
+	return nil
+}
+
+// runPair measures the target and then the baseline with conns connections.
+func (b *bench) runPair(ctx context.Context, w *workload, base *baselineRunner, conns int) (runRow, error) {
+	r, err := b.target.run(ctx, w, conns, b.f.warmup, b.f.duration)
+	if err != nil {
+		return runRow{}, err
+	}
+	var br *benchResult
+	if base != nil {
+		if br, err = base.run(ctx, b, w, conns); err != nil {
+			return runRow{}, err
 		}
 	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("bench: read %s: HTTP %d: %s", id, code, errorType(body))
-	}
-	return body, nil
+	return newRunRow(conns, r, br), nil
 }
 
-// errorType extracts the error code from an AWS error body, never the rest of it.
-func errorType(body []byte) string {
-	var e struct {
-		Type string `json:"__type"`
-	}
-	json.Unmarshal(body, &e)
-	return e.Type
-}
-
-type benchResult struct {
-	name      string
-	requests  int
-	errors    int
-	elapsed   time.Duration
-	latencies []time.Duration
-}
-
-func (r *benchResult) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-func (r *benchResult) pct(p float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	i := int(p * float64(len(r.latencies)-1))
-	return r.latencies[i]
-}
-
-// run loads endpoint with workers for the warm-up and then the measured duration.
-func (lg *loadGen) run(ctx context.Context, name, endpoint string, f benchFlags) (*benchResult, error) {
-	input := map[string]string{"SecretId": f.secretID}
-	phase := func(d time.Duration, record bool) *benchResult {
-		res := &benchResult{name: name}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		deadline := time.Now().Add(d)
-		start := time.Now()
-		for range f.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var lat []time.Duration
-				n, errs := 0, 0
-				for time.Now().Before(deadline) && ctx.Err() == nil {
-					t0 := time.Now()
-					code, _, err := lg.call(ctx, endpoint, "GetSecretValue", input)
-					if err != nil || code != http.StatusOK {
-						errs++
-						continue
-					}
-					n++
-					if record {
-						lat = append(lat, time.Since(t0))
-					}
-				}
-				mu.Lock()
-				res.requests += n
-				res.errors += errs
-				res.latencies = append(res.latencies, lat...)
-				mu.Unlock()
-			}()
+// finish reports the child server's peak memory, stops every child, and names them.
+func (b *bench) finish() error {
+	fmt.Fprintln(b.out)
+	if b.server != nil {
+		if kib, err := peakRSS(b.server.ready.PID); err == nil {
+			fmt.Fprintf(b.out, "coffer child: peak resident memory (VmHWM) %.1f MiB after the runs\n", float64(kib)/1024)
+		} else {
+			fmt.Fprintf(b.out, "coffer child: peak resident memory unknown (%v)\n", err)
 		}
-		wg.Wait()
-		res.elapsed = time.Since(start)
-		return res
 	}
-	if f.warmup > 0 {
-		phase(f.warmup, false)
+	err := b.stopChildren()
+	if len(b.children) > 0 {
+		var names []string
+		for _, c := range b.children {
+			names = append(names, fmt.Sprintf("%d (%s)", c.ready.PID, c.name))
+		}
+		fmt.Fprintf(b.out, "child processes stopped: %s\n", strings.Join(names, ", "))
 	}
-	res := phase(f.duration, true)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	sort.Slice(res.latencies, func(i, j int) bool { return res.latencies[i] < res.latencies[j] })
-	if res.requests == 0 {
-		return nil, fmt.Errorf("bench: %s answered no request successfully (%d errors)", name, res.errors)
-	}
-	return res, nil
+	return err
 }
 
-func printResults(w io.Writer, rs []*benchResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\trequests\terrors\treq/s\tp50\tp99\tp99.9\t")
-	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", r.name, r.requests, r.errors, r.rps(), ms(r.pct(0.50)), ms(r.pct(0.99)), ms(r.pct(0.999)))
+// stopChildren stops every child still running, the last started first.
+func (b *bench) stopChildren() error {
+	var first error
+	for i := len(b.children) - 1; i >= 0; i-- {
+		if err := b.children[i].stop(); err != nil && first == nil {
+			first = err
+		}
 	}
-	tw.Flush()
-	if len(rs) == 2 {
-		c, b := rs[0], rs[1]
-		fmt.Fprintf(w, "coffer ÷ baseline: throughput %.2f, p50 latency %.2f×, p99 latency %.2f×\n",
-			c.rps()/b.rps(), ratio(c.pct(0.50), b.pct(0.50)), ratio(c.pct(0.99), b.pct(0.99)))
+	return first
+}
+
+// close stops the children and removes the scratch directory; it runs on every return.
+func (b *bench) close() {
+	b.stopChildren()
+	if b.scratch != "" {
+		os.RemoveAll(b.scratch)
 	}
 }
 
-func ms(d time.Duration) string {
-	return strings.TrimRight(fmt.Sprintf("%.3f", float64(d.Microseconds())/1000), "0") + "ms"
-}
-
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
+// benchEnvCredentials returns the credentials of the environment, which --endpoint and
+// --baseline-endpoint sign with.
+func benchEnvCredentials() aws.Credentials {
+	return aws.Credentials{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
 }

@@ -3,29 +3,239 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/coffer-project/coffer/keyring"
 )
 
-// TestBench runs a very short `coffer bench --baseline` and checks that it measured both
-// targets without errors and reported the ratio. It asserts on shape, never on speed.
-func TestBench(t *testing.T) {
-	var out bytes.Buffer
-	err := run(context.Background(), []string{"bench", "--baseline", "--workers", "2", "--duration", "300ms", "--warmup", "0", "--size", "512"}, &out, &out)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+// TestMain runs the test binary as coffer when coffer bench, under test, starts it as its
+// child (os.Executable is the test binary then).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "bench" && os.Args[2] == "--serve" {
+		main()
+		os.Exit(0)
 	}
-	for _, target := range []string{"coffer", "baseline"} {
-		row := regexp.MustCompile(`(?m)^\s*` + target + `\s+(\d+)\s+0\s+\d+\s`).FindStringSubmatch(out.String())
-		if row == nil || row[1] == "0" {
-			t.Fatalf("no successful %s row:\n%s", target, out.String())
+	os.Exit(m.Run())
+}
+
+// startBenchServer serves, in this process, a coffer server wired as the bench's child
+// server, on a fresh temporary data directory: for the tests of the verbs that call one.
+func startBenchServer(ctx context.Context, region string) (string, aws.Credentials, func(), error) {
+	dir, err := os.MkdirTemp("", "coffer-test-")
+	if err != nil {
+		return "", aws.Credentials{}, nil, err
+	}
+	fail := func(err error) (string, aws.Credentials, func(), error) {
+		os.RemoveAll(dir)
+		return "", aws.Credentials{}, nil, err
+	}
+	root, err := keyring.NewRootKey()
+	if err != nil {
+		return fail(err)
+	}
+	keyFile, data := filepath.Join(dir, "root.key"), filepath.Join(dir, "data")
+	if err := keyring.WriteRootKey(keyFile, root); err != nil {
+		return fail(err)
+	}
+	if err := os.Mkdir(data, 0o700); err != nil {
+		return fail(err)
+	}
+	srv, err := openBenchServer(ctx, data, keyFile, region)
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.close()
+		return fail(err)
+	}
+	hs := &http.Server{Handler: srv.handler, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	stop := func() {
+		hs.Close()
+		srv.close()
+		os.RemoveAll(dir)
+	}
+	return ln.Addr().String(), aws.Credentials{AccessKeyID: srv.accessKeyID, SecretAccessKey: srv.secretAccessKey}, stop, nil
+}
+
+// runBenchCmd runs `coffer bench ARGS…` and returns its output.
+func runBenchCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err != nil {
+		t.Fatalf("coffer bench %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// Rows of the plain tables: conns, run, then the target's req/s, three latencies and its
+// errors, then (with a baseline) the same for the baseline and the three ratios.
+var (
+	targetCells   = `\s+(\d[\d,]*)\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+(\d+)`
+	benchRow      = regexp.MustCompile(`(?m)^\s*(\d+)\s+(\d+|median)` + targetCells + targetCells + `\s+\d+\.\d\d\s+\d+\.\d\d×\s+\d+\.\d\d×$`)
+	benchChildren = regexp.MustCompile(`(?m)^child processes stopped: (.+)$`)
+	childPID      = regexp.MustCompile(`(\d+) \(([^)]+)\)`)
+	nextSection   = regexp.MustCompile(`\n\n(get|get random|list|put|coffer child|child processes)[: ]`)
+)
+
+// checkSeries checks that out holds, for the series titled series, a run row and a median
+// row for each connection count, with calls answered and no error, on both sides.
+func checkSeries(t *testing.T, out, series string, conns ...int) {
+	t.Helper()
+	start := strings.Index(out, "\n"+series+": ")
+	if start < 0 {
+		t.Fatalf("no %s series:\n%s", series, out)
+	}
+	section := out[start+1:]
+	if end := nextSection.FindStringIndex(section); end != nil {
+		section = section[:end[0]]
+	}
+	rows := benchRow.FindAllStringSubmatch(section, -1)
+	if len(rows) != 2*len(conns) {
+		t.Fatalf("%s: %d rows, want %d:\n%s", series, len(rows), 2*len(conns), out)
+	}
+	for i, row := range rows {
+		wantRun := "1"
+		if i%2 == 1 {
+			wantRun = "median"
+		}
+		if row[1] != strconv.Itoa(conns[i/2]) || row[2] != wantRun {
+			t.Errorf("%s: row %d is %q, want %d connections, run %s", series, i, row[0], conns[i/2], wantRun)
+		}
+		if row[3] == "0" || row[5] == "0" || row[4] != "0" || row[6] != "0" {
+			t.Errorf("%s: row %q: no call answered, or errors", series, row[0])
 		}
 	}
-	if !strings.Contains(out.String(), "coffer ÷ baseline: throughput 0.") && !strings.Contains(out.String(), "coffer ÷ baseline: throughput 1.") {
-		t.Fatalf("no ratio line:\n%s", out.String())
+}
+
+// checkChildrenGone checks that out names the children it started, want of them at least,
+// and that none is alive.
+func checkChildrenGone(t *testing.T, out string, want ...string) {
+	t.Helper()
+	m := benchChildren.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no child processes line:\n%s", out)
 	}
-	if err := run(context.Background(), []string{"bench", "--size", "0"}, &out, &out); err == nil {
-		t.Fatal("--size 0 accepted")
+	seen := map[string]bool{}
+	for _, c := range childPID.FindAllStringSubmatch(m[1], -1) {
+		pid, _ := strconv.Atoi(c[1])
+		seen[c[2]] = true
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+			t.Errorf("child %s (pid %d) is still alive", c[2], pid)
+		}
+	}
+	for _, name := range want {
+		if !seen[name] {
+			t.Errorf("no %s child in %q", name, m[1])
+		}
+	}
+}
+
+// TestBenchGet runs a short get bench against its child server and bare baseline, and checks
+// the rows, the start-to-ready and memory lines, and that the children are gone. It asserts
+// on shape, never on speed.
+func TestBenchGet(t *testing.T) {
+	out := runBenchCmd(t, "--baseline", "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--size", "512")
+	checkSeries(t, out, "get", 2, 1)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`coffer: server in a child process \(pid \d+, .*start to ready: ready line \d+\.\d{3}ms after exec, /readyz 200 after \d+\.\d{3}ms`),
+		regexp.MustCompile(`a 512-byte value when missing\); a \d+-byte response`),
+		regexp.MustCompile(`coffer child: peak resident memory (\(VmHWM\) \d+\.\d MiB|unknown)`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("no match for %s in:\n%s", want, out)
+		}
+	}
+	checkChildrenGone(t, out, "coffer", "baseline get")
+}
+
+// TestBenchPut runs a short put bench against its SQLite baseline.
+func TestBenchPut(t *testing.T) {
+	out := runBenchCmd(t, "--op", "put", "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")
+	for _, want := range []string{
+		"PutSecretValue of a 400-byte value",
+		"| conns | run | coffer req/s | p50 | p99 | p99.9 | errors | sqlite inserts/s | p50 | p99 | p99.9 | errors | ratio | p50 × | p99 × |",
+		"ratio = coffer ÷ sqlite throughput",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	row := regexp.MustCompile(`(?m)^\| (\d+) \| (\d+|median) \| ([\d,]+) \|.* \| (\d+) \| ([\d,]+) \|.* \| (\d+) \| \d+\.\d\d \| .*× \|$`)
+	rows := row.FindAllStringSubmatch(out, -1)
+	if len(rows) != 4 {
+		t.Fatalf("%d markdown rows, want 4:\n%s", len(rows), out)
+	}
+	for _, r := range rows {
+		if r[3] == "0" || r[5] == "0" || r[4] != "0" || r[6] != "0" {
+			t.Errorf("row %q: nothing written, or errors", r[0])
+		}
+	}
+	checkChildrenGone(t, out, "coffer", "sqlite")
+}
+
+// TestBenchPopulate populates a kept data directory, runs get (one secret, then random
+// ones) and list on it, and then the list op again on the same directory, which it does not
+// populate again.
+func TestBenchPopulate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--data", data, "--populate", "200", "--list-filter", "bench/pop/0000001"}
+	out := runBenchCmd(t, args...)
+	for _, want := range []string{"populate: 200/200 (100 %)", "populate: 200 secrets created in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	checkSeries(t, out, "get", 2, 1)
+	checkSeries(t, out, "get random", 2, 1)
+	checkSeries(t, out, "list", 2, 1)
+	if !strings.Contains(out, "100 secrets on the page") {
+		t.Errorf("the list's first page does not hold 100 secrets:\n%s", out)
+	}
+	checkChildrenGone(t, out, "coffer", "baseline get", "baseline get random", "baseline list")
+	if st, err := os.Stat(data + ".root-key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("root key file beside the data: %v, %v", st, err)
+	}
+
+	out = runBenchCmd(t, append(args, "--op", "list")...)
+	if !strings.Contains(out, "holds 200 bench/pop/ secrets already") || strings.Contains(out, "created in") {
+		t.Errorf("populated again:\n%s", out)
+	}
+	checkSeries(t, out, "list", 2, 1)
+	checkChildrenGone(t, out, "coffer", "baseline list")
+}
+
+// TestBenchFlags checks that settings that cannot measure are refused before anything starts.
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--size", "0"},
+		{"--connections", "0"},
+		{"--connections", "2,x"},
+		{"--workers", "2,1"},
+		{"--runs", "0"},
+		{"--op", "delete"},
+		{"--secret-id", "random"},
+		{"--endpoint", "http://127.0.0.1:1", "--populate", "10"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	f, err := parseBenchFlags([]string{"--workers", "3", "--op", "put"}, &bytes.Buffer{})
+	if err != nil || f.connections.String() != "3" || f.size != defaultPutSize || !f.baseline {
+		t.Errorf("--workers 3 --op put: %+v, %v", f, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ const (
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	tuneGC()
 	var f serverFlags
 	fs := flag.NewFlagSet("coffer server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -131,7 +133,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	unlock, err := lockData(data, false)
+	// On SQLite the server is the database's only writer, which its read cache relies on
+	// (package sqlite): it holds the lock exclusively. Servers sharing a PostgreSQL store
+	// share the lock.
+	unlock, err := lockData(data, f.store == "sqlite")
 	if err != nil {
 		return err
 	}
@@ -376,4 +381,14 @@ func (c *cidrList) Set(v string) error {
 	}
 	*c = append(*c, n)
 	return nil
+}
+
+// tuneGC lets the heap grow to five times the live heap between collections (GOGC=400)
+// unless the GOGC environment variable says otherwise. A server's live heap is small (tens
+// of MiB: values are read from the store and wiped per call), and collecting four times less
+// often gave the read path a third more throughput on two cores (docs/performance.md).
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"syscall"
+)
+
+// benchSysProcAttr returns nil: outside Linux a child of coffer bench ends when its standard
+// input closes, which its parent's death does too.
+func benchSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// peakRSS is measured only on Linux.
+func peakRSS(int) (int64, error) { return 0, errors.New("measured only on Linux") }

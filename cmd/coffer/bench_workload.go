@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+
+	"github.com/coffer-project/coffer"
+)
+
+// A workload is the calls of one series: an operation, the body of each call, and how a
+// target is made ready for them.
+type workload struct {
+	name     string // the series' name: get, get random, list or put
+	op       string // the X-Amz-Target operation
+	describe string
+	// body returns the body of the next call on connection conn (0 ≤ conn < connections).
+	body func(conn int) []byte
+	// prepare makes t ready for the calls and returns one response to them, which a bare
+	// baseline serves; nil when the workload's baseline is not a bare handler.
+	prepare func(ctx context.Context, t target) ([]byte, error)
+	// notes are what prepare found that the results depend on.
+	notes []string
+}
+
+// popName names the i-th secret of --populate.
+func popName(i int) string { return fmt.Sprintf("bench/pop/%09d", i) }
+
+// getWorkload reads the secret id, which prepare creates with a random size-byte value when
+// it is missing.
+func getWorkload(id string, size int) *workload {
+	body := mustJSON(map[string]string{"SecretId": id})
+	return &workload{
+		name:     "get",
+		op:       "GetSecretValue",
+		describe: fmt.Sprintf("GetSecretValue of %q (created with a %d-byte value when missing)", id, size),
+		body:     func(int) []byte { return body },
+		prepare: func(ctx context.Context, t target) ([]byte, error) {
+			code, resp, err := t.call(ctx, t.url, "GetSecretValue", map[string]string{"SecretId": id})
+			if err == nil && code != http.StatusOK {
+				if err := createSecret(ctx, t, id, randomText(size)); err != nil {
+					return nil, err
+				}
+				code, resp, err = t.call(ctx, t.url, "GetSecretValue", map[string]string{"SecretId": id})
+			}
+			return expectOK(t, "read "+id, code, resp, err)
+		},
+	}
+}
+
+// randomGetWorkload reads a random one of the n populated secrets per call.
+func randomGetWorkload(n int) *workload {
+	return &workload{
+		name:     "get random",
+		op:       "GetSecretValue",
+		describe: fmt.Sprintf("GetSecretValue of a random one of the %d bench/pop/ secrets per call (64-byte values)", n),
+		body: func(int) []byte {
+			return fmt.Appendf(nil, `{"SecretId":%q}`, popName(mrand.IntN(n)))
+		},
+		prepare: func(ctx context.Context, t target) ([]byte, error) {
+			code, resp, err := t.call(ctx, t.url, "GetSecretValue", map[string]string{"SecretId": popName(0)})
+			return expectOK(t, "read "+popName(0), code, resp, err)
+		},
+	}
+}
+
+// listWorkload lists the first page of the secrets whose name starts with prefix.
+func listWorkload(prefix string) *workload {
+	input := map[string]any{"Filters": []map[string]any{{"Key": "name", "Values": []string{prefix}}}}
+	body := mustJSON(input)
+	return &workload{
+		name:     "list",
+		op:       "ListSecrets",
+		describe: fmt.Sprintf("ListSecrets, name filter %q, first page only (default page size)", prefix),
+		body:     func(int) []byte { return body },
+		prepare: func(ctx context.Context, t target) ([]byte, error) {
+			code, resp, err := t.call(ctx, t.url, "ListSecrets", input)
+			return expectOK(t, "list "+prefix, code, resp, err)
+		},
+	}
+}
+
+// putVersionsToKeep is the DeprecatedVersionsToKeep (coffer's extension) of the put
+// secrets: under AWS's own rule a secret refuses a 101st version younger than 24 hours,
+// which a few seconds of puts reach.
+const putVersionsToKeep = 10
+
+// putWorkload writes a size-byte value with a fresh ClientRequestToken per call, each
+// connection to its own secret, which prepare creates.
+func putWorkload(conns, size int) *workload {
+	names, values := make([]string, conns), make([]string, conns)
+	for i := range conns {
+		names[i], values[i] = fmt.Sprintf("bench/put/%04d", i), randomText(size)
+	}
+	w := &workload{
+		name: "put",
+		op:   "PutSecretValue",
+		describe: fmt.Sprintf("PutSecretValue of a %d-byte value, each connection to its own secret (bench/put/NNNN, keeping %d deprecated versions), a fresh ClientRequestToken per call",
+			size, putVersionsToKeep),
+		body: func(conn int) []byte {
+			return mustJSON(map[string]string{"SecretId": names[conn], "SecretString": values[conn], "ClientRequestToken": uuidV4()})
+		},
+	}
+	w.prepare = func(ctx context.Context, t target) ([]byte, error) {
+		for i := range names {
+			if err := createSecret(ctx, t, names[i], values[i]); err != nil {
+				return nil, err
+			}
+			code, resp, err := t.call(ctx, t.url, "coffer.UpdateSecretVersionRetention", map[string]any{"SecretId": names[i], "DeprecatedVersionsToKeep": putVersionsToKeep})
+			if err != nil || code != http.StatusOK {
+				w.notes = append(w.notes, fmt.Sprintf("%s refused coffer.UpdateSecretVersionRetention (%s): its secrets will refuse a 101st version within 24 hours (LimitExceededException)",
+					t.name, failure(code, resp, err)))
+				break
+			}
+		}
+		return nil, nil
+	}
+	return w
+}
+
+// createSecret creates the secret name with value, unless it exists.
+func createSecret(ctx context.Context, t target, name, value string) error {
+	code, resp, err := t.call(ctx, t.url, "CreateSecret", map[string]string{"Name": name, "SecretString": value, "ClientRequestToken": uuidV4()})
+	if err == nil && code != http.StatusOK && errorType(resp) == coffer.ErrResourceExists {
+		return nil
+	}
+	_, err = expectOK(t, "create "+name, code, resp, err)
+	return err
+}
+
+// expectOK returns a preparation call's response body, or an error naming its code.
+func expectOK(t target, what string, code int, resp []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, fmt.Errorf("bench: %s: %s: %w", t.name, what, err)
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("bench: %s: %s: %s", t.name, what, failure(code, resp, nil))
+	}
+	return resp, nil
+}
+
+// mustJSON encodes v, which is always encodable.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// randomText returns n random lower-case letters and digits.
+func randomText(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// uuidV4 returns a random UUID, the shape of ClientRequestToken the AWS SDKs send.
+func uuidV4() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// sampleNote describes the response a bare baseline serves.
+func sampleNote(op string, sample []byte) string {
+	note := fmt.Sprintf("a %d-byte response", len(sample))
+	var page struct{ SecretList []json.RawMessage }
+	if op == "ListSecrets" && json.Unmarshal(sample, &page) == nil {
+		note += fmt.Sprintf(", %d secrets on the page", len(page.SecretList))
+	}
+	return note
+}
