@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 )
 
 // Namespace is the unit of isolation for secrets: one account in one region, as in AWS.
@@ -48,6 +49,28 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+type cacheUseKey struct{}
+
+// CacheUse records, for the audit record of one API call, whether a store answered any of
+// the call's reads from its cache. Safe for concurrent use.
+type CacheUse struct{ hit atomic.Bool }
+
+// Hit reports whether a read was answered from a cache.
+func (c *CacheUse) Hit() bool { return c != nil && c.hit.Load() }
+
+// WithCacheUse returns ctx carrying a new CacheUse, and that CacheUse.
+func WithCacheUse(ctx context.Context) (context.Context, *CacheUse) {
+	c := &CacheUse{}
+	return context.WithValue(ctx, cacheUseKey{}, c), c
+}
+
+// NoteCacheHit tells the CacheUse in ctx, if any, that a read was answered from a cache.
+func NoteCacheHit(ctx context.Context) {
+	if c, ok := ctx.Value(cacheUseKey{}).(*CacheUse); ok {
+		c.hit.Store(true)
+	}
 }
 
 // ServiceEvent is background work a service did on its own, for the audit trail: a secret

@@ -247,6 +247,10 @@ type ListQuery struct {
 	SortBy string
 	// IncludeDeleted also lists secrets scheduled for deletion.
 	IncludeDeleted bool
+	// NamePrefixes, when not empty, keeps only the secrets whose name starts with one of
+	// them (byte for byte): ListSecrets' name filter, which the store answers from its
+	// index on names instead of a scan of every secret.
+	NamePrefixes []string
 }
 
 // ListCursor is a position in a ListSecrets order: the sort key of the last secret returned

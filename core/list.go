@@ -100,6 +100,7 @@ func (s *Service) ListSecrets(ctx context.Context, ns coffer.Namespace, in *List
 		Descending:     in.SortOrder != nil && *in.SortOrder == "desc",
 		IncludeDeleted: in.IncludePlannedDeletion != nil && *in.IncludePlannedDeletion,
 	}
+	q.NamePrefixes = namePrefixes(in.Filters)
 	if in.NextToken != nil {
 		c, err := decodeToken(*in.NextToken, q.SortBy, q.Descending)
 		if err != nil {
@@ -201,6 +202,26 @@ func decodeToken(tok, sortBy string, desc bool) (*coffer.ListCursor, error) {
 		return &coffer.ListCursor{Name: t.N, ARN: t.A}, nil
 	}
 	return &coffer.ListCursor{Time: time.UnixMilli(t.T).UTC(), ARN: t.A}, nil
+}
+
+// namePrefixes returns the values of the first name filter when none is negated: the store
+// then reads only the secrets whose name starts with one of them. The filters still apply to
+// what it returns.
+func namePrefixes(filters []FilterInput) []string {
+	for _, f := range filters {
+		if *f.Key != "name" {
+			continue
+		}
+		var out []string
+		for _, v := range f.Values {
+			if strings.HasPrefix(v, "!") {
+				return nil
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	return nil
 }
 
 // matchAll reports whether sec passes every filter (filters AND, values of one filter OR).

@@ -287,6 +287,18 @@ func listQuery(ns coffer.Namespace, q coffer.ListQuery) (string, []any, error) {
 		fmt.Fprintf(&where, ` AND (%s, arn) %s ($3, $4)`, key, cmp)
 		args = append(args, after, q.After.ARN)
 	}
+	if len(q.NamePrefixes) > 0 {
+		// Byte for byte, whatever the database's collation.
+		where.WriteString(` AND (`)
+		for i, p := range q.NamePrefixes {
+			if i > 0 {
+				where.WriteString(` OR `)
+			}
+			args = append(args, p)
+			fmt.Fprintf(&where, `starts_with(name, $%d)`, len(args))
+		}
+		where.WriteString(`)`)
+	}
 	var limit any // NULL: no limit
 	if q.Limit > 0 {
 		limit = q.Limit

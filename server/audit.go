@@ -44,6 +44,7 @@ type auditRec struct {
 	principal  *policy.PrincipalInfo
 	params     map[string]any
 	response   map[string]any
+	cache      *coffer.CacheUse // whether the store answered a read from its cache
 
 	mu        sync.Mutex
 	resources []audit.Resource
@@ -261,6 +262,11 @@ func (h *Handler) events(rec *auditRec, err error) []*audit.Event {
 		e := coffer.AsError(err)
 		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
 		ev.ResponseElements = nil
+	}
+	if rec.cache.Hit() {
+		// Authorized, decrypted and recorded as any call; the store's rows came from its
+		// read cache.
+		ev.AdditionalEventData = map[string]any{"servedFromCache": true}
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

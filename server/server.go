@@ -173,7 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := h.beginAudit(r, id)
-	ctx := withAudit(coffer.WithRequestID(r.Context(), id), rec)
+	ctx, cache := coffer.WithCacheUse(r.Context())
+	rec.cache = cache
+	ctx = withAudit(coffer.WithRequestID(ctx, id), rec)
 	start := h.now()
 	bw := newBufferedWriter(w)
 	defer bw.release()

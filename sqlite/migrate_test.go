@@ -267,3 +267,38 @@ func migratedIAM(tx coffer.Tx, account string, created time.Time) error {
 	}
 	return nil
 }
+
+// TestListNamePrefixUsesNameIndex: a name prefix is a range search of the index on names,
+// not a scan of every secret of the namespace, whatever the order. (Several prefixes are
+// OR'ed: correct, but SQLite may walk the order's index for them.)
+func TestListNamePrefixUsesNameIndex(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	for _, prefixes := range [][]string{{"app/"}} {
+		for _, sortBy := range []string{coffer.SortCreatedDate, coffer.SortName} {
+			query, args, err := listQuery(ns, coffer.ListQuery{SortBy: sortBy, Limit: 10, NamePrefixes: prefixes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			joined := strings.Join(plan, "; ")
+			if !strings.Contains(joined, "name>? AND name<?") {
+				t.Errorf("prefixes %q, SortBy %s: plan %q, want a range search on name", prefixes, sortBy, joined)
+			}
+		}
+	}
+}

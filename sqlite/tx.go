@@ -171,6 +171,7 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
 	if t.cache != nil {
 		if s := t.cache.secretByName(ns, name); s != nil {
+			coffer.NoteCacheHit(t.ctx)
 			return s, nil
 		}
 	}
@@ -186,6 +187,7 @@ func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, err
 func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
 	if t.cache != nil {
 		if s := t.cache.secretByARN(arn); s != nil {
+			coffer.NoteCacheHit(t.ctx)
 			return s, nil
 		}
 	}
@@ -302,6 +304,22 @@ func listQuery(ns coffer.Namespace, q coffer.ListQuery) (string, []any, error) {
 	if q.After != nil {
 		fmt.Fprintf(&where, ` AND (%s, arn) %s (?, ?)`, key, cmp)
 		args = append(args, after, q.After.ARN)
+	}
+	if len(q.NamePrefixes) > 0 {
+		// A range of the (account, region, name) index per prefix: names are valid UTF-8,
+		// which never holds the byte 0xff, so every name starting with p sorts (bytewise,
+		// SQLite's BINARY collation) at or after p and before p+"\xff".
+		// (One prefix is one range search; several are OR'ed, which SQLite may answer by a
+		// walk of the order's index instead.)
+		where.WriteString(` AND (`)
+		for i, p := range q.NamePrefixes {
+			if i > 0 {
+				where.WriteString(` OR `)
+			}
+			where.WriteString(`(name >= ? AND name < ?)`)
+			args = append(args, p, p+"\xff")
+		}
+		where.WriteString(`)`)
 	}
 	limit := q.Limit
 	if limit <= 0 {

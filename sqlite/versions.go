@@ -30,6 +30,7 @@ func scanVersion(row scanner) (*coffer.Version, error) {
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 	if t.cache != nil {
 		if vs, ok := t.cache.versions(secretARN); ok {
+			coffer.NoteCacheHit(t.ctx)
 			return vs, nil
 		}
 	}
@@ -102,6 +103,7 @@ func (t *tx) stages(add func(versionID, stage string), query string, args ...any
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 	if t.cache != nil {
 		if v, ok := t.cache.version(secretARN, versionID); ok {
+			coffer.NoteCacheHit(t.ctx)
 			if v == nil {
 				return nil, coffer.NotFound
 			}

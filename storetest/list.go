@@ -277,3 +277,66 @@ func testDueRotations(t *testing.T, s coffer.Store) {
 		}
 	}
 }
+
+// testListSecretsNamePrefixes: NamePrefixes keeps the secrets whose name starts with one of
+// the prefixes, byte for byte, in the list order, with paging, and across sort orders.
+func testListSecretsNamePrefixes(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	names := []string{"app/a", "app/b", "app", "apq/x", "App/c", "b/é1", "b/éz", "b/e", "app/é", "z"}
+	var all []*coffer.Secret
+	for i, n := range names {
+		all = append(all, newSecret(ns, n, at(time.Duration(len(names)-i)*time.Second)))
+	}
+	other := newSecret(namespace(accountB, regionA), "app/other", at(0))
+	insertSecrets(t, s, append(slices.Clone(all), other)...)
+	for _, tc := range []struct {
+		prefixes []string
+		want     []string
+	}{
+		{[]string{"app/"}, []string{"app/a", "app/b", "app/é"}},
+		{[]string{"app"}, []string{"app/a", "app/b", "app", "app/é"}},
+		{[]string{"b/é", "z"}, []string{"b/é1", "b/éz", "z"}},
+		{[]string{"App/", "nothing"}, []string{"App/c"}},
+		{[]string{"q"}, nil},
+	} {
+		for _, sortBy := range []string{"", coffer.SortName} {
+			var want []*coffer.Secret
+			for _, sec := range all {
+				if slices.Contains(tc.want, sec.Name) {
+					want = append(want, sec)
+				}
+			}
+			if sortBy == coffer.SortName {
+				slices.SortFunc(want, func(a, b *coffer.Secret) int { return cmp.Compare(a.Name, b.Name) })
+			} else {
+				slices.SortFunc(want, compareListOrder)
+			}
+			var wantNames []string
+			for _, sec := range want {
+				wantNames = append(wantNames, sec.Name)
+			}
+			// Two at a time, to page through the prefixes' ranges.
+			var got []string
+			q := coffer.ListQuery{Limit: 2, SortBy: sortBy, NamePrefixes: tc.prefixes}
+			for range 10 {
+				var page []*coffer.Secret
+				view(t, s, func(tx coffer.Tx) error {
+					var err error
+					page, err = tx.ListSecrets(ns, q)
+					return err
+				})
+				for _, sec := range page {
+					got = append(got, sec.Name)
+				}
+				if len(page) < q.Limit {
+					break
+				}
+				last := page[len(page)-1]
+				q.After = &coffer.ListCursor{Time: last.CreatedDate, Name: last.Name, ARN: last.ARN}
+			}
+			if !slices.Equal(got, wantNames) {
+				t.Errorf("NamePrefixes %q, sort %q: got %q, want %q", tc.prefixes, sortBy, got, wantNames)
+			}
+		}
+	}
+}

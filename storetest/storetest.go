@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"ListSecretsPaging", testListSecretsPaging},
 		{"ListSecretsCursorAfterDelete", testListSecretsCursorAfterDelete},
 		{"ListSecretsFields", testListSecretsFields},
+		{"ListSecretsNamePrefixes", testListSecretsNamePrefixes},
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},

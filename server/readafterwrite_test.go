@@ -1,0 +1,138 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/postgres"
+	"github.com/coffer-project/coffer/server"
+)
+
+// TestReadAfterWriteOneNode: on one server (SQLite, read cache warm, readers hammering the
+// secret meanwhile), every read that starts after a write returns sees that write; a read
+// answered from the cache says so in its audit record.
+func TestReadAfterWriteOneNode(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("raw"), SecretString: aws.String("v0")})).get(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 { // keep the cache hot, and racing the writes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw")})
+			}
+		}()
+	}
+	for i := 1; i <= 30; i++ {
+		want := fmt.Sprintf("v%d", i)
+		must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("raw"), SecretString: aws.String(want)})).get(t)
+		got := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw")})).get(t)
+		if *got.SecretString != want {
+			close(stop)
+			t.Fatalf("write %d: the read after it returned another version", i)
+		}
+		prev := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw"), VersionStage: aws.String("AWSPREVIOUS")})).get(t)
+		if *prev.SecretString != fmt.Sprintf("v%d", i-1) {
+			close(stop)
+			t.Fatalf("write %d: AWSPREVIOUS is not the version before", i)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	// Labels moved by UpdateSecretVersionStage and a deletion are seen at once too.
+	d := must(c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("raw")})).get(t)
+	var prevID string
+	for id, st := range d.VersionIdsToStages {
+		if len(st) == 1 && st[0] == "AWSPREVIOUS" {
+			prevID = id
+		}
+	}
+	cur := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw")})).get(t)
+	must(c.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{SecretId: aws.String("raw"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: &prevID, RemoveFromVersionId: cur.VersionId})).get(t)
+	if got := must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw")})).get(t); *got.VersionId != prevID {
+		t.Fatal("a read after UpdateSecretVersionStage returned the old AWSCURRENT")
+	}
+	must(c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("raw"), ForceDeleteWithoutRecovery: aws.Bool(true)})).get(t)
+	_, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw")})
+	wantErr(t, err, "InvalidRequestException", "You can’t perform this operation on the secret because it was deleted.")
+
+	cached := 0
+	for _, ev := range auditEvents(t, s) {
+		if ev.EventName == "GetSecretValue" && ev.AdditionalEventData["servedFromCache"] == true {
+			cached++
+		}
+	}
+	if cached == 0 {
+		t.Fatal("no GetSecretValue record says it was served from the cache")
+	}
+}
+
+// TestReadAfterWriteTwoNodes: two servers on one PostgreSQL database; a value written, a
+// label moved or a key disabled through one is seen by the very next read through the other.
+func TestReadAfterWriteTwoNodes(t *testing.T) {
+	first := startServer(t, serverOpts{postgres: true})
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, first.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := core.New(store, first.Keys, core.Options{Logger: log})
+	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true,
+		Audit: openAudit(t, t.TempDir(), 0, 0)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	second := *first
+	second.URL = "http://" + ln.Addr().String()
+	a, b := first.client("us-east-1"), second.client("us-east-1")
+
+	key := must(first.kmsClient("us-east-1").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("raw"),
+		Tags: []ktypes.Tag{{TagKey: aws.String("coffer:allow-disable-in-use"), TagValue: aws.String("true")}}})).get(t)
+	must(a.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("raw2"), SecretString: aws.String("v0"), KmsKeyId: key.KeyMetadata.KeyId})).get(t)
+	for i := 1; i <= 20; i++ {
+		w, r := a, b
+		if i%2 == 0 {
+			w, r = b, a
+		}
+		want := fmt.Sprintf("v%d", i)
+		r.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")}) // warm the reader's caches
+		must(w.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("raw2"), SecretString: aws.String(want)})).get(t)
+		if got := must(r.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t); *got.SecretString != want {
+			t.Fatalf("write %d through one server: the next read through the other returned another version", i)
+		}
+	}
+	must(b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t)
+	must(first.kmsClient("us-east-1").DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
+	_, err = b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})
+	wantErr(t, err, "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key.")
+	must(first.kmsClient("us-east-1").EnableKey(ctx, &kms.EnableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
+	must(b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t)
+}
