@@ -8,7 +8,7 @@ GOTEST_P    ?= 2
 # go.dev/issue/75804, fixed in Go 1.27). A count has no such deadline.
 FUZZTIME    ?= 100000x
 
-.PHONY: build server check fmt vet staticcheck test race fuzz e2e bench clean
+.PHONY: build server check fmt vet staticcheck test race fuzz e2e bench bench-smoke clean
 
 build:
 	$(GO) build -o bin/coffer ./cmd/coffer
@@ -17,8 +17,9 @@ build:
 server:
 	$(GO) run ./cmd/coffer server
 
-# Every test, and the static checks: what CI runs.
-check: fmt vet staticcheck race fuzz
+# Every test, and the static checks: what CI runs. The benchmarks run briefly too, so that
+# they cannot rot (as benchmarks: nothing here asserts a time).
+check: fmt vet staticcheck race fuzz bench-smoke
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,9 +53,18 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRecord$$' -fuzztime=$(FUZZTIME) ./audit
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRules$$' -fuzztime=$(FUZZTIME) ./rotation
 
+# The figures of docs/performance.md (a few minutes).
 bench:
-	$(GO) run ./cmd/coffer bench --baseline --workers 8 --duration 5s
-	$(GO) test -run='^$$' -bench=. -benchtime=2s ./keyring ./sigv4 ./server
+	$(GO) run ./cmd/coffer bench --connections 16,1 --runs 3 --duration 5s
+	$(GO) run ./cmd/coffer bench --op put --connections 16 --runs 3 --duration 5s
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./...
+
+# Every benchmark, briefly: each Go benchmark 100 times, each coffer bench op for a second.
+bench-smoke:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=100x ./...
+	$(GO) run ./cmd/coffer bench --connections 16,1 --duration 1s --warmup 200ms
+	$(GO) run ./cmd/coffer bench --op put --connections 16 --duration 1s --warmup 200ms
+	$(GO) run ./cmd/coffer bench --op list --populate 2000 --list-filter bench/pop/0000001 --connections 1 --duration 1s --warmup 0
 
 clean:
 	rm -rf bin

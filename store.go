@@ -69,6 +69,11 @@ type Tx interface {
 	// every other field is ignored. The core never writes a value back onto a destroyed
 	// version (its blobs stay empty).
 	UpdateVersion(v *Version) error
+	// MarkAccessed raises the LastAccessedDate of the secret secretARN, and of its version
+	// versionID unless that one is missing or destroyed, to day; a later date stays. Only
+	// those dates change (the access recorder writes one per secret read each day). A
+	// missing secret is NotFound.
+	MarkAccessed(secretARN, versionID string, day time.Time) error
 	// DeleteVersion removes a version and any stage on it.
 	DeleteVersion(secretARN, versionID string) error
 	// DestroyVersion erases a version's WrappedKey and Ciphertext for good and records

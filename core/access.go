@@ -81,22 +81,7 @@ func (s *Service) flushAccess(ctx context.Context) {
 // touch records day as the last access date of a secret and of one of its versions, unless
 // they already have it (or a later one).
 func touch(tx coffer.Tx, k accessKey, day time.Time) error {
-	sec, err := tx.SecretByARN(k.arn)
-	if err != nil {
-		return err
-	}
-	if sec.LastAccessedDate.Before(day) {
-		sec.LastAccessedDate = day
-		if err := tx.UpdateSecret(sec); err != nil {
-			return err
-		}
-	}
-	ver, err := tx.Version(k.arn, k.versionID)
-	if err != nil || !ver.LastAccessedDate.Before(day) || ver.Destroyed() {
-		return err
-	}
-	ver.LastAccessedDate = day
-	return tx.UpdateVersion(ver)
+	return tx.MarkAccessed(k.arn, k.versionID, day)
 }
 
 // RunAccessRecorder writes last access dates in the background, within about a second of the

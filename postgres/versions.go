@@ -129,6 +129,26 @@ func (t *tx) InsertVersion(v *coffer.Version) error {
 	return nil
 }
 
+// MarkAccessed implements coffer.Tx.
+func (t *tx) MarkAccessed(secretARN, versionID string, day time.Time) error {
+	ts := timestamp(day)
+	if _, err := t.exec("mark accessed", `UPDATE secrets SET last_accessed_date = $1
+		WHERE arn = $2 AND COALESCE(last_accessed_date, '-infinity'::timestamptz) < $1`, ts, secretARN); err != nil {
+		return err
+	}
+	n, err := t.exec("mark accessed", `UPDATE versions SET last_accessed_date = $1
+		WHERE secret_arn = $2 AND version_id = $3 AND COALESCE(last_accessed_date, '-infinity'::timestamptz) < $1
+		AND destroyed_date IS NULL`, ts, secretARN, versionID)
+	if err != nil || n > 0 {
+		return err
+	}
+	ok, err := t.exists("mark accessed", `SELECT 1 FROM secrets WHERE arn = $1`, secretARN)
+	if err == nil && !ok {
+		return coffer.NotFound
+	}
+	return err
+}
+
 // UpdateVersion implements coffer.Tx.
 func (t *tx) UpdateVersion(v *coffer.Version) error {
 	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = $1, wrapped_key = $2,

@@ -42,7 +42,7 @@ const (
 	// busyTimeout is how long a connection waits for a lock another process holds.
 	busyTimeout = 10 * time.Second
 	// readers is the size of the pool of read-only connections.
-	readers = 4
+	readers = 16
 )
 
 // Store is a coffer.Store on one SQLite database file. It is safe for concurrent use.

@@ -166,6 +166,28 @@ func (t *tx) UpdateVersion(v *coffer.Version) error {
 	return nil
 }
 
+// MarkAccessed implements coffer.Tx: two narrow UPDATEs, which touch only the index on
+// last access dates, where UpdateSecret rewrites every column and index.
+func (t *tx) MarkAccessed(secretARN, versionID string, day time.Time) error {
+	t.touch(secretARN)
+	ms := millis(day)
+	if _, err := t.exec("mark accessed", `UPDATE secrets SET last_accessed_date = ?
+		WHERE arn = ? AND last_accessed_date < ?`, ms, secretARN, ms); err != nil {
+		return err
+	}
+	n, err := t.exec("mark accessed", `UPDATE versions SET last_accessed_date = ?
+		WHERE secret_arn = ? AND version_id = ? AND last_accessed_date < ? AND destroyed_date = 0`,
+		ms, secretARN, versionID, ms)
+	if err != nil || n > 0 {
+		return err
+	}
+	ok, err := t.exists("mark accessed", `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
+	if err == nil && !ok {
+		return coffer.NotFound
+	}
+	return err
+}
+
 // DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteVersion(secretARN, versionID string) error {
 	t.touch(secretARN)

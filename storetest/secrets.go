@@ -408,3 +408,76 @@ func testSecretTagsNilVersusEmpty(t *testing.T, s coffer.Store) {
 	})
 	check("updated", never, removed, tagged)
 }
+
+// testMarkAccessed: MarkAccessed raises the access dates of the secret and the version it
+// names, never lowers them, leaves a destroyed version and every other field alone.
+func testMarkAccessed(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "accessed", at(0))
+	insertSecrets(t, s, sec)
+	v1, v2 := newVersion(sec.ARN, "v1", at(time.Second), 1), newVersion(sec.ARN, "v2", at(2*time.Second), 2)
+	update(t, s, func(tx coffer.Tx) error {
+		if err := tx.InsertVersion(v1); err != nil {
+			return err
+		}
+		if err := tx.InsertVersion(v2); err != nil {
+			return err
+		}
+		return tx.DestroyVersion(sec.ARN, "v2", at(3*time.Second))
+	})
+	day1, day0 := at(24*time.Hour), at(0)
+	mark := func(version string, day time.Time) error {
+		var err error
+		update(t, s, func(tx coffer.Tx) error {
+			err = tx.MarkAccessed(sec.ARN, version, day)
+			return nil
+		})
+		return err
+	}
+	dates := func() (secret, ver1, ver2 time.Time) {
+		view(t, s, func(tx coffer.Tx) error {
+			got, err := tx.SecretByARN(sec.ARN)
+			if err != nil {
+				return err
+			}
+			if got.Description != sec.Description || !got.CreatedDate.Equal(sec.CreatedDate) {
+				t.Errorf("MarkAccessed changed other fields: %+v", got)
+			}
+			vs, err := tx.Versions(sec.ARN)
+			if err != nil {
+				return err
+			}
+			secret, ver1, ver2 = got.LastAccessedDate, vs[0].LastAccessedDate, vs[1].LastAccessedDate
+			return nil
+		})
+		return
+	}
+	if err := mark("v1", day1); err != nil {
+		t.Fatalf("MarkAccessed: %v", err)
+	}
+	if s, v1d, _ := dates(); !s.Equal(day1) || !v1d.Equal(day1) {
+		t.Errorf("after MarkAccessed(day1): secret %v, version %v; want both %v", s, v1d, day1)
+	}
+	if err := mark("v1", day0); err != nil {
+		t.Fatalf("MarkAccessed earlier: %v", err)
+	}
+	if s, v1d, _ := dates(); !s.Equal(day1) || !v1d.Equal(day1) {
+		t.Errorf("an earlier day lowered the dates: secret %v, version %v", s, v1d)
+	}
+	day2 := at(48 * time.Hour)
+	if err := mark("v2", day2); err != nil {
+		t.Fatalf("MarkAccessed of a destroyed version: %v", err)
+	}
+	if s, _, v2d := dates(); !s.Equal(day2) || !v2d.IsZero() {
+		t.Errorf("a destroyed version's read: secret %v (want %v), destroyed version %v (want none)", s, day2, v2d)
+	}
+	if err := mark("missing", at(72*time.Hour)); err != nil {
+		t.Errorf("MarkAccessed of a missing version: %v", err)
+	}
+	update(t, s, func(tx coffer.Tx) error {
+		if err := tx.MarkAccessed(sec.ARN+"x", "v1", day1); !coffer.IsNotFound(err) {
+			t.Errorf("MarkAccessed of a missing secret: %v, want NotFound", err)
+		}
+		return nil
+	})
+}

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"ListSecretsCursorAfterDelete", testListSecretsCursorAfterDelete},
 		{"ListSecretsFields", testListSecretsFields},
 		{"ListSecretsNamePrefixes", testListSecretsNamePrefixes},
+		{"MarkAccessed", testMarkAccessed},
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},

@@ -110,7 +110,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get reads, created with a random value when missing; "random": a random one of the --populate secrets per request`)
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
 	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
-	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0004", "name prefix of the list op's ListSecrets filter")
+	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0000001", "name prefix of the list op's ListSecrets filter (the default matches 100 secrets of any --populate of 200 or more)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "load this running server (http://host:port) instead of a child server")
 	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
