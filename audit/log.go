@@ -130,6 +130,9 @@ type Log struct {
 	durable     []ChainSink
 }
 
+// maxYields bounds how often the writer lets appenders run before it writes a group.
+const maxYields = 4
+
 type appendReq struct {
 	bodies  [][]byte
 	durable bool // answer only once fsynced, not once written
@@ -278,11 +281,7 @@ func (l *Log) append(ctx context.Context, durable bool, evs []*Event) error {
 	}
 	req := &appendReq{bodies: make([][]byte, len(evs)), durable: durable, done: make(chan error, 1)}
 	for i, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return fmt.Errorf("audit: encoding an event: %w", err)
-		}
-		req.bodies[i] = b
+		req.bodies[i] = ev.AppendJSON(make([]byte, 0, 1024))
 	}
 	l.mu.RLock()
 	if l.closed {
@@ -336,9 +335,10 @@ func (l *Log) run() {
 		case req := <-l.in:
 			batch = append(batch, req)
 			n := len(req.bodies)
-			// Take what is queued; then let the goroutines about to append run once, and
-			// take theirs too: fewer, fuller writes.
-			for pass := 0; pass < 2; pass++ {
+			// Take what is queued; then let the goroutines about to append run, and take
+			// theirs too, as long as that brings more: fewer, fuller writes.
+			for pass := 0; ; pass++ {
+				before := n
 			drain:
 				for n < l.opts.MaxBatch {
 					select {
@@ -349,9 +349,10 @@ func (l *Log) run() {
 						break drain
 					}
 				}
-				if pass == 0 {
-					runtime.Gosched()
+				if n >= l.opts.MaxBatch || pass == maxYields || (pass > 0 && n == before) {
+					break
 				}
+				runtime.Gosched()
 			}
 			l.commit(batch, false)
 		case <-retry.C:
