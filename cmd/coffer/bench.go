@@ -68,6 +68,7 @@ type benchFlags struct {
 	markdown         bool
 	region           string
 	cpuProfile       string
+	store            string
 }
 
 // runBench runs `coffer bench`, or, given --serve first, one of its child processes.
@@ -114,6 +115,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "load this running server (http://host:port) instead of a child server")
 	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
+	fs.StringVar(&f.store, "store", "sqlite", "the child server's store: sqlite (in its data directory) or a postgres:// URL of a server where a throwaway database is created, and dropped at the end")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the child server's CPU profile over every run to this file (go tool pprof)")
 	fs.StringVar(&f.region, "region", envOr("AWS_REGION", "us-east-1"), "region to sign requests for")
 	fs.Usage = func() {
@@ -158,6 +160,8 @@ func (f *benchFlags) check() error {
 		return errors.New("bench: --populate must not be negative")
 	case f.endpoint != "" && (f.populate > 0 || f.data != ""):
 		return errors.New("bench: --populate and --data prepare the child server; they do not apply to --endpoint")
+	case f.store != "sqlite" && (f.populate > 0 || f.data != ""):
+		return errors.New("bench: --populate and --data need --store sqlite")
 	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
 		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
 	}
@@ -219,6 +223,7 @@ type bench struct {
 	target   target
 	baseline *target       // a running --baseline-endpoint; nil when the baseline is started here
 	children []*benchChild // every child started, in order, stopped by close
+	dropDB   func()        // drops the throwaway database of a PostgreSQL --store
 }
 
 // start makes the scratch directory, populates and starts the child server (or takes
@@ -277,7 +282,12 @@ func (b *bench) startServer(ctx context.Context) error {
 			return err
 		}
 	}
-	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region}
+	store, drop, err := benchDatabase(ctx, b.f.store)
+	if err != nil {
+		return err
+	}
+	b.dropDB = drop
+	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region, "--store", store}
 	if b.f.cpuProfile != "" {
 		abs, err := filepath.Abs(b.f.cpuProfile)
 		if err != nil {
@@ -297,8 +307,8 @@ func (b *bench) startServer(ctx context.Context) error {
 	}
 	creds := aws.Credentials{AccessKeyID: c.ready.AccessKeyID, SecretAccessKey: c.ready.SecretAccessKey}
 	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, loadGen: newLoadGen(creds, b.f.region)}
-	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, SQLite, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
-		c.ready.PID, c.ready.Addr, ms(c.readyAfter), ms(readyz))
+	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, %s, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
+		c.ready.PID, storeName(b.f.store), c.ready.Addr, ms(c.readyAfter), ms(readyz))
 	return nil
 }
 
@@ -418,6 +428,9 @@ func (b *bench) stopChildren() error {
 // close stops the children and removes the scratch directory; it runs on every return.
 func (b *bench) close() {
 	b.stopChildren()
+	if b.dropDB != nil {
+		b.dropDB()
+	}
 	if b.scratch != "" {
 		os.RemoveAll(b.scratch)
 	}
@@ -427,4 +440,12 @@ func (b *bench) close() {
 // --baseline-endpoint sign with.
 func benchEnvCredentials() aws.Credentials {
 	return aws.Credentials{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
+}
+
+// storeName names the child server's store for the report.
+func storeName(spec string) string {
+	if spec == "sqlite" {
+		return "SQLite"
+	}
+	return "PostgreSQL"
 }

@@ -11,14 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"time"
 
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/server"
-	"github.com/coffer-project/coffer/sqlite"
 )
 
 // serveBench is the hidden mode of coffer bench that runs as its child process, not listed
@@ -38,6 +36,7 @@ func serveBench(ctx context.Context, args []string, stdout io.Writer) error {
 	keyFile := fs.String("key-file", "", "root key file, mode 0600 (coffer)")
 	region := fs.String("region", "us-east-1", "region served (coffer)")
 	cpuProfile := fs.String("cpuprofile", "", "CPU profile to write from ready to the end (coffer)")
+	store := fs.String("store", "sqlite", "sqlite or a postgres:// URL (coffer)")
 	bodyFile := fs.String("body-file", "", "the response to serve (baseline)")
 	db := fs.String("db", "", "database file to create (sqlite)")
 	writers := fs.Int("writers", 16, "concurrent writers (sqlite)")
@@ -66,7 +65,7 @@ func serveBench(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		return serveCoffer(ctx, *data, *keyFile, *region, stdout)
+		return serveCoffer(ctx, *data, *keyFile, *region, *store, stdout)
 	case "baseline":
 		return serveBaseline(ctx, *bodyFile, stdout)
 	case "sqlite":
@@ -90,7 +89,7 @@ func writeReady(w io.Writer, r benchReady) error {
 }
 
 // serveCoffer serves a coffer server on data until ctx is done.
-func serveCoffer(ctx context.Context, data, keyFile, region string, stdout io.Writer) error {
+func serveCoffer(ctx context.Context, data, keyFile, region, store string, stdout io.Writer) error {
 	tuneGC() // as coffer server does
 	if data == "" || keyFile == "" {
 		return errors.New("bench: --serve coffer needs --data and --key-file")
@@ -101,7 +100,7 @@ func serveCoffer(ctx context.Context, data, keyFile, region string, stdout io.Wr
 		return err
 	}
 	defer unlock()
-	srv, err := openBenchServer(ctx, data, keyFile, region)
+	srv, err := openBenchServer(ctx, data, keyFile, region, store)
 	if err != nil {
 		return err
 	}
@@ -154,7 +153,7 @@ type benchServer struct {
 
 // openBenchServer opens the store in data with the root key in keyFile and builds the
 // server's handler.
-func openBenchServer(ctx context.Context, data, keyFile, region string) (*benchServer, error) {
+func openBenchServer(ctx context.Context, data, keyFile, region, storeSpec string) (*benchServer, error) {
 	root, err := keyring.ReadRootKey(keyFile)
 	if err != nil {
 		return nil, err
@@ -164,7 +163,8 @@ func openBenchServer(ctx context.Context, data, keyFile, region string) (*benchS
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(data, "coffer.db"))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := openStore(ctx, storeSpec, data, log)
 	if err != nil {
 		keys.Close()
 		return nil, err
@@ -181,14 +181,14 @@ func openBenchServer(ctx context.Context, data, keyFile, region string) (*benchS
 	if _, err := core.Bootstrap(ctx, store, keys, core.BootstrapConfig{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey}); err != nil {
 		return fail(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := core.New(store, keys, core.Options{Logger: log})
 	// Every safeguard on: the calls are audited, durably, as a server audits them.
 	trail, _, err := openAudit(ctx, &auditFlags{table: "auto", digestEvery: 1000, digestInterval: time.Minute, maxFileMiB: 64, maxFileAge: 24 * time.Hour}, data, store, keys, io.Discard, log)
 	if err != nil {
 		return fail(err)
 	}
-	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail})
+	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail,
+		SharedStore: storeSpec != "sqlite"})
 	recCtx, stopRecorder := context.WithCancel(context.Background())
 	recorded := make(chan struct{})
 	go func() {

@@ -51,7 +51,7 @@ func startBenchServer(ctx context.Context, region string) (string, aws.Credentia
 	if err := os.Mkdir(data, 0o700); err != nil {
 		return fail(err)
 	}
-	srv, err := openBenchServer(ctx, data, keyFile, region)
+	srv, err := openBenchServer(ctx, data, keyFile, region, "sqlite")
 	if err != nil {
 		return fail(err)
 	}
