@@ -47,7 +47,7 @@ type Key struct {
 
 // KeyARN builds the ARN of a KMS key.
 func KeyARN(ns Namespace, id string) string {
-	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", ns.Region, ns.Account, id)
+	return "arn:aws:kms:" + ns.Region + ":" + ns.Account + ":key/" + id
 }
 
 // AliasARN builds the ARN of a KMS alias (name includes the "alias/" prefix).

@@ -52,7 +52,7 @@ var hashSuffixLen = len(hashPrefix) + 2*sha256.Size + len(`"}`)
 
 // encodeRecord builds the line of a record; body is the JSON of its event or digest.
 func encodeRecord(seq uint64, prev, kind string, body []byte) *Record {
-	line := make([]byte, 0, len(body)+160)
+	line := make([]byte, 0, len(body)+256) // header, body, hash: one allocation
 	line = append(line, `{"seq":`...)
 	line = strconv.AppendUint(line, seq, 10)
 	line = append(line, `,"prev":"`...)

@@ -49,6 +49,7 @@ type FileSink struct {
 	retired []*os.File // files no longer written to whose records may not be fsynced yet
 	f       *os.File
 	info    os.FileInfo // f's, to tell whether its name still leads to it
+	buf     []byte      // the lines of a write, kept for the next one
 	name    string
 	created time.Time
 	size    int64 // bytes of whole records in f
@@ -243,10 +244,13 @@ func (s *FileSink) WriteBuffered(recs []*Record) error {
 	for _, r := range recs {
 		n += len(r.Raw) + 1
 	}
-	buf := make([]byte, 0, n)
+	buf := s.buf[:0]
 	for _, r := range recs {
 		buf = append(buf, r.Raw...)
 		buf = append(buf, '\n')
+	}
+	if cap(buf) <= 1<<20 {
+		s.buf = buf // reused by the next write (the writer's only)
 	}
 	if _, err := s.f.Write(buf); err != nil {
 		if terr := s.f.Truncate(s.size); terr == nil {

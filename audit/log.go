@@ -281,7 +281,7 @@ func (l *Log) append(ctx context.Context, durable bool, evs []*Event) error {
 	}
 	req := &appendReq{bodies: make([][]byte, len(evs)), durable: durable, done: make(chan error, 1)}
 	for i, ev := range evs {
-		req.bodies[i] = ev.AppendJSON(make([]byte, 0, 1024))
+		req.bodies[i] = ev.AppendJSON(make([]byte, 0, 2048))
 	}
 	l.mu.RLock()
 	if l.closed {

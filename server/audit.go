@@ -76,7 +76,10 @@ func (h *Handler) beginAudit(r *http.Request, id string) *auditRec {
 
 // claimedKeyID returns the access key id a request's signature names (verified or not).
 func claimedKeyID(r *http.Request) string {
-	cred := r.URL.Query().Get("X-Amz-Credential")
+	var cred string
+	if r.URL.RawQuery != "" {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
 	if a := r.Header.Get("Authorization"); a != "" {
 		if i := strings.Index(a, "Credential="); i >= 0 {
 			cred = a[i+len("Credential="):]
@@ -240,6 +243,10 @@ func (rec *auditRec) identity() audit.UserIdentity {
 	return u
 }
 
+// servedFromCache is the additionalEventData of a call the store's read cache answered;
+// shared by every such record, and never changed.
+var servedFromCache = map[string]any{"servedFromCache": true}
+
 // events builds the call's record and one record per key use it caused (same requestID).
 func (h *Handler) events(rec *auditRec, err error) []*audit.Event {
 	src := eventSource(rec.service)
@@ -266,7 +273,7 @@ func (h *Handler) events(rec *auditRec, err error) []*audit.Event {
 	if rec.cache.Hit() {
 		// Authorized, decrypted and recorded as any call; the store's rows came from its
 		// read cache.
-		ev.AdditionalEventData = map[string]any{"servedFromCache": true}
+		ev.AdditionalEventData = servedFromCache
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -214,7 +214,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bw.flush()
-	if err == nil {
+	if err == nil && h.log.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations
 		h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
 	}
 }

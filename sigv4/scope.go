@@ -10,7 +10,10 @@ import (
 // X-Amz-Credential parameter, without checking anything: it picks the shape of an error
 // answer before, or after, the signature is verified. It returns "" when there is none.
 func ScopeService(r *http.Request) string {
-	cred := r.URL.Query().Get("X-Amz-Credential")
+	var cred string
+	if r.URL.RawQuery != "" {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		_, rest, ok := strings.Cut(h, "Credential=")
 		if !ok {
@@ -18,7 +21,8 @@ func ScopeService(r *http.Request) string {
 		}
 		cred, _, _ = strings.Cut(rest, ",")
 	}
-	parts := strings.Split(strings.TrimSpace(cred), "/")
+	// …/date/region/SERVICE/aws4_request: the fourth of five parts.
+	parts := strings.SplitN(strings.TrimSpace(cred), "/", 6)
 	if len(parts) != 5 {
 		return ""
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -146,7 +147,10 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*I
 // none (MissingAuthenticationTokenException). A request may not use both.
 func authParamsOf(r *http.Request) (*authParams, error) {
 	header := r.Header.Get("Authorization")
-	q := r.URL.Query()
+	var q url.Values
+	if r.URL.RawQuery != "" { // most calls carry none: spare the parse
+		q = r.URL.Query()
+	}
 	_, hasAlgo := q[queryAlgorithm]
 	_, hasSig := q[querySignature]
 	switch {
