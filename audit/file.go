@@ -171,14 +171,43 @@ func OpenFileSink(opts FileOptions) (*FileSink, error) {
 	return s, nil
 }
 
-// scanTail reads f to its end and returns the offset just past the last whole, valid record,
-// and that record's seq and hash.
+// scanTail returns the offset just past the last whole, valid record of f, and that record's
+// seq and hash. It reads only the file's last tailWindow bytes (a start does not read a whole
+// 64 MiB file), and the whole file when no valid record ends there.
 func scanTail(f *os.File) (good int64, seq uint64, hash string, err error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	if from := st.Size() - tailWindow; from > 0 {
+		good, seq, hash, err = scanFrom(f, from)
+		if err != nil || seq > 0 {
+			return good, seq, hash, err
+		}
+	}
+	return scanFrom(f, 0)
+}
+
+// tailWindow is how much of a file's end scanTail reads first: many records, since one is
+// at most a few KiB.
+const tailWindow = 1 << 20
+
+// scanFrom reads f from the line that starts at or after off (off itself when 0) to its end,
+// as scanTail describes.
+func scanFrom(f *os.File, off int64) (good int64, seq uint64, hash string, err error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return 0, 0, "", err
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
+	if off > 0 {
+		// Skip the rest of the line the window starts in.
+		skipped, err := r.ReadBytes('\n')
+		if err != nil {
+			return 0, 0, "", nil // no whole line in the window: the caller reads it all
+		}
+		off += int64(len(skipped))
+	}
+	good = off
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {

@@ -2,6 +2,10 @@ package audit
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +119,43 @@ func TestFailedFsyncRefuses(t *testing.T) {
 	waitReady(t, l)
 	if err := l.Append(t.Context(), testEvent("again")); err != nil {
 		t.Fatalf("Append after the fsync works again: %v", err)
+	}
+}
+
+// TestOpenFileSinkReadsTheTail: a file larger than the tail window reopens at its last record,
+// a torn last line cut off, without reading the whole file for it.
+func TestOpenFileSinkReadsTheTail(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{openFileSink(t, FileOptions{Dir: dir})}, DigestEvery: 1 << 30})
+	for i := range 4000 {
+		if err := l.AppendWritten(t.Context(), testEvent(fmt.Sprintf("r%d-%s", i, strings.Repeat("x", 300)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeLog(t, l)
+	files, err := listFiles(dir)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files %v, %v", files, err)
+	}
+	path := filepath.Join(dir, files[0].name)
+	st, _ := os.Stat(path)
+	if st.Size() <= 2*tailWindow {
+		t.Fatalf("the file is %d bytes: the test needs more than two windows", st.Size())
+	}
+	want := readChain(t, dir)
+	last := want[len(want)-1]
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"seq":99999,"prev":"torn`)
+	f.Close()
+	s := openFileSink(t, FileOptions{Dir: dir})
+	defer s.Close()
+	if seq, hash, _ := s.Head(); seq != last.Seq || hash != last.Hash {
+		t.Fatalf("Head() = %d %s, want %d %s", seq, hash, last.Seq, last.Hash)
+	}
+	if st2, _ := os.Stat(path); st2.Size() != st.Size() {
+		t.Fatalf("the torn line was not cut: %d bytes, want %d", st2.Size(), st.Size())
 	}
 }
