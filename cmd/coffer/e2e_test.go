@@ -416,3 +416,25 @@ func signedGet(addr, region, ak, sk string) (*http.Response, error) {
 	}
 	return &http.Response{StatusCode: code, Body: io.NopCloser(bytes.NewReader(body))}, nil
 }
+
+// TestSecondSQLiteServerRefused: a server on SQLite holds its data directory alone (its read
+// cache relies on being the database's only writer); a second one on it exits with a reason.
+func TestSecondSQLiteServerRefused(t *testing.T) {
+	dir := t.TempDir()
+	data, key := filepath.Join(dir, "data"), filepath.Join(dir, "root.key")
+	addr := freePort(t)
+	first := startCoffer(t, nil, "--data", data, "--key-file", key, "--listen", addr)
+	if first.cmd.ProcessState != nil {
+		t.Fatalf("the first server did not start:\n%s", first.out)
+	}
+	second := startCoffer(t, nil, "--data", data, "--key-file", key, "--listen", freePort(t))
+	out := second.exited(t)
+	if !strings.Contains(out, "a coffer server or operator verb is using "+data) {
+		t.Fatalf("the second server's refusal does not say why:\n%s", out)
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the first server stopped serving: %v", err)
+	}
+	resp.Body.Close()
+}

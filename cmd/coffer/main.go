@@ -18,7 +18,7 @@ const usage = `coffer — a self-hosted secrets manager that speaks the AWS Secr
 
 Usage:
   coffer server [flags]   start the server (coffer server -h for flags)
-  coffer bench [flags]    measure GetSecretValue throughput (coffer bench -h)
+  coffer bench [flags]    load a server and a baseline side by side: get, put, list (coffer bench -h)
   coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
   coffer account create   create an account and show its root key pair once
