@@ -3,22 +3,13 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/coffer-project/coffer/core"
-	"github.com/coffer-project/coffer/postgres"
-	"github.com/coffer-project/coffer/server"
 )
 
 // TestReadAfterWriteOneNode: on one server (SQLite, read cache warm, readers hammering the
@@ -94,24 +85,7 @@ func TestReadAfterWriteOneNode(t *testing.T) {
 func TestReadAfterWriteTwoNodes(t *testing.T) {
 	first := startServer(t, serverOpts{postgres: true})
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, first.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := core.New(store, first.Keys, core.Options{Logger: log})
-	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true,
-		Audit: openAudit(t, t.TempDir(), 0, 0)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	second := *first
-	second.URL = "http://" + ln.Addr().String()
+	second := secondServer(t, first)
 	a, b := first.client("us-east-1"), second.client("us-east-1")
 
 	key := must(first.kmsClient("us-east-1").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("raw"),
@@ -131,7 +105,7 @@ func TestReadAfterWriteTwoNodes(t *testing.T) {
 	}
 	must(b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t)
 	must(first.kmsClient("us-east-1").DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
-	_, err = b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})
+	_, err := b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})
 	wantErr(t, err, "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key.")
 	must(first.kmsClient("us-east-1").EnableKey(ctx, &kms.EnableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
 	must(b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t)

@@ -24,11 +24,35 @@ import (
 func TestSharedStoreInvalidation(t *testing.T) {
 	first := startServer(t, serverOpts{postgres: true})
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, first.DSN)
+	second := secondServer(t, first)
+
+	must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("shared"), SecretString: aws.String("v")})).get(t)
+	creds := newUser(t, first, "app", "", nil, "CofferSecretsMetadataReadOnly")
+	other := second.clientWith("us-east-1", creds)
+	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t) // warms the second server's caches
+
+	ic := first.iamClient(first.Creds)
+	must(ic.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
+	_, err := other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
+	wantErr(t, err, "AccessDeniedException", "")
+
+	must(ic.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
+	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t)
+	must(ic.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("app"), AccessKeyId: &creds.AccessKeyID, Status: itypes.StatusTypeInactive})).get(t)
+	_, err = other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
+	wantErr(t, err, "UnrecognizedClientException", "")
+}
+
+// secondServer starts another server on first's PostgreSQL database (its own store pool,
+// caches and audit log), as a second node of a deployment, and returns first's test server
+// pointed at it. It stops when the test ends.
+func secondServer(t *testing.T, first *testServer) *testServer {
+	t.Helper()
+	store, err := postgres.Open(context.Background(), first.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := core.New(store, first.Keys, core.Options{Logger: log})
 	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true,
@@ -39,23 +63,8 @@ func TestSharedStoreInvalidation(t *testing.T) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	second := *first
 	second.URL = "http://" + ln.Addr().String()
-
-	must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("shared"), SecretString: aws.String("v")})).get(t)
-	creds := newUser(t, first, "app", "", nil, "CofferSecretsMetadataReadOnly")
-	other := second.clientWith("us-east-1", creds)
-	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t) // warms the second server's caches
-
-	ic := first.iamClient(first.Creds)
-	must(ic.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
-	_, err = other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
-	wantErr(t, err, "AccessDeniedException", "")
-
-	must(ic.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("app"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsMetadataReadOnly")})).get(t)
-	must(other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})).get(t)
-	must(ic.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("app"), AccessKeyId: &creds.AccessKeyID, Status: itypes.StatusTypeInactive})).get(t)
-	_, err = other.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("shared")})
-	wantErr(t, err, "UnrecognizedClientException", "")
+	return &second
 }

@@ -175,21 +175,7 @@ func TestListUsesIndexes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var plan []string
-				for rows.Next() {
-					var id, parent, unused int
-					var detail string
-					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-						t.Fatal(err)
-					}
-					plan = append(plan, detail)
-				}
-				rows.Close()
-				joined := strings.Join(plan, "; ")
+				joined := queryPlan(t, s, query, args...)
 				if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, "USING INDEX") {
 					t.Errorf("SortBy %s, descending %v, cursor %v: plan %q, want an index walk without a sort", sortBy, desc, after != nil, joined)
 				}
@@ -205,21 +191,7 @@ func TestKeyBindingsUsesIndex(t *testing.T) {
 	defer s.Close()
 	for _, afterARN := range []string{"", "arn:aws:secretsmanager:us-east-1:111111111111:secret:a-AbCdEf"} {
 		query, args := bindingsQuery("key-1", afterARN, "v1", 10)
-		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		joined := strings.Join(plan, "; ")
+		joined := queryPlan(t, s, query, args...)
 		if !strings.Contains(joined, "versions USING COVERING INDEX versions_kms_key") &&
 			!strings.Contains(joined, "versions USING INDEX versions_kms_key") {
 			t.Errorf("cursor %v: plan %q, want a search of versions using versions_kms_key", afterARN != "", joined)
@@ -281,24 +253,30 @@ func TestListNamePrefixUsesNameIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			joined := strings.Join(plan, "; ")
+			joined := queryPlan(t, s, query, args...)
 			if !strings.Contains(joined, "name>? AND name<?") {
 				t.Errorf("prefixes %q, SortBy %s: plan %q, want a range search on name", prefixes, sortBy, joined)
 			}
 		}
 	}
+}
+
+// queryPlan returns SQLite's plan of query, its lines joined by "; ".
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }

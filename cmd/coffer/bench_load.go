@@ -190,22 +190,36 @@ func (t target) run(ctx context.Context, w *workload, conns int, warmup, duratio
 
 // phase loads t for d, each client in its own goroutine, and records latencies if record.
 func (t target) phase(ctx context.Context, w *workload, clients []*http.Client, d time.Duration, record bool) *benchResult {
+	return timeCalls(ctx, len(clients), d, record, func(i int) string {
+		code, resp, err := t.send(ctx, clients[i], t.url, w.op, w.body(i))
+		if err != nil || code != http.StatusOK {
+			if ctx.Err() != nil {
+				return "cancelled"
+			}
+			return failure(code, resp, err)
+		}
+		return ""
+	})
+}
+
+// timeCalls runs call in n goroutines (call's argument is the goroutine's number), each call
+// after the previous, for d; call returns "" for a success or what failed. It records the
+// latencies of the successes if record.
+func timeCalls(ctx context.Context, n int, d time.Duration, record bool, call func(i int) string) *benchResult {
 	var tl tally
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
-	for i, c := range clients {
+	for i := range n {
 		wg.Go(func() {
 			var lat []time.Duration
 			ok, errs := 0, 0
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				body := w.body(i)
 				t0 := time.Now()
-				code, resp, err := t.send(ctx, c, t.url, w.op, body)
-				if err != nil || code != http.StatusOK {
+				if failed := call(i); failed != "" {
 					errs++
 					if ctx.Err() == nil {
-						tl.fail(failure(code, resp, err))
+						tl.fail(failed)
 					}
 					continue
 				}

@@ -146,32 +146,16 @@ func (g *groupCommitter) commit(ctx context.Context, group []*pendingRow) error 
 
 // phase runs writers for d and records the latencies of their rows if record.
 func (g *groupCommitter) phase(ctx context.Context, writers, size int, d time.Duration, record bool) *benchResult {
-	var tl tally
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for range writers {
-		wg.Go(func() {
-			r := &pendingRow{v: make([]byte, size), done: make(chan error, 1)}
-			rand.Read(r.v)
-			var lat []time.Duration
-			ok, errs := 0, 0
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				t0 := time.Now()
-				g.rows <- r
-				if err := <-r.done; err != nil {
-					errs++
-					tl.fail(err.Error())
-					continue
-				}
-				ok++
-				if record {
-					lat = append(lat, time.Since(t0))
-				}
-			}
-			tl.add(ok, errs, lat)
-		})
+	rows := make([]*pendingRow, writers)
+	for i := range rows {
+		rows[i] = &pendingRow{v: make([]byte, size), done: make(chan error, 1)}
+		rand.Read(rows[i].v)
 	}
-	wg.Wait()
-	return tl.result(time.Since(start))
+	return timeCalls(ctx, writers, d, record, func(i int) string {
+		g.rows <- rows[i]
+		if err := <-rows[i].done; err != nil {
+			return err.Error()
+		}
+		return ""
+	})
 }
