@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // TestReadAfterWriteOneNode: on one server (SQLite, read cache warm, readers hammering the
@@ -109,4 +112,20 @@ func TestReadAfterWriteTwoNodes(t *testing.T) {
 	wantErr(t, err, "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key.")
 	must(first.kmsClient("us-east-1").EnableKey(ctx, &kms.EnableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
 	must(b.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t)
+
+	// A role session revoked through one server (a Deny on aws:TokenIssueTime, as the
+	// console does it) is refused on its next call through the other.
+	aliceARN := "arn:aws:iam::" + first.Account + ":user/alice"
+	readerARN := "arn:aws:iam::" + first.Account + ":role/reader"
+	alice := newUser(t, first, "alice", "", nil)
+	newRole(t, first, "reader", trustOf(aliceARN, readerARN),
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],"Resource":"*"}]}`, 3600)
+	out := must(first.stsClient("us-east-1", alice).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(readerARN), RoleSessionName: aws.String("job")})).get(t)
+	session := second.smAs(sessionCreds(out.Credentials))
+	must(session.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})).get(t) // warms the second server's caches
+	cutoff := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	must(first.iamClient(first.Creds).PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("reader"), PolicyName: aws.String("revoke"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cutoff + `"}}}]}`)})).get(t)
+	_, err = session.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})
+	wantErr(t, err, "AccessDeniedException", "")
 }
