@@ -79,6 +79,7 @@ type serverOpts struct {
 	trustedProxies []*net.IPNet
 	auditMaxBytes  int64 // the audit files' rotation size; the default when 0
 	auditDigests   int   // a digest every this many records; the default when 0
+	syncReads      bool  // Config.AuditSyncReads
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
@@ -129,7 +130,7 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	auditDir := filepath.Join(dir, "audit")
 	trail := openAudit(t, auditDir, o.auditMaxBytes, o.auditDigests)
 	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
-		Audit: trail, AuditSource: audit.DirSource(auditDir)})
+		Audit: trail, AuditSource: audit.DirSource(auditDir), AuditSyncReads: o.syncReads})
 	engine := rotation.New(rotation.Options{Rotators: rotation.Defaults(), Store: store, Secrets: svc, Credentials: h.RotatorCredentials,
 		Client: h.InProcessClient, Event: h.RecordServiceEvent, Now: clk.Now, Logger: log, Server: "test", Backoff: time.Hour})
 	h.SetRotations(engine)

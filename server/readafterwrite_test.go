@@ -129,3 +129,30 @@ func TestReadAfterWriteTwoNodes(t *testing.T) {
 	_, err = session.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("raw2")})
 	wantErr(t, err, "AccessDeniedException", "")
 }
+
+// TestAuditSyncReads: with AuditSyncReads, a read's answer waits for its record's fsync, so
+// reads made one after the other need an fsync each; without it, they share them.
+func TestAuditSyncReads(t *testing.T) {
+	for _, syncReads := range []bool{true, false} {
+		s := startServer(t, serverOpts{syncReads: syncReads})
+		ctx := context.Background()
+		c := s.client("us-east-1")
+		must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("synced"), SecretString: aws.String("v")})).get(t)
+		before := s.Audit.Stats().Syncs
+		const reads = 20
+		start := time.Now()
+		for range reads {
+			must(c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("synced")})).get(t)
+		}
+		elapsed := time.Since(start)
+		syncs := s.Audit.Stats().Syncs - before
+		if syncReads && syncs < reads {
+			t.Errorf("with AuditSyncReads, %d reads one after the other made %d fsyncs, want one each", reads, syncs)
+		}
+		// Without it, at most one fsync per SyncInterval (10 ms) while reads come, and one
+		// more for the last of them.
+		if max := uint64(elapsed/(10*time.Millisecond)) + 2; !syncReads && syncs > max {
+			t.Errorf("without AuditSyncReads, %d reads in %v made %d fsyncs, want at most %d", reads, elapsed, syncs, max)
+		}
+	}
+}
