@@ -438,3 +438,24 @@ func TestSecondSQLiteServerRefused(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestReadCacheFlag: --read-cache sizes the SQLite read cache; a negative size is refused
+// before anything starts.
+func TestReadCacheFlag(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := runServer(t.Context(), []string{"--read-cache", "-1", "--data", filepath.Join(dir, "data"), "--key-file", filepath.Join(dir, "k")}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "--read-cache must be 0 (off) or more, not -1") {
+		t.Fatalf("runServer --read-cache -1: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Fatal("a refused --read-cache created the data directory")
+	}
+	addr := freePort(t)
+	startCoffer(t, nil, "--data", filepath.Join(dir, "data"), "--key-file", filepath.Join(dir, "k"), "--listen", addr, "--read-cache", "0")
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a server without a read cache is not ready: %v", err)
+	}
+	resp.Body.Close()
+}

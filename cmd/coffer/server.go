@@ -39,6 +39,7 @@ type serverFlags struct {
 	// allowDisableInUse lifts key hygiene server-wide: keys that protect live secrets may be
 	// disabled or scheduled for deletion.
 	allowDisableInUse bool
+	readCache         int
 	// trustedProxies are the proxies whose X-Forwarded-For sets aws:SourceIp.
 	trustedProxies cidrList
 	// passphraseFile unseals a passphrase seal at start.
@@ -77,6 +78,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy whose X-Forwarded-For header gives aws:SourceIp (repeatable); from others the header is ignored")
 	f.audit.register(fs)
 	fs.StringVar(&f.rotationConfig, "rotation-config", "", "JSON file configuring the rotators a RotationLambdaARN may name (docs/rotation.md); without it, only random-value")
+	fs.IntVar(&f.readCache, "read-cache", sqlite.DefaultReadCache, "SQLite store: how many secrets (rows and ciphertexts, never values) the read cache keeps; 0 turns it off")
 	fs.BoolVar(&f.allowDisableInUse, "allow-disable-in-use", false, "let DisableKey and ScheduleKeyDeletion proceed on KMS keys that still protect live secrets (per key: tag coffer:allow-disable-in-use=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: coffer server [flags]\n\nThe administrator key pair and account id may be given with %s, %s and %s,\nor in a file named by %s holding those NAME=value lines.\n\nFlags:\n",
@@ -111,6 +113,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.tls == "files" && f.tlsCert == "" {
 		return errors.New("--tls files needs --tls-cert and --tls-key")
 	}
+	if f.readCache < 0 {
+		return fmt.Errorf("--read-cache must be 0 (off) or more, not %d", f.readCache)
+	}
 	if f.tls == "off" && !isLoopback(f.listen) && !f.insecureHTTP {
 		return fmt.Errorf("refusing plain HTTP on %s, which is not a loopback address: secret values would cross the network in clear; use --tls auto or --tls-cert/--tls-key, or say --insecure-http", f.listen)
 	}
@@ -141,7 +146,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer unlock()
-	store, err := openStore(ctx, f.store, data, log)
+	store, err := openStore(ctx, f.store, data, log, sqlite.WithReadCache(f.readCache))
 	if err != nil {
 		return err
 	}
@@ -252,10 +257,10 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func openStore(ctx context.Context, spec, data string, log *slog.Logger) (coffer.Store, error) {
+func openStore(ctx context.Context, spec, data string, log *slog.Logger, opts ...sqlite.Option) (coffer.Store, error) {
 	switch {
 	case spec == "sqlite":
-		return sqlite.Open(ctx, filepath.Join(data, "coffer.db"), sqlite.WithLogger(log))
+		return sqlite.Open(ctx, filepath.Join(data, "coffer.db"), append([]sqlite.Option{sqlite.WithLogger(log)}, opts...)...)
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
 		return postgres.Open(ctx, spec)
 	}
