@@ -61,6 +61,11 @@ type Tx interface {
 	// their Stages filled in (each sorted ascending, byte order). A missing secret is NotFound;
 	// a secret without versions gives an empty list.
 	Versions(secretARN string) ([]*Version, error)
+	// VersionHeaders is Versions without each version's WrappedKey and Ciphertext (both
+	// empty), for the writes that only need the versions' ids, dates and stages: it spares
+	// reading every ciphertext of a secret with many versions. (Version.Empty is
+	// meaningless on what it returns.)
+	VersionHeaders(secretARN string) ([]*Version, error)
 	// Version returns one version, with its Stages.
 	Version(secretARN, versionID string) (*Version, error)
 	// InsertVersion stores a new version; Stages is ignored (use SetStage).

@@ -153,14 +153,15 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 
 // newVersion adds a version to sec, or recognises a retry of the request that added it.
 func (s *Service) newVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, token string, val *Value, stages []string) (*coffer.Version, error) {
-	// One read of the versions serves every step below.
-	versions, err := tx.Versions(sec.ARN)
+	// One read of the versions' ids, dates and stages serves every step below; only a
+	// retry of an earlier request (the token names a version) reads that version whole.
+	versions, err := tx.VersionHeaders(sec.ARN)
 	if err != nil {
 		return nil, err
 	}
 	var existing *coffer.Version
 	if i := slices.IndexFunc(versions, func(v *coffer.Version) bool { return v.VersionID == token }); i >= 0 {
-		existing = versions[i]
+		existing, err = tx.Version(sec.ARN, token)
 	} else {
 		err = coffer.NotFound
 	}

@@ -29,7 +29,22 @@ func scanVersion(row pgx.Row) (*coffer.Version, error) {
 
 // Versions implements coffer.Tx.
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT `+versionColumns+` FROM versions
+	return t.versions(secretARN, versionColumns)
+}
+
+// headerColumns are versionColumns with empty blobs for the key and ciphertext.
+const headerColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+	is_binary, ''::bytea, ''::bytea, destroyed_date`
+
+// VersionHeaders implements coffer.Tx.
+func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
+	return t.versions(secretARN, headerColumns)
+}
+
+// versions reads a secret's versions, selecting columns (versionColumns or headerColumns),
+// and their stages.
+func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT `+columns+` FROM versions
 		WHERE secret_arn = $1 ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
 		return nil, t.dbError("versions", err)

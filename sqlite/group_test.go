@@ -79,3 +79,43 @@ func TestGroupCommitCancelledContext(t *testing.T) {
 		t.Fatalf("Update with a cancelled context: %v, fn ran %v", err, ran)
 	}
 }
+
+// TestUpdateSecretWritesWhatChanged: UpdateSecret after a read writes the changed columns,
+// an unchanged secret is left as it is, and one deleted in the transaction is NotFound.
+func TestUpdateSecretWritesWhatChanged(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	putSecret(t, s, "narrow", "v1", []byte("ct"))
+	arn := cacheARN("narrow")
+	err := s.Update(t.Context(), func(tx coffer.Tx) error {
+		sec, err := tx.SecretByARN(arn)
+		if err != nil {
+			return err
+		}
+		sec.Description = "changed"
+		sec.Tags = []coffer.Tag{{Key: "k", Value: "v"}}
+		if err := tx.UpdateSecret(sec); err != nil {
+			return err
+		}
+		if err := tx.UpdateSecret(sec); err != nil { // nothing changed since
+			return fmt.Errorf("unchanged UpdateSecret: %w", err)
+		}
+		got, err := tx.SecretByARN(arn)
+		if err != nil {
+			return err
+		}
+		if got.Description != "changed" || len(got.Tags) != 1 || got.Name != "narrow" || !got.CreatedDate.Equal(sec.CreatedDate) {
+			return fmt.Errorf("after UpdateSecret: %+v", got)
+		}
+		if err := tx.DeleteSecret(arn); err != nil {
+			return err
+		}
+		if err := tx.UpdateSecret(sec); !coffer.IsNotFound(err) {
+			return fmt.Errorf("UpdateSecret of a secret deleted in the transaction: %v, want NotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

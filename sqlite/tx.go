@@ -27,6 +27,25 @@ type tx struct {
 	lazy  *lazyBegin // a View's: tx is begun at the first query
 	// touched lists the secrets an Update wrote to: their cache entries go after the commit.
 	touched []string
+	// known holds, in an Update, the columns (secretArgs) of each secret as this
+	// transaction last read or wrote it, so that UpdateSecret writes only what changed:
+	// a column that is not written leaves its indexes alone.
+	known map[string][]any
+}
+
+// remember records s's columns as the transaction knows them (Updates only).
+func (t *tx) remember(s *coffer.Secret) {
+	if t.lazy != nil { // a View
+		return
+	}
+	args, err := secretArgs(s)
+	if err != nil {
+		return
+	}
+	if t.known == nil {
+		t.known = make(map[string][]any)
+	}
+	t.known[s.ARN] = args
 }
 
 // touch records that the transaction wrote to the secret arn (its row, versions or stages).
@@ -177,8 +196,11 @@ func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, err
 	}
 	s, err := t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
 		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
-	if err == nil && t.cache != nil {
-		t.cache.putSecret(t.gen, s)
+	if err == nil {
+		if t.cache != nil {
+			t.cache.putSecret(t.gen, s)
+		}
+		t.remember(s)
 	}
 	return s, err
 }
@@ -192,8 +214,11 @@ func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
 		}
 	}
 	s, err := t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
-	if err == nil && t.cache != nil {
-		t.cache.putSecret(t.gen, s)
+	if err == nil {
+		if t.cache != nil {
+			t.cache.putSecret(t.gen, s)
+		}
+		t.remember(s)
 	}
 	return s, err
 }
@@ -213,36 +238,72 @@ func (t *tx) InsertSecret(s *coffer.Secret) error {
 	if n == 0 {
 		return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", s.Name)
 	}
+	t.remember(s)
 	return nil
 }
 
-// UpdateSecret implements coffer.Tx.
+// UpdateSecret implements coffer.Tx. When the transaction knows the row (it read or wrote it),
+// only the columns that differ are written, so that an update of a secret's dates does not
+// rewrite every index of the table.
 func (t *tx) UpdateSecret(s *coffer.Secret) error {
 	t.touch(s.ARN)
 	args, err := secretArgs(s)
 	if err != nil {
 		return coffer.Internal(fmt.Errorf("sqlite: update secret: %w", err))
 	}
-	// args[4:] skips arn, account, region and name, which never change.
-	n, err := t.exec("update secret", `UPDATE secrets SET description = ?, kms_key_id = ?, tags = ?,
-		resource_policy = ?, rotation_enabled = ?, rotation_lambda_arn = ?, rotation_after_days = ?,
-		rotation_duration = ?, rotation_schedule = ?, owning_service = ?, primary_region = ?,
-		created_date = ?, last_changed_date = ?, last_accessed_date = ?,
-		last_rotated_date = ?, next_rotation_date = ?, deleted_date = ?, purge_date = ?,
-		type = ?, version_retention = ?
-		WHERE arn = ?`, append(args[4:], s.ARN)...)
+	// Columns 0–3 (arn, account, region, name) never change.
+	var set strings.Builder
+	var vals []any
+	if old, ok := t.known[s.ARN]; ok {
+		for i := 4; i < len(args); i++ {
+			if args[i] != old[i] {
+				if set.Len() > 0 {
+					set.WriteString(", ")
+				}
+				set.WriteString(secretColumnNames[i] + " = ?")
+				vals = append(vals, args[i])
+			}
+		}
+		if len(vals) == 0 {
+			return nil // nothing changed in a row this transaction holds
+		}
+	} else {
+		for i := 4; i < len(args); i++ {
+			if i > 4 {
+				set.WriteString(", ")
+			}
+			set.WriteString(secretColumnNames[i] + " = ?")
+		}
+		vals = args[4:]
+	}
+	n, err := t.exec("update secret", `UPDATE secrets SET `+set.String()+` WHERE arn = ?`, append(vals, s.ARN)...)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
+		delete(t.known, s.ARN)
 		return coffer.NotFound
 	}
+	if t.known == nil {
+		t.known = make(map[string][]any)
+	}
+	t.known[s.ARN] = args
 	return nil
 }
+
+// secretColumnNames are secretColumns' names, in secretArgs' order.
+var secretColumnNames = func() []string {
+	names := strings.Split(secretColumns, ",")
+	for i, n := range names {
+		names[i] = strings.TrimSpace(n)
+	}
+	return names
+}()
 
 // DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteSecret(arn string) error {
 	t.touch(arn)
+	delete(t.known, arn)
 	n, err := t.exec("delete secret", `DELETE FROM secrets WHERE arn = ?`, arn)
 	if err != nil {
 		return err

@@ -34,15 +34,26 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 			return vs, nil
 		}
 	}
-	vs, err := t.versions(secretARN)
+	vs, err := t.versions(secretARN, versionColumns)
 	if err == nil && t.cache != nil {
 		t.cache.putVersions(t.gen, secretARN, vs)
 	}
 	return vs, err
 }
 
-func (t *tx) versions(secretARN string) ([]*coffer.Version, error) {
-	rows, err := t.query(`SELECT `+versionColumns+` FROM versions
+// headerColumns are versionColumns with empty blobs for the key and ciphertext.
+const headerColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+	is_binary, x'', x'', destroyed_date`
+
+// VersionHeaders implements coffer.Tx.
+func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
+	return t.versions(secretARN, headerColumns)
+}
+
+// versions reads a secret's versions, selecting columns (versionColumns or headerColumns),
+// and their stages.
+func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
+	rows, err := t.query(`SELECT `+columns+` FROM versions
 		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
 		return nil, dbError("versions", err)

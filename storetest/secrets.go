@@ -481,3 +481,49 @@ func testMarkAccessed(t *testing.T, s coffer.Store) {
 		return nil
 	})
 }
+
+// testVersionHeaders: VersionHeaders is Versions without the blobs.
+func testVersionHeaders(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	sec := newSecret(ns, "headers", at(0))
+	insertSecrets(t, s, sec)
+	update(t, s, func(tx coffer.Tx) error {
+		for i, id := range []string{"v1", "v2", "v3"} {
+			if err := tx.InsertVersion(newVersion(sec.ARN, id, at(time.Duration(i+1)*time.Second), i+1)); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetStage(sec.ARN, coffer.StageCurrent, "v3"); err != nil {
+			return err
+		}
+		if err := tx.SetStage(sec.ARN, coffer.StagePrevious, "v2"); err != nil {
+			return err
+		}
+		return tx.DestroyVersion(sec.ARN, "v1", at(time.Hour))
+	})
+	view(t, s, func(tx coffer.Tx) error {
+		full, err := tx.Versions(sec.ARN)
+		if err != nil {
+			return err
+		}
+		heads, err := tx.VersionHeaders(sec.ARN)
+		if err != nil {
+			return err
+		}
+		if len(heads) != len(full) {
+			t.Fatalf("VersionHeaders: %d versions, Versions: %d", len(heads), len(full))
+		}
+		for i, h := range heads {
+			f := *full[i]
+			if len(h.WrappedKey) != 0 || len(h.Ciphertext) != 0 {
+				t.Errorf("VersionHeaders %s carries blobs", h.VersionID)
+			}
+			f.WrappedKey, f.Ciphertext = h.WrappedKey, h.Ciphertext
+			checkVersion(t, "VersionHeaders", h, &f)
+		}
+		if _, err := tx.VersionHeaders(sec.ARN + "x"); !coffer.IsNotFound(err) {
+			t.Errorf("VersionHeaders of a missing secret: %v, want NotFound", err)
+		}
+		return nil
+	})
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"ListSecretsFields", testListSecretsFields},
 		{"ListSecretsNamePrefixes", testListSecretsNamePrefixes},
 		{"MarkAccessed", testMarkAccessed},
+		{"VersionHeaders", testVersionHeaders},
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},
