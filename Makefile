@@ -52,6 +52,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzRedact$$' -fuzztime=$(FUZZTIME) ./audit
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRecord$$' -fuzztime=$(FUZZTIME) ./audit
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRules$$' -fuzztime=$(FUZZTIME) ./rotation
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFile$$' -fuzztime=$(FUZZTIME) ./agent
+	$(GO) test -run='^$$' -fuzz='^FuzzParseQuery$$' -fuzztime=$(FUZZTIME) ./agent
 
 # The figures of docs/performance.md (a few minutes).
 bench:

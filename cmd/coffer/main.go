@@ -1,6 +1,7 @@
 // Command coffer is the one binary of the coffer secrets manager: the server, the load
-// generator, and (later) the CLI verbs and local agent. This package only wires the other
-// packages together; the rules live in core, the protocol in awsapi and server.
+// generator, the local caching agent (package agent), and the CLI verbs. This package only
+// wires the other packages together; the rules live in core, the protocol in awsapi and
+// server.
 package main
 
 import (
@@ -18,6 +19,7 @@ const usage = `coffer — a self-hosted secrets manager that speaks the AWS Secr
 
 Usage:
   coffer server [flags]   start the server (coffer server -h for flags)
+  coffer agent [flags]    a local agent compatible with the AWS Secrets Manager Agent (coffer agent -h)
   coffer bench [flags]    load a server and a baseline side by side: get, put, list (coffer bench -h)
   coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		return runServer(ctx, args[1:], stdout, stderr)
+	case "agent":
+		return runAgent(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "secrets":

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/coffer-project/coffer/internal/testserver"
+)
+
+// clearAgentEnv unsets (as empty) the variables the agent reads its token from.
+func clearAgentEnv(t *testing.T) {
+	for _, v := range []string{"AWS_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "example")
+}
+
+// TestAgentCommandRefuses: `coffer agent` refuses to start without a token and with
+// settings outside the AWS agent's bounds, and says why.
+func TestAgentCommandRefuses(t *testing.T) {
+	clearAgentEnv(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--port", "0"}, "no token: set one of AWS_TOKEN, AWS_SESSION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN"},
+		{[]string{"--port", "0", "--ttl", "3601"}, "--ttl must be between 0 and 3600 seconds"},
+		{[]string{"--port", "0", "--ttl", "-1s"}, "--ttl must be between 0 and 3600 seconds"},
+		{[]string{"--port", "0", "--cache-size", "1001"}, "--cache-size must be between 1 and 1000"},
+		{[]string{"--port", "0", "--cache-size", "0"}, "--cache-size must be between 1 and 1000"},
+		{[]string{"--port", "0", "--max-conn", "1001"}, "--max-conn must be between 1 and 1000"},
+		{[]string{"--port", "80"}, "--port must be between 1024 and 65535"},
+		{[]string{"--port", "0", "--log-level", "loud"}, "log level must be"},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, append([]string{"agent"}, c.args...), io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("coffer agent %q: %v, want an error with %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestAgentCommandServes: `coffer agent` with a token from a variable reads secrets from a
+// coffer server and answers as the AWS agent, on the loopback interface, until stopped.
+func TestAgentCommandServes(t *testing.T) {
+	ts := testserver.Start(t)
+	clearAgentEnv(t)
+	t.Setenv("AWS_SESSION_TOKEN", "cmd-agent-token")
+	t.Setenv("AWS_ACCESS_KEY_ID", ts.Creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", ts.Creds.SecretAccessKey)
+	if _, err := ts.Client().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("cmd/agent"), SecretString: aws.String("v1")}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"agent", "--port", "0", "--endpoint", ts.URL, "--region", testserver.Region, "--ttl", "60"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the agent's first line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	addr := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(line)
+	if addr == "" {
+		t.Fatalf("no address in %q", line)
+	}
+	get := func(path, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", addr+path, nil)
+		if tok != "" {
+			req.Header.Set("X-Vault-Token", tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("/ping", ""); status != 200 || body != "healthy" {
+		t.Errorf("ping: %d %q", status, body)
+	}
+	if status, body := get("/v1/cmd/agent", "wrong"); status != 403 || body != "Bad Token" {
+		t.Errorf("wrong token: %d %q", status, body)
+	}
+	if status, body := get("/v1/cmd/agent", "cmd-agent-token"); status != 200 || !strings.HasPrefix(body, `{"ARN":"arn:`) {
+		t.Errorf("get: status %d, body begins %.12q", status, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("coffer agent after its context ended: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("coffer agent did not stop after its context ended")
+	}
+}
