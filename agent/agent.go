@@ -78,6 +78,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the cache's clock (time.Now when nil), for tests.
 	Now func() time.Time
+	// Watcher, when set, tells the agent at once of a change to a secret it holds (coffer's
+	// WatchSecrets, a *client.Client for the same endpoint and credentials as Client); the
+	// TTL stays the fallback. Nil: the TTL alone, as against AWS.
+	Watcher Watcher
 }
 
 // Agent answers the AWS Secrets Manager Agent's requests. It is an http.Handler; Serve
@@ -92,6 +96,9 @@ type Agent struct {
 	log      *slog.Logger
 	open     atomic.Int64 // connections open, across Serve's listeners
 	shutdown time.Duration
+	watcher  Watcher
+	// watchIdle is how often the watcher looks for secrets newly held.
+	watchIdle time.Duration
 }
 
 // New checks cfg and returns an Agent.
@@ -150,13 +157,15 @@ func New(cfg Config) (*Agent, error) {
 			MaxStale:        cfg.MaxStale,
 			Now:             cfg.Now,
 		}),
-		token:    []byte(cfg.Token),
-		headers:  append([]string(nil), headers...),
-		prefix:   cfg.PathPrefix,
-		noCache:  cfg.TTL == 0,
-		maxConn:  cfg.MaxConn,
-		log:      log,
-		shutdown: 10 * time.Second,
+		token:     []byte(cfg.Token),
+		headers:   append([]string(nil), headers...),
+		prefix:    cfg.PathPrefix,
+		noCache:   cfg.TTL == 0,
+		maxConn:   cfg.MaxConn,
+		log:       log,
+		shutdown:  10 * time.Second,
+		watcher:   cfg.Watcher,
+		watchIdle: time.Second,
 	}, nil
 }
 
@@ -276,6 +285,9 @@ func (a *Agent) Serve(ctx context.Context, lns ...net.Listener) error {
 			return ctx
 		},
 	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go a.Watch(wctx)
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(&countingListener{Listener: ln, open: &a.open}) }()

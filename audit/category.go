@@ -119,6 +119,7 @@ var extensions = map[string]string{
 	"ResetRotation":                "secrets.rotate",
 	"GetAuditDigest":               "audit.read",
 	"ReportCachedReads":            "secrets.get_value",
+	"WatchSecrets":                 "secrets.read",
 }
 
 // serviceEvents gives the category of the service events (background work) coffer records.
@@ -155,8 +156,8 @@ func Category(eventSource, eventName string) string {
 }
 
 // ReadOnly reports whether an operation only reads: its name starts with
-// Get, List, Describe, BatchGet, Validate or Simulate. CloudTrail's readOnly
-// flag has the same meaning; every other call changes state.
+// Get, List, Describe, BatchGet, Validate, Simulate, Lookup or Watch. CloudTrail's
+// readOnly flag has the same meaning; every other call changes state.
 func ReadOnly(eventSource, eventName string) bool {
 	// KMS's cryptographic operations change nothing, and CloudTrail marks them read-only.
 	if servicePrefix(eventSource) == "kms" {
@@ -167,7 +168,7 @@ func ReadOnly(eventSource, eventName string) bool {
 			return true
 		}
 	}
-	for _, p := range []string{"Get", "List", "Describe", "BatchGet", "Validate", "Simulate", "Lookup"} {
+	for _, p := range []string{"Get", "List", "Describe", "BatchGet", "Validate", "Simulate", "Lookup", "Watch"} {
 		if rest, ok := strings.CutPrefix(eventName, p); ok && (rest == "" || unicode.IsUpper(rune(rest[0]))) {
 			return true
 		}

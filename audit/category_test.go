@@ -14,6 +14,7 @@ func TestCategory(t *testing.T) {
 		source, name, want string
 	}{
 		{SourceSecretsManager, "GetSecretValue", "secrets.get_value"},
+		{SourceSecretsManager, "WatchSecrets", "secrets.read"},
 		{SourceSecretsManager, "BatchGetSecretValue", "secrets.get_value"},
 		{SourceSecretsManager, "PutSecretValue", "secrets.put_value"},
 		{SourceSecretsManager, "DeleteSecret", "secrets.delete"},
@@ -71,6 +72,8 @@ func TestReadOnly(t *testing.T) {
 		{SourceCoffer, "Seal", false},
 		{SourceCoffer, "Getaway", false},
 		{SourceCoffer, "Listen", false},
+		{SourceSecretsManager, "WatchSecrets", true},
+		{SourceCoffer, "Watchdog", false},
 	}
 	for _, tt := range tests {
 		if got := ReadOnly(tt.source, tt.name); got != tt.want {

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -499,4 +500,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Held is a value the cache holds: the secret id as spelled in Get, and the version and
+// labels the service gave with it.
+type Held struct {
+	SecretID      string
+	VersionID     string
+	VersionStages []string
+}
+
+// Held lists the values held, for a watcher that asks the service to say when one of
+// them changes (and then calls Invalidate). It never returns a value's bytes.
+func (c *Cache) Held() []Held {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Held, 0, len(c.entries))
+	for k, el := range c.entries {
+		v := el.Value.(*entry).val
+		out = append(out, Held{SecretID: k.secret, VersionID: v.VersionID, VersionStages: slices.Clone(v.VersionStages)})
+	}
+	return out
 }

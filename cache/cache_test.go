@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -448,5 +449,22 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met within 30s")
 		}
+	}
+}
+
+func TestHeld(t *testing.T) {
+	e := newEnv(t, cache.Options{})
+	v1 := e.create(t, "app/db", "one")
+	if got := e.cache.Held(); len(got) != 0 {
+		t.Fatalf("Held() = %v before any read", got)
+	}
+	e.getString(t, "app/db", "one")
+	got := e.cache.Held()
+	if len(got) != 1 || got[0].SecretID != "app/db" || got[0].VersionID != v1 || fmt.Sprint(got[0].VersionStages) != "[AWSCURRENT]" {
+		t.Fatalf("Held() = %+v, want app/db %s [AWSCURRENT]", got, v1)
+	}
+	e.cache.Invalidate("app/db")
+	if got := e.cache.Held(); len(got) != 0 {
+		t.Fatalf("Held() = %v after Invalidate", got)
 	}
 }

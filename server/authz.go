@@ -392,6 +392,9 @@ func (h *Handler) AuthorizeSecret(ctx context.Context, sec *coffer.Secret, arn s
 	if action == "secretsmanager:BatchGetSecretValue" {
 		action = "secretsmanager:GetSecretValue" // each secret of a batch needs it, as in AWS
 	}
+	if action == "coffer:"+WatchOperation {
+		action = "secretsmanager:DescribeSecret" // each secret watched is read as DescribeSecret reads it
+	}
 	if sec == nil {
 		return h.check(c, action, arn, c.ns.Account, "", map[string][]string{"secretsmanager:SecretId": {arn}}, false)
 	}

@@ -104,6 +104,8 @@ func (h *Handler) extension(ctx context.Context, ns coffer.Namespace, op string,
 		return h.lookupEvents(ns, body)
 	case "ReportCachedReads":
 		return h.reportCachedReads(ctx, ns, body)
+	case WatchOperation:
+		return h.watchSecrets(ctx, ns, body)
 	case "GetAuditDigest":
 		if h.cfg.Audit == nil {
 			return nil, errAuditUnavailable()

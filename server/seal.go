@@ -206,6 +206,7 @@ func (g *Gate) seal() <-chan struct{} {
 		return g.lastDone
 	}
 	g.lastDone = l.done
+	endWatches(l.Handler)
 	go func() {
 		l.inflight.Lock() // waits for the requests in progress
 		l.closed = true
@@ -216,6 +217,22 @@ func (g *Gate) seal() <-chan struct{} {
 		close(l.done)
 	}()
 	return l.done
+}
+
+// EndWatches makes the API's long polls (coffer.WatchSecrets) answer now and those that
+// come later answer at once, so that a shutdown does not wait for them: pass it to
+// http.Server.RegisterOnShutdown.
+func (g *Gate) EndWatches() {
+	if l := g.live.Load(); l != nil {
+		endWatches(l.Handler)
+	}
+}
+
+// endWatches ends the long polls of an API about to be torn down, which waits for them.
+func endWatches(api http.Handler) {
+	if w, ok := api.(interface{ EndWatches() }); ok {
+		w.EndWatches()
+	}
 }
 
 // ServeHTTP implements http.Handler.

@@ -83,6 +83,10 @@ type Handler struct {
 	refusedNoLog atomic.Uint64
 	// rotations is the rotation engine, for coffer.GetRotationStatus and ResetRotation.
 	rotations *rotation.Engine
+	// watches counts the WatchSecrets calls waiting; watchStop ends them (EndWatches).
+	watches   atomic.Int64
+	watchStop chan struct{}
+	watchOnce sync.Once
 }
 
 // SetRotations gives the handler the rotation engine (made after the handler, since
@@ -96,7 +100,7 @@ func (h *Handler) SetRotations(e *rotation.Engine) {
 
 // New returns a Handler.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, watchStop: make(chan struct{})}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -188,6 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.cache = cache
 	ctx = withAudit(coffer.WithRequestID(ctx, id), rec)
 	start := h.now()
+	extendWatchDeadline(w, r)
 	bw := newBufferedWriter(w)
 	defer bw.release()
 	op, lower, err := h.dispatch(ctx, bw, r, id, query, lower)

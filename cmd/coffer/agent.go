@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coffer-project/coffer/agent"
+	"github.com/coffer-project/coffer/client"
 )
 
 // ttlFlag is a TTL given as seconds (300), as the AWS agent's ttl_seconds, or as a
@@ -53,6 +55,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"coffer server or Secrets Manager endpoint (default $AWS_ENDPOINT_URL_SECRETS_MANAGER, $AWS_ENDPOINT_URL, else AWS's)")
 	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error or none")
+	watch := fs.Bool("watch", true, "learn of changes at once from a coffer --endpoint (coffer.WatchSecrets); stops by itself against AWS")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: coffer agent [flags]\n\nA local HTTP agent compatible with the AWS Secrets Manager Agent (docs/agent.md).\nThe token comes from $AWS_TOKEN, $AWS_SESSION_TOKEN or $AWS_CONTAINER_AUTHORIZATION_TOKEN\n(a value may be file://PATH); the credentials from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY.\n\nFlags:")
 		fs.PrintDefaults()
@@ -143,7 +146,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if file.PathPrefix != nil {
 		pathPrefix = *file.PathPrefix
 	}
+	var watcher agent.Watcher
+	if *watch && *endpoint != "" && ttl.d > 0 {
+		watcher = client.New(*endpoint, *region, creds, &http.Client{Timeout: 90 * time.Second})
+	}
 	a, err := agent.New(agent.Config{
+		Watcher:      watcher,
 		Client:       sm,
 		Token:        token,
 		TokenHeaders: file.TokenHeaders,

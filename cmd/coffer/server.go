@@ -173,6 +173,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(gate.EndWatches) // long polls answer now rather than hold the shutdown
 	scheme := "http"
 	if f.tls != "off" {
 		cfg, fingerprint, err := tlsConfig(f, data, log)

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/awsapi"
+	"github.com/coffer-project/coffer/core"
+)
+
+// WatchOperation is coffer's long poll (X-Amz-Target coffer.WatchSecrets): it answers when
+// one of the secrets named has its staging labels moved, or when the wait ends. Each secret
+// is read as DescribeSecret reads it, with that operation's IAM action; the call needs no
+// action of its own. docs/extensions.md describes it.
+const WatchOperation = "WatchSecrets"
+
+// Bounds of WatchSecrets.
+const (
+	maxWatchedSecrets   = 100
+	maxWatchStages      = 100 // versions named per secret
+	defaultWatchSeconds = 20
+	maxWatchSeconds     = 60
+	// maxWatches bounds the watches a server holds open at once; beyond it a call is
+	// throttled, and the caller's TTL covers for it.
+	maxWatches = 1000
+	// watchPoll is how often a watch reads the secrets again. On SQLite the reads are
+	// served by the store's read cache.
+	watchPoll = 250 * time.Millisecond
+)
+
+type watchedIn struct {
+	SecretId           *string             //nolint:revive // AWS's naming
+	VersionIdsToStages map[string][]string //nolint:revive // AWS's naming
+}
+
+type watchIn struct {
+	Secrets     []watchedIn
+	WaitSeconds *int
+}
+
+type watchChanged struct {
+	SecretId           string              `json:"SecretId"` //nolint:revive // AWS's naming
+	ARN                string              `json:"ARN"`
+	VersionIdsToStages map[string][]string `json:"VersionIdsToStages"`
+}
+
+type watchUnavailable struct {
+	SecretId string `json:"SecretId"` //nolint:revive // AWS's naming
+}
+
+type watchOut struct {
+	Changed     []watchChanged     `json:"Changed"`
+	Unavailable []watchUnavailable `json:"Unavailable"`
+}
+
+// EndWatches makes the watches under way answer now, and those that come later answer at
+// once: for a shutdown (http.Server.RegisterOnShutdown) or a seal, which wait for the
+// requests under way.
+func (h *Handler) EndWatches() {
+	h.watchOnce.Do(func() { close(h.watchStop) })
+}
+
+// extendWatchDeadline gives a WatchSecrets request the time its wait needs past the
+// server's WriteTimeout.
+func extendWatchDeadline(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") == ExtensionPrefix+"."+WatchOperation {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add((maxWatchSeconds + 30) * time.Second))
+	}
+}
+
+func (h *Handler) watchSecrets(ctx context.Context, ns coffer.Namespace, body []byte) (any, error) {
+	var in watchIn
+	if err := awsapi.Decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Secrets) == 0 || len(in.Secrets) > maxWatchedSecrets {
+		return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value at 'secrets' failed to satisfy constraint: Member must have length between 1 and %d", maxWatchedSecrets)
+	}
+	wait := defaultWatchSeconds
+	if in.WaitSeconds != nil {
+		wait = *in.WaitSeconds
+		if wait < 0 || wait > maxWatchSeconds {
+			return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value '%d' at 'waitSeconds' failed to satisfy constraint: Member must have value between 0 and %d", wait, maxWatchSeconds)
+		}
+	}
+	for i, s := range in.Secrets {
+		if s.SecretId == nil || *s.SecretId == "" || len(*s.SecretId) > 2048 {
+			return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value at 'secrets.%d.member.secretId' failed to satisfy constraint: Member must have length between 1 and 2048", i+1)
+		}
+		if len(s.VersionIdsToStages) > maxWatchStages {
+			return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value at 'secrets.%d.member.versionIdsToStages' failed to satisfy constraint: Map must have at most %d entries", i+1, maxWatchStages)
+		}
+		for _, stages := range s.VersionIdsToStages {
+			if len(stages) > 20 {
+				return nil, coffer.Errorf(coffer.ErrValidation, "1 validation error detected: Value at 'secrets.%d.member.versionIdsToStages' failed to satisfy constraint: A version has at most 20 staging labels", i+1)
+			}
+		}
+	}
+	if h.watches.Add(1) > maxWatches {
+		h.watches.Add(-1)
+		return nil, coffer.Errorf(coffer.ErrThrottling, "Rate exceeded: too many watches are open; retry later")
+	}
+	defer h.watches.Add(-1)
+
+	deadline := time.NewTimer(time.Duration(wait) * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(watchPoll)
+	defer tick.Stop()
+	for {
+		out, err := h.watchRound(ctx, ns, in.Secrets)
+		if err != nil || len(out.Changed) > 0 || len(out.Unavailable) > 0 {
+			return out, err
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return out, nil
+		case <-ctx.Done(): // the caller went away: its answer is not read
+			return out, nil
+		case <-h.watchStop:
+			return out, nil
+		}
+	}
+}
+
+// watchRound reads each secret once. A secret the caller may not describe and one that
+// does not exist (or is scheduled for deletion) are both Unavailable, with nothing but the
+// id as the caller wrote it.
+func (h *Handler) watchRound(ctx context.Context, ns coffer.Namespace, secrets []watchedIn) (*watchOut, error) {
+	out := &watchOut{Changed: []watchChanged{}, Unavailable: []watchUnavailable{}}
+	for _, s := range secrets {
+		d, err := h.cfg.Secrets.DescribeSecret(ctx, ns, &core.DescribeSecretInput{SecretId: s.SecretId})
+		if err != nil {
+			switch coffer.ErrorCode(err) {
+			case coffer.ErrAccessDenied, coffer.ErrResourceNotFound, coffer.ErrInvalidRequest, coffer.ErrValidation, coffer.ErrInvalidParameter:
+				out.Unavailable = append(out.Unavailable, watchUnavailable{SecretId: *s.SecretId})
+				continue
+			}
+			return nil, err
+		}
+		if d.Secret.Deleted() {
+			out.Unavailable = append(out.Unavailable, watchUnavailable{SecretId: *s.SecretId})
+			continue
+		}
+		now := map[string][]string{}
+		for _, v := range d.Versions {
+			now[v.VersionID] = slices.Clone(v.Stages)
+		}
+		if !sameStages(now, s.VersionIdsToStages) {
+			out.Changed = append(out.Changed, watchChanged{SecretId: *s.SecretId, ARN: d.Secret.ARN, VersionIdsToStages: now})
+		}
+	}
+	return out, nil
+}
+
+// sameStages compares two maps from version id to staging labels, ignoring the labels'
+// order and versions without a label.
+func sameStages(a, b map[string][]string) bool {
+	count := func(m map[string][]string) int {
+		n := 0
+		for _, s := range m {
+			if len(s) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	if count(a) != count(b) {
+		return false
+	}
+	for id, sa := range a {
+		if len(sa) == 0 {
+			continue
+		}
+		sb := b[id]
+		x, y := slices.Clone(sa), slices.Clone(sb)
+		slices.Sort(x)
+		slices.Sort(y)
+		if !slices.Equal(slices.Compact(x), slices.Compact(y)) {
+			return false
+		}
+	}
+	return true
+}
