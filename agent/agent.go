@@ -11,7 +11,9 @@
 // web application tricked into fetching a URL sends neither. Errors are answered with the
 // status codes and bodies of the AWS agent; those of the service pass through as its JSON.
 //
-// The agent holds secret values in memory only, and never logs one.
+// The agent holds secret values in memory, and on disk only in its snapshot, encrypted
+// (Config.SnapshotPath, snapshot.go); it never logs one. It reports the reads it answers
+// from memory to coffer's audit trail (Config.Reporter, report.go).
 package agent
 
 import (
@@ -82,6 +84,19 @@ type Config struct {
 	// WatchSecrets, a *client.Client for the same endpoint and credentials as Client); the
 	// TTL stays the fallback. Nil: the TTL alone, as against AWS.
 	Watcher Watcher
+	// Reporter, when set, receives every ReportInterval the reads the agent answered from
+	// its cache, for the server's audit trail (coffer's ReportCachedReads, a
+	// *client.Client). Nil: they are not reported, as against AWS.
+	Reporter Reporter
+	// ReportInterval is how often reads are reported (DefaultReportInterval when 0).
+	ReportInterval time.Duration
+	// SnapshotPath, when set, is the encrypted file the cache's values are kept in across
+	// restarts: read at New (a file that does not decrypt is logged and ignored), written
+	// after new values (at most every 5 s) and at the end of Serve.
+	SnapshotPath string
+	// SnapshotKey is the snapshot's AES-256 key, SnapshotKeySize bytes (required with
+	// SnapshotPath). New copies it.
+	SnapshotKey []byte
 }
 
 // Agent answers the AWS Secrets Manager Agent's requests. It is an http.Handler; Serve
@@ -99,6 +114,16 @@ type Agent struct {
 	watcher  Watcher
 	// watchIdle is how often the watcher looks for secrets newly held.
 	watchIdle time.Duration
+	now       func() time.Time
+
+	reporter    Reporter
+	reportEvery time.Duration
+	reads       reads
+
+	snapshotPath  string
+	snapshotKey   []byte
+	snapshotMu    sync.Mutex    // one write at a time
+	snapshotDirty chan struct{} // a new value is to be written
 }
 
 // New checks cfg and returns an Agent.
@@ -150,13 +175,20 @@ func New(cfg Config) (*Agent, error) {
 	if refresh == 0 {
 		refresh = time.Nanosecond // unused: every read invalidates first
 	}
-	return &Agent{
-		cache: cache.New(cfg.Client, cache.Options{
-			MaxSecrets:      cfg.CacheSize,
-			RefreshInterval: refresh,
-			MaxStale:        cfg.MaxStale,
-			Now:             cfg.Now,
-		}),
+	if cfg.ReportInterval < 0 {
+		return nil, fmt.Errorf("agent: the report interval must not be negative, not %v", cfg.ReportInterval)
+	}
+	if cfg.ReportInterval == 0 {
+		cfg.ReportInterval = DefaultReportInterval
+	}
+	if cfg.SnapshotPath != "" && len(cfg.SnapshotKey) != SnapshotKeySize {
+		return nil, fmt.Errorf("agent: a snapshot needs a key of %d bytes", SnapshotKeySize)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a := &Agent{
 		token:     []byte(cfg.Token),
 		headers:   append([]string(nil), headers...),
 		prefix:    cfg.PathPrefix,
@@ -166,7 +198,29 @@ func New(cfg Config) (*Agent, error) {
 		shutdown:  10 * time.Second,
 		watcher:   cfg.Watcher,
 		watchIdle: time.Second,
-	}, nil
+		now:       now,
+
+		reporter:      cfg.Reporter,
+		reportEvery:   cfg.ReportInterval,
+		snapshotDirty: make(chan struct{}, 1),
+	}
+	opts := cache.Options{
+		MaxSecrets:      cfg.CacheSize,
+		RefreshInterval: refresh,
+		MaxStale:        cfg.MaxStale,
+		Now:             cfg.Now,
+		OnHit:           a.onHit,
+	}
+	if cfg.SnapshotPath != "" && !a.noCache {
+		a.snapshotPath = cfg.SnapshotPath
+		a.snapshotKey = append([]byte(nil), cfg.SnapshotKey...)
+		opts.OnStore = a.markSnapshotDirty
+	}
+	a.cache = cache.New(cfg.Client, opts)
+	if a.snapshotPath != "" {
+		a.loadSnapshot()
+	}
+	return a, nil
 }
 
 // Stats returns the counters of the agent's cache.
@@ -242,7 +296,8 @@ func (a *Agent) get(w http.ResponseWriter, r *http.Request, q query) {
 	if q.refreshNow || a.noCache {
 		a.cache.Invalidate(q.secretID)
 	}
-	v, err := a.cache.Get(r.Context(), q.secretID, cache.Version{ID: q.versionID, Stage: q.versionStage})
+	ctx := context.WithValue(r.Context(), clientIPKey{}, remoteHost(r.RemoteAddr))
+	v, err := a.cache.Get(ctx, q.secretID, cache.Version{ID: q.versionID, Stage: q.versionStage})
 	if err != nil {
 		he := serviceError(err)
 		a.log.Info("agent: reading a secret failed", "secret", q.secretID, "status", he.status, "err", err)
@@ -288,6 +343,13 @@ func (a *Agent) Serve(ctx context.Context, lns ...net.Listener) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go a.Watch(wctx)
+	snapDone, snapStopped := make(chan struct{}), make(chan struct{})
+	go func() { a.snapshots(snapDone); close(snapStopped) }()
+	// Reporting ends after the shutdown, so that the last report counts every request.
+	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
+	reportStopped := make(chan struct{})
+	defer func() { stopReport(); <-reportStopped }()
+	go func() { a.report(rctx); close(reportStopped) }()
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(&countingListener{Listener: ln, open: &a.open}) }()
@@ -303,6 +365,8 @@ func (a *Agent) Serve(ctx context.Context, lns ...net.Listener) error {
 		a.log.Warn("agent: shutdown", "err", serr)
 		srv.Close()
 	}
+	close(snapDone)
+	<-snapStopped
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

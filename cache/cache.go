@@ -103,6 +103,16 @@ type Options struct {
 	// Rand returns a uniform random number in [0, n) for the backoff's jitter
 	// (math/rand/v2.Int64N when nil). It is called from many goroutines.
 	Rand func(n int64) int64
+
+	// OnHit, when set, is called for each read answered from memory without a call to the
+	// service (a fresh value, or a stale one between probes), with the reader's ctx, the id
+	// and version asked, and the version id served; never with the value. It is called
+	// outside the cache's lock, from the reader's goroutine, and must not block.
+	OnHit func(ctx context.Context, secretID string, v Version, versionID string)
+	// OnStore, when set, is called after the cache came to hold a value it did not hold
+	// before (a first read, or a new version), for a holder that keeps a copy elsewhere
+	// (Entries). It is called outside the cache's lock and must not block.
+	OnStore func()
 }
 
 // Retry configures the retries of calls that fail with a transient error. Before retry n
@@ -171,6 +181,8 @@ type Cache struct {
 	now          func() time.Time
 	sleep        func(context.Context, time.Duration) error
 	rand         func(int64) int64
+	onHit        func(context.Context, string, Version, string)
+	onStore      func()
 	hits, misses atomic.Uint64
 	refreshes    atomic.Uint64
 	reloads      atomic.Uint64
@@ -223,7 +235,7 @@ func New(client Client, o Options) *Cache {
 	c := &Cache{
 		client: client, max: o.MaxSecrets, refresh: o.RefreshInterval, maxStale: o.MaxStale, probe: o.ProbeInterval,
 		attempts: o.Retry.MaxAttempts, retryBase: o.Retry.Base, retryCap: o.Retry.Cap,
-		now: o.Now, sleep: o.Sleep, rand: o.Rand,
+		now: o.Now, sleep: o.Sleep, rand: o.Rand, onHit: o.OnHit, onStore: o.OnStore,
 		entries: map[key]*list.Element{}, flights: map[key]*flight{},
 	}
 	if c.max <= 0 {
@@ -319,12 +331,14 @@ func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, err
 				c.hits.Add(1)
 				val := e.val.clone()
 				c.mu.Unlock()
+				c.hit(ctx, k, val.VersionID)
 				return val, nil
 			case now.Before(e.probeAt) && now.Before(c.staleUntil(e)):
 				c.lru.MoveToFront(el)
 				c.staleServes.Add(1)
 				val := e.val.clone()
 				c.mu.Unlock()
+				c.hit(ctx, k, val.VersionID)
 				return val, nil
 			}
 		}
@@ -385,7 +399,7 @@ func (c *Cache) lead(ctx context.Context, k key, f *flight, old *entry) (Value, 
 	now := c.now()
 	delete(c.flights, k)
 	el := c.entries[k]
-	stale := false
+	stale, stored := false, false
 	switch {
 	case err == nil:
 		if reloaded {
@@ -393,6 +407,7 @@ func (c *Cache) lead(ctx context.Context, k key, f *flight, old *entry) (Value, 
 		}
 		if !f.noStore {
 			c.put(k, val, now)
+			stored = old == nil || reloaded
 		}
 	case ctx.Err() != nil:
 		f.abandoned = true
@@ -415,10 +430,20 @@ func (c *Cache) lead(ctx context.Context, k key, f *flight, old *entry) (Value, 
 	f.val, f.stale, f.err = val, stale, err
 	c.mu.Unlock()
 	close(f.done)
+	if stored && c.onStore != nil {
+		c.onStore()
+	}
 	if err != nil {
 		return Value{}, err
 	}
 	return val.clone(), nil
+}
+
+// hit reports a read answered from memory to OnHit.
+func (c *Cache) hit(ctx context.Context, k key, versionID string) {
+	if c.onHit != nil {
+		c.onHit(ctx, k.secret, k.Version, versionID)
+	}
 }
 
 // staleOr returns the value held under k if it may be served stale, else err.

@@ -55,6 +55,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"coffer server or Secrets Manager endpoint (default $AWS_ENDPOINT_URL_SECRETS_MANAGER, $AWS_ENDPOINT_URL, else AWS's)")
 	region := fs.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error or none")
+	reportInterval := fs.Duration("report-interval", agent.DefaultReportInterval, "how often reads answered from the cache are reported to a coffer --endpoint's audit trail (coffer.ReportCachedReads); 0: never")
+	snapshot := fs.String("snapshot", "", "encrypted `file` keeping the cache's values across restarts, served while the server is unreachable at start")
+	snapshotKeyFile := fs.String("snapshot-key-file", "", "`file` holding the snapshot's key: 32 bytes or their base64, mode 0600 (default $COFFER_AGENT_SNAPSHOT_KEY, base64)")
 	watch := fs.Bool("watch", true, "learn of changes at once from a coffer --endpoint (coffer.WatchSecrets); stops by itself against AWS")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: coffer agent [flags]\n\nA local HTTP agent compatible with the AWS Secrets Manager Agent (docs/agent.md).\nThe token comes from $AWS_TOKEN, $AWS_SESSION_TOKEN or $AWS_CONTAINER_AUTHORIZATION_TOKEN\n(a value may be file://PATH); the credentials from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY.\n\nFlags:")
@@ -146,21 +149,49 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if file.PathPrefix != nil {
 		pathPrefix = *file.PathPrefix
 	}
+	if *reportInterval < 0 {
+		return fmt.Errorf("agent: --report-interval must not be negative, not %v", *reportInterval)
+	}
 	var watcher agent.Watcher
 	if *watch && *endpoint != "" && ttl.d > 0 {
 		watcher = client.New(*endpoint, *region, creds, &http.Client{Timeout: 90 * time.Second})
 	}
+	var reporter agent.Reporter
+	if *reportInterval > 0 && *endpoint != "" && ttl.d > 0 {
+		reporter = client.New(*endpoint, *region, creds, &http.Client{Timeout: 30 * time.Second})
+	}
+	var snapshotKey []byte
+	if *snapshot != "" {
+		switch env := os.Getenv("COFFER_AGENT_SNAPSHOT_KEY"); {
+		case *snapshotKeyFile != "":
+			snapshotKey, err = agent.ReadSnapshotKeyFile(*snapshotKeyFile)
+		case env != "":
+			snapshotKey, err = agent.ParseSnapshotKey([]byte(env))
+		default:
+			err = errors.New("agent: --snapshot needs a key: --snapshot-key-file or $COFFER_AGENT_SNAPSHOT_KEY")
+		}
+		if err != nil {
+			return err
+		}
+		defer clear(snapshotKey)
+	} else if *snapshotKeyFile != "" {
+		return errors.New("agent: --snapshot-key-file without --snapshot")
+	}
 	a, err := agent.New(agent.Config{
-		Watcher:      watcher,
-		Client:       sm,
-		Token:        token,
-		TokenHeaders: file.TokenHeaders,
-		PathPrefix:   pathPrefix,
-		TTL:          ttl.d,
-		CacheSize:    *cacheSize,
-		MaxConn:      *maxConn,
-		MaxStale:     maxStale,
-		Logger:       log,
+		Reporter:       reporter,
+		ReportInterval: *reportInterval,
+		SnapshotPath:   *snapshot,
+		SnapshotKey:    snapshotKey,
+		Watcher:        watcher,
+		Client:         sm,
+		Token:          token,
+		TokenHeaders:   file.TokenHeaders,
+		PathPrefix:     pathPrefix,
+		TTL:            ttl.d,
+		CacheSize:      *cacheSize,
+		MaxConn:        *maxConn,
+		MaxStale:       maxStale,
+		Logger:         log,
 	})
 	if err != nil {
 		return err

@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,5 +114,38 @@ func TestAgentCommandServes(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("coffer agent did not stop after its context ended")
+	}
+}
+
+// TestAgentCommandSnapshotFlags: --snapshot needs a key, from a file only its owner may
+// read or from $COFFER_AGENT_SNAPSHOT_KEY; --report-interval is not negative.
+func TestAgentCommandSnapshotFlags(t *testing.T) {
+	clearAgentEnv(t)
+	t.Setenv("AWS_TOKEN", "cmd-agent-token")
+	t.Setenv("COFFER_AGENT_SNAPSHOT_KEY", "")
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--snapshot", filepath.Join(dir, "s")}, "--snapshot needs a key"},
+		{[]string{"--snapshot", filepath.Join(dir, "s"), "--snapshot-key-file", keyFile}, "want 0600"},
+		{[]string{"--snapshot-key-file", keyFile}, "without --snapshot"},
+		{[]string{"--report-interval", "-1s"}, "--report-interval must not be negative"},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := run(ctx, append([]string{"agent", "--port", "0"}, c.args...), io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("coffer agent %q: %v, want an error with %q", c.args, err, c.want)
+		}
+	}
+	t.Setenv("COFFER_AGENT_SNAPSHOT_KEY", "not base64 of 32 bytes")
+	err := run(context.Background(), []string{"agent", "--port", "0", "--snapshot", filepath.Join(dir, "s")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "snapshot key") {
+		t.Errorf("a bad $COFFER_AGENT_SNAPSHOT_KEY: %v", err)
 	}
 }

@@ -43,6 +43,8 @@ type Server struct {
 	Handler http.Handler
 	// Faults counts the requests and injects errors in front of Handler.
 	Faults *Faults
+	// AuditDir is the directory of the server's audit trail (audit.DirSource reads it).
+	AuditDir string
 
 	srv *http.Server
 }
@@ -99,12 +101,13 @@ func Start(t testing.TB) *Server {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return &Server{
-		URL:     "http://" + ln.Addr().String(),
-		Account: boot.AccountID,
-		Creds:   aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
-		Handler: h,
-		Faults:  faults,
-		srv:     srv,
+		URL:      "http://" + ln.Addr().String(),
+		Account:  boot.AccountID,
+		Creds:    aws.Credentials{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey},
+		Handler:  h,
+		AuditDir: filepath.Join(dir, "audit"),
+		Faults:   faults,
+		srv:      srv,
 	}
 }
 
