@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,19 +25,6 @@ import (
 
 const token = "agent-test-token"
 
-// clock is a clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is a coffer server, an agent in front of it on a loopback port, and the clock of
 // the agent's cache.
 type fixture struct {
@@ -46,7 +32,7 @@ type fixture struct {
 	sm    *secretsmanager.Client
 	agent *agent.Agent
 	url   string
-	clock *clock
+	clock *testserver.Clock
 }
 
 // start starts a coffer server and an agent with cfg (its Client, Token and Now filled in).
@@ -58,7 +44,7 @@ func start(t *testing.T, cfg agent.Config) *fixture {
 
 func startWith(t *testing.T, ts *testserver.Server, client cache.Client, cfg agent.Config) *fixture {
 	t.Helper()
-	clk := &clock{t: time.Now()}
+	clk := testserver.NewClock(time.Now())
 	cfg.Client = client
 	if cfg.Token == "" {
 		cfg.Token = token

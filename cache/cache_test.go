@@ -23,24 +23,6 @@ const (
 	describe = "DescribeSecret"
 )
 
-// clock is the cache's clock, which tests advance; the server keeps real time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // sleeps records the backoffs the cache asks for, and waits none of them.
 type sleeps struct {
 	mu sync.Mutex
@@ -65,7 +47,7 @@ func (s *sleeps) All() []time.Duration {
 type env struct {
 	srv    *testserver.Server
 	admin  *secretsmanager.Client
-	clock  *clock
+	clock  *testserver.Clock
 	sleeps *sleeps
 	cache  *cache.Cache
 }
@@ -74,7 +56,7 @@ type env struct {
 func newEnv(t *testing.T, o cache.Options) *env {
 	t.Helper()
 	srv := testserver.Start(t)
-	e := &env{srv: srv, admin: srv.Client(), clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, sleeps: &sleeps{}}
+	e := &env{srv: srv, admin: srv.Client(), clock: testserver.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), sleeps: &sleeps{}}
 	if o.Now == nil {
 		o.Now = e.clock.Now
 	}
@@ -408,7 +390,7 @@ func TestDeadlineDuringRefresh(t *testing.T) {
 	if _, err := admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("app/slow"), SecretString: aws.String("held")}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testserver.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := cache.New(&blockingClient{Client: srv.Client(), op: describe}, cache.Options{Now: clk.Now, MaxStale: time.Minute})
 	if _, err := c.GetString(context.Background(), "app/slow"); err != nil {
 		t.Fatal(err)
