@@ -134,7 +134,7 @@ func (p *populator) run(ctx context.Context) error {
 
 // create creates secret i; one that exists already (from an interrupted run) counts.
 func (p *populator) create(ctx context.Context, i int) error {
-	name, token := popName(i), uuidV4()
+	name, token := popName(i), newToken()
 	value := core.Text(randomText(populateValueSize))
 	defer clear(value)
 	_, err := p.svc.CreateSecret(ctx, p.ns, &core.CreateSecretInput{Name: &name, ClientRequestToken: &token, SecretString: &value})

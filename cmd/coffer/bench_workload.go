@@ -101,7 +101,7 @@ func putWorkload(conns, size int) *workload {
 		describe: fmt.Sprintf("PutSecretValue of a %d-byte value, each connection to its own secret (bench/put/NNNN, keeping %d deprecated versions), a fresh ClientRequestToken per call",
 			size, putVersionsToKeep),
 		body: func(conn int) []byte {
-			return mustJSON(map[string]string{"SecretId": names[conn], "SecretString": values[conn], "ClientRequestToken": uuidV4()})
+			return mustJSON(map[string]string{"SecretId": names[conn], "SecretString": values[conn], "ClientRequestToken": newToken()})
 		},
 	}
 	w.prepare = func(ctx context.Context, t target) ([]byte, error) {
@@ -123,7 +123,7 @@ func putWorkload(conns, size int) *workload {
 
 // createSecret creates the secret name with value, unless it exists.
 func createSecret(ctx context.Context, t target, name, value string) error {
-	code, resp, err := t.call(ctx, t.url, "CreateSecret", map[string]string{"Name": name, "SecretString": value, "ClientRequestToken": uuidV4()})
+	code, resp, err := t.call(ctx, t.url, "CreateSecret", map[string]string{"Name": name, "SecretString": value, "ClientRequestToken": newToken()})
 	if err == nil && code != http.StatusOK && errorType(resp) == coffer.ErrResourceExists {
 		return nil
 	}
@@ -160,15 +160,6 @@ func randomText(n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
-}
-
-// uuidV4 returns a random UUID, the shape of ClientRequestToken the AWS SDKs send.
-func uuidV4() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // sampleNote describes the response a bare baseline serves.
