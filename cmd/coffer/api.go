@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coffer-project/coffer/client"
 )
@@ -45,4 +46,16 @@ func (a *apiFlags) client(whose string) (*client.Client, error) {
 		return nil, err
 	}
 	return client.New(*a.endpoint, *a.region, creds, nil), nil
+}
+
+// secretsManager returns an aws-sdk-go-v2 Secrets Manager client of the server with the
+// environment's credentials. It retries throttling and transient errors as the SDK does by
+// default: exponential backoff with jitter, three attempts.
+func (a *apiFlags) secretsManager(whose string) (*secretsmanager.Client, error) {
+	creds, err := envCredentials(whose)
+	if err != nil {
+		return nil, err
+	}
+	return secretsmanager.NewFromConfig(aws.Config{Region: *a.region, Credentials: creds},
+		func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(*a.endpoint) }), nil
 }
