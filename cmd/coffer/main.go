@@ -21,7 +21,7 @@ Usage:
   coffer server [flags]   start the server (coffer server -h for flags)
   coffer agent [flags]    a local agent compatible with the AWS Secrets Manager Agent (coffer agent -h)
   coffer bench [flags]    load a server and a baseline side by side: get, put, list (coffer bench -h)
-  coffer secrets <verb>   coffer's operations beyond AWS's API (coffer secrets -h)
+  coffer secrets <verb>   create, get, put, list, describe, versions, delete, restore; coffer's own verbs (coffer secrets -h)
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
   coffer account create   create an account and show its root key pair once
   coffer iam <verb>       common IAM paths: create-user, list-users, delete-user (coffer iam -h)
@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "secrets":
-		return runSecrets(ctx, args[1:], stdout, stderr)
+		return runSecrets(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "account":
