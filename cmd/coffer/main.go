@@ -23,6 +23,7 @@ Usage:
   coffer bench [flags]    load a server and a baseline side by side: get, put, list (coffer bench -h)
   coffer secrets <verb>   create, get, put, list, describe, versions, delete, restore; coffer's own verbs (coffer secrets -h)
   coffer keys <verb>      what KMS keys protect: bindings, report (coffer keys -h)
+  coffer import [flags]   copy secrets from AWS or another server, version ids kept (coffer import -h)
   coffer account create   create an account and show its root key pair once
   coffer iam <verb>       common IAM paths: create-user, list-users, delete-user (coffer iam -h)
   coffer rotation <verb>  what AWS does not show of a rotation: status, reset (coffer rotation -h)
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSecrets(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "account":
 		return runAccount(ctx, args[1:], stdout, stderr)
 	case "iam":
