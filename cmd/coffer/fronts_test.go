@@ -3,31 +3,28 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
-// withoutExtensions returns the URL of a front of the server at target that answers coffer's
-// own operations (X-Amz-Target coffer.*) as AWS answers an operation it does not know, and
-// passes everything else through: an AWS-like endpoint for the fallbacks.
-func withoutExtensions(t *testing.T, target string) string {
+// withoutExtensions returns the URL of a front of next that answers coffer's own operations
+// (X-Amz-Target coffer.*) as AWS answers an operation it does not know, and passes everything
+// else to next: an AWS-like endpoint for the fallbacks. refused counts the operations it
+// answered so.
+func withoutExtensions(t *testing.T, next http.Handler) (url string, refused *atomic.Int32) {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
+	refused = new(atomic.Int32)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "coffer.") {
+			refused.Add(1)
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"__type":"UnknownOperationException"}`))
 			return
 		}
-		proxy.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	return front.URL
+	return front.URL, refused
 }

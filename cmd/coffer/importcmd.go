@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 	"golang.org/x/term"
 )
 
@@ -495,11 +494,7 @@ func importVersions(n int) string {
 // importErrText describes a failed call: the operation, AWS's error code and message. The
 // requests' values are in neither.
 func importErrText(op string, err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return fmt.Sprintf("%s: %s: %s", op, ae.ErrorCode(), ae.ErrorMessage())
-	}
-	return fmt.Sprintf("%s: %v", op, err)
+	return op + ": " + awsErrText(err)
 }
 
 // importProgress reports the secrets as they are done: a bar redrawn on a terminal (with

@@ -28,6 +28,7 @@ Usage:
   coffer iam <verb>       common IAM paths: create-user, list-users, delete-user (coffer iam -h)
   coffer rotation <verb>  what AWS does not show of a rotation: status, reset (coffer rotation -h)
   coffer audit <verb>     the audit trail: verify, query (coffer audit -h)
+  coffer run -- COMMAND   start a program with secrets in its environment or in files (coffer run -h)
   coffer operator <verb>  seal the root key: init, unseal, seal-status, seal, rotate-root (coffer operator -h)
   coffer version          print the version
 `
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "rotation":
 		return runRotation(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "operator":
 		return runOperator(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -89,13 +89,24 @@ func oneName(fs *flag.FlagSet, args []string, takesValue bool) (string, error) {
 	return pos[0], nil
 }
 
-// apiError shortens an SDK error to AWS's code and message, as the AWS CLI shows them.
+// apiError shortens an SDK error to the operation, AWS's code and message, as the AWS CLI
+// shows them.
 func apiError(op string, err error) error {
+	return fmt.Errorf("%s: %s", op, awsErrText(err))
+}
+
+// awsErrText returns AWS's code and message of an error of aws-sdk-go-v2 or of package client
+// (neither holds a value), else the error's text.
+func awsErrText(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return fmt.Errorf("%s: %s: %s", op, ae.ErrorCode(), ae.ErrorMessage())
+		return ae.ErrorCode() + ": " + ae.ErrorMessage()
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	var ce *client.APIError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
+	return err.Error()
 }
 
 // valueFlags are the flags of a verb that stores a value.

@@ -249,10 +249,11 @@ func TestSecretsGenerate(t *testing.T) {
 			t.Errorf("%s: the generated value was printed", id)
 		}
 	}
+	awsLike, refused := withoutExtensions(t, s.Faults)
 	for _, front := range []struct {
 		name string
 		url  string
-	}{{"coffer", s.URL}, {"without GenerateSecretValue", withoutExtensions(t, s.URL)}} {
+	}{{"coffer", s.URL}, {"without GenerateSecretValue", awsLike}} {
 		t.Run(front.name, func(t *testing.T) {
 			useServer(t, s)
 			t.Setenv("COFFER_ENDPOINT", front.url)
@@ -262,6 +263,9 @@ func TestSecretsGenerate(t *testing.T) {
 			out = mustSecrets(t, "", "put", id, "--generate", "--output", "json")
 			check(id, 32, out)
 		})
+	}
+	if refused.Load() != 2 {
+		t.Errorf("GenerateSecretValue was refused %d times, want 2: the fallback was not taken", refused.Load())
 	}
 	// A template needs coffer's operation.
 	useServer(t, s)
