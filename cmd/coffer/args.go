@@ -35,7 +35,7 @@ var valueFlagNames = []string{"value", "secret-string", "secret-binary", "passwo
 
 // errValueArgument explains why a value is never taken from the command line.
 func errValueArgument(verb string) error {
-	return fmt.Errorf("coffer %s takes no value on the command line: arguments are visible to every "+
+	return fmt.Errorf("refused: coffer %s takes no value on the command line: arguments are visible to every "+
 		"local user in ps and /proc/PID/cmdline while the command runs, and the shell keeps them in its history. "+
 		"Pipe the value on standard input, name a file with --value-file FILE, run in a terminal to be prompted "+
 		"without echo, or use --generate to have the server make one", verb)
