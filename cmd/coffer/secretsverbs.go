@@ -89,6 +89,43 @@ func oneName(fs *flag.FlagSet, args []string, takesValue bool) (string, error) {
 	return pos[0], nil
 }
 
+// verb is a verb for one secret once its flags are parsed.
+type verb struct {
+	name string
+	c    *sm.Client
+	json bool
+	out  io.Writer
+}
+
+// startVerb parses args with fs, whose --output flag is output, takes the one secret's name,
+// checks the output format against formats, and makes the client.
+func startVerb(api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO, output *string, takesValue bool, formats ...string) (*verb, error) {
+	name, err := oneName(fs, args, takesValue)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutput(*output, formats...); err != nil {
+		return nil, err
+	}
+	c, err := api.secretsManager("")
+	if err != nil {
+		return nil, err
+	}
+	return &verb{name: name, c: c, json: *output == "json", out: vio.stdout}, nil
+}
+
+// print writes out as the AWS CLI's JSON, or rows as a two-column table.
+func (v *verb) print(out any, rows ...[2]string) error {
+	if v.json {
+		return writeJSON(v.out, out)
+	}
+	t := newTable(v.out)
+	for _, r := range rows {
+		t.row(r[0], r[1])
+	}
+	return t.flush()
+}
+
 // apiError shortens an SDK error to the operation, AWS's code and message, as the AWS CLI
 // shows them.
 func apiError(op string, err error) error {
@@ -259,24 +296,21 @@ func secretsCreate(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []
 	noValue := fs.Bool("no-value", false, "create the secret without a value")
 	val := registerValue(fs)
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, true)
+	v, err := startVerb(api, fs, args, vio, output, true, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(checkOutput(*output, "json", "table"), val.check(fs)); err != nil {
+	if err := val.check(fs); err != nil {
 		return err
 	}
 	if *noValue && (*val.generate || *val.file != "" || *val.binary) {
 		return errors.New("--no-value takes no --generate, --value-file or --binary")
 	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
+	name := v.name
 	in := &sm.CreateSecretInput{Name: aws.String(name), Description: optionalString(*description), KmsKeyId: optionalString(*kmsKey)}
 	for _, t := range tags {
-		k, v, _ := strings.Cut(t, "=")
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+		key, value, _ := strings.Cut(t, "=")
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(key), Value: aws.String(value)})
 	}
 	token := val.versionToken()
 	if !*noValue && !*val.generate {
@@ -287,42 +321,33 @@ func secretsCreate(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []
 		defer wipe()
 		in.ClientRequestToken = aws.String(token)
 	}
-	out, err := c.CreateSecret(ctx, in)
+	out, err := v.c.CreateSecret(ctx, in)
 	if err != nil {
 		return apiError("CreateSecret", err)
 	}
 	if *val.generate {
-		g, err := generateValue(ctx, api, c, aws.ToString(out.ARN), token, nil, val.gen)
+		g, err := generateValue(ctx, api, v.c, aws.ToString(out.ARN), token, nil, val.gen)
 		if err != nil {
 			return fmt.Errorf("%s was created without a value: %w", name, err)
 		}
 		out.VersionId = aws.String(g.VersionID)
 	}
-	if *output == "json" {
-		return writeJSON(vio.stdout, out)
-	}
-	t := newTable(vio.stdout)
-	t.row("Name:", aws.ToString(out.Name))
-	t.row("ARN:", aws.ToString(out.ARN))
-	t.row("VersionId:", dash(aws.ToString(out.VersionId)))
-	return t.flush()
+	return v.print(out, [2]string{"Name:", aws.ToString(out.Name)}, [2]string{"ARN:", aws.ToString(out.ARN)},
+		[2]string{"VersionId:", dash(aws.ToString(out.VersionId))})
 }
 
 func secretsPut(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
 	val := registerValue(fs)
 	stages := fs.String("stages", "", "comma-separated staging labels for the new version (default AWSCURRENT)")
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, true)
+	v, err := startVerb(api, fs, args, vio, output, true, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(checkOutput(*output, "json", "table"), val.check(fs)); err != nil {
+	if err := val.check(fs); err != nil {
 		return err
 	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
+	name, c := v.name, v.c
 	var labels []string
 	if *stages != "" {
 		labels = strings.Split(*stages, ",")
@@ -345,15 +370,8 @@ func secretsPut(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []str
 			return apiError("PutSecretValue", err)
 		}
 	}
-	if *output == "json" {
-		return writeJSON(vio.stdout, out)
-	}
-	t := newTable(vio.stdout)
-	t.row("Name:", aws.ToString(out.Name))
-	t.row("ARN:", aws.ToString(out.ARN))
-	t.row("VersionId:", aws.ToString(out.VersionId))
-	t.row("VersionStages:", dash(strings.Join(out.VersionStages, ", ")))
-	return t.flush()
+	return v.print(out, [2]string{"Name:", aws.ToString(out.Name)}, [2]string{"ARN:", aws.ToString(out.ARN)},
+		[2]string{"VersionId:", aws.ToString(out.VersionId)}, [2]string{"VersionStages:", dash(strings.Join(out.VersionStages, ", "))})
 }
 
 func secretsGet(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
@@ -361,42 +379,28 @@ func secretsGet(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []str
 	stage := fs.String("version-stage", "", "the staging label of the version to read (default AWSCURRENT)")
 	jsonKey := fs.String("json-key", "", "print only this member of a JSON object value")
 	output := fs.String("output", "value", "value (the value alone), json (GetSecretValue's answer) or table")
-	name, err := oneName(fs, args, false)
+	v, err := startVerb(api, fs, args, vio, output, false, "value", "json", "table")
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*output, "value", "json", "table"); err != nil {
 		return err
 	}
 	if *jsonKey != "" && *output != "value" {
 		return errors.New("--json-key prints one member's value; it takes no --output json or table")
 	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
-	out, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(name),
+	name := v.name
+	out, err := v.c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(name),
 		VersionId: optionalString(*versionID), VersionStage: optionalString(*stage)})
 	if err != nil {
 		return apiError("GetSecretValue", err)
 	}
 	defer keyring.Wipe(out.SecretBinary)
-	switch *output {
-	case "json":
-		return writeJSON(vio.stdout, out)
-	case "table":
-		t := newTable(vio.stdout)
-		t.row("Name:", aws.ToString(out.Name))
-		t.row("ARN:", aws.ToString(out.ARN))
-		t.row("VersionId:", aws.ToString(out.VersionId))
-		t.row("VersionStages:", dash(strings.Join(out.VersionStages, ", ")))
-		t.row("CreatedDate:", tableTime(out.CreatedDate))
-		if out.SecretString != nil {
-			t.row("SecretString:", *out.SecretString)
-		} else {
-			t.row("SecretBinary:", strconv.Itoa(len(out.SecretBinary))+" bytes (print them with --output value)")
+	if *output != "value" {
+		value := [2]string{"SecretString:", aws.ToString(out.SecretString)}
+		if out.SecretString == nil {
+			value = [2]string{"SecretBinary:", strconv.Itoa(len(out.SecretBinary)) + " bytes (print them with --output value)"}
 		}
-		return t.flush()
+		return v.print(out, [2]string{"Name:", aws.ToString(out.Name)}, [2]string{"ARN:", aws.ToString(out.ARN)},
+			[2]string{"VersionId:", aws.ToString(out.VersionId)}, [2]string{"VersionStages:", dash(strings.Join(out.VersionStages, ", "))},
+			[2]string{"CreatedDate:", tableTime(out.CreatedDate)}, value)
 	}
 	var value []byte
 	switch {
@@ -512,22 +516,15 @@ func rotationCell(enabled *bool, rules *types.RotationRulesType) string {
 
 func secretsDescribe(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, false)
+	v, err := startVerb(api, fs, args, vio, output, false, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*output, "json", "table"); err != nil {
-		return err
-	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
-	out, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(name)})
+	out, err := v.c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(v.name)})
 	if err != nil {
 		return apiError("DescribeSecret", err)
 	}
-	if *output == "json" {
+	if v.json {
 		return writeJSON(vio.stdout, out)
 	}
 	t := newTable(vio.stdout)
@@ -574,20 +571,13 @@ func secretsDescribe(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args 
 func secretsVersions(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
 	deprecated := fs.Bool("include-deprecated", false, "include versions without a staging label")
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, false)
+	v, err := startVerb(api, fs, args, vio, output, false, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*output, "json", "table"); err != nil {
-		return err
-	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
-	in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: optionalBool(*deprecated)}
+	in := &sm.ListSecretVersionIdsInput{SecretId: aws.String(v.name), IncludeDeprecated: optionalBool(*deprecated)}
 	var all sm.ListSecretVersionIdsOutput
-	for p := sm.NewListSecretVersionIdsPaginator(c, in); p.HasMorePages(); {
+	for p := sm.NewListSecretVersionIdsPaginator(v.c, in); p.HasMorePages(); {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return apiError("ListSecretVersionIds", err)
@@ -603,15 +593,15 @@ func secretsVersions(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args 
 		}
 		return aws.ToString(a.VersionId) < aws.ToString(b.VersionId)
 	})
-	if *output == "json" {
+	if v.json {
 		if all.Versions == nil {
 			all.Versions = []types.SecretVersionsListEntry{}
 		}
 		return writeJSON(vio.stdout, &all)
 	}
 	t := newTable(vio.stdout, "VERSION ID", "STAGES", "CREATED", "LAST ACCESSED")
-	for _, v := range all.Versions {
-		t.row(aws.ToString(v.VersionId), dash(strings.Join(v.VersionStages, ",")), tableTime(v.CreatedDate), tableTime(v.LastAccessedDate))
+	for _, e := range all.Versions {
+		t.row(aws.ToString(e.VersionId), dash(strings.Join(e.VersionStages, ",")), tableTime(e.CreatedDate), tableTime(e.LastAccessedDate))
 	}
 	return t.flush()
 }
@@ -621,13 +611,11 @@ func secretsDelete(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []
 	force := fs.Bool("force-delete-without-recovery", false, "delete at once, with no way back")
 	yes := fs.Bool("yes", false, "with --force-delete-without-recovery: do not ask for confirmation")
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, false)
+	v, err := startVerb(api, fs, args, vio, output, false, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*output, "json", "table"); err != nil {
-		return err
-	}
+	name := v.name
 	if *force && *window != 0 {
 		return errors.New("--force-delete-without-recovery takes no --recovery-window-in-days")
 	}
@@ -641,26 +629,16 @@ func secretsDelete(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []
 			return errors.New("not confirmed; nothing was deleted")
 		}
 	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
 	in := &sm.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: optionalBool(*force), RecoveryWindowInDays: optionalInt64(*window)}
-	out, err := c.DeleteSecret(ctx, in)
+	out, err := v.c.DeleteSecret(ctx, in)
 	if err != nil {
 		return apiError("DeleteSecret", err)
 	}
-	if *output == "json" {
-		return writeJSON(vio.stdout, out)
-	}
-	t := newTable(vio.stdout)
-	t.row("Name:", aws.ToString(out.Name))
-	t.row("ARN:", aws.ToString(out.ARN))
-	t.row("DeletionDate:", tableTime(out.DeletionDate))
+	rows := [][2]string{{"Name:", aws.ToString(out.Name)}, {"ARN:", aws.ToString(out.ARN)}, {"DeletionDate:", tableTime(out.DeletionDate)}}
 	if !*force {
-		t.row("Restore with:", "coffer secrets restore "+aws.ToString(out.Name))
+		rows = append(rows, [2]string{"Restore with:", "coffer secrets restore " + aws.ToString(out.Name)})
 	}
-	return t.flush()
+	return v.print(out, rows...)
 }
 
 // readLine reads one line from r, byte by byte so that nothing after it is consumed.
@@ -687,27 +665,13 @@ func readLine(r io.Reader) (string, error) {
 
 func secretsRestore(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
 	output := fs.String("output", "table", "json or table")
-	name, err := oneName(fs, args, false)
+	v, err := startVerb(api, fs, args, vio, output, false, "json", "table")
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*output, "json", "table"); err != nil {
-		return err
-	}
-	c, err := api.secretsManager("")
-	if err != nil {
-		return err
-	}
-	out, err := c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String(name)})
+	out, err := v.c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String(v.name)})
 	if err != nil {
 		return apiError("RestoreSecret", err)
 	}
-	if *output == "json" {
-		return writeJSON(vio.stdout, out)
-	}
-	t := newTable(vio.stdout)
-	t.row("Name:", aws.ToString(out.Name))
-	t.row("ARN:", aws.ToString(out.ARN))
-	t.row("Restored:", "yes")
-	return t.flush()
+	return v.print(out, [2]string{"Name:", aws.ToString(out.Name)}, [2]string{"ARN:", aws.ToString(out.ARN)}, [2]string{"Restored:", "yes"})
 }
