@@ -19,8 +19,8 @@ type Watcher interface {
 
 // Bounds of the watcher.
 const (
-	watchWait       = 20 // seconds the server is asked to wait
-	watchMaxSecrets = 100
+	watchWait       = 20   // seconds the server is asked to wait
+	watchMaxSecrets = 1000 // the most the server takes in one call, and the most the cache holds
 	watchBackoffMin = time.Second
 	watchBackoffMax = 30 * time.Second
 )

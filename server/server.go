@@ -87,6 +87,10 @@ type Handler struct {
 	watches   atomic.Int64
 	watchStop chan struct{}
 	watchOnce sync.Once
+	// changed is closed, and replaced, when a call of this server changed something: the
+	// watches under way read their secrets again at once (signalChange).
+	changedMu sync.Mutex
+	changed   chan struct{}
 }
 
 // SetRotations gives the handler the rotation engine (made after the handler, since
@@ -219,6 +223,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bw.flush()
+	if err == nil && !audit.ReadOnly(eventSource(rec.service), rec.op) {
+		h.signalChange()
+	}
 	if err == nil && h.log.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations
 		h.log.Debug("request served", "request_id", id, "operation", op, "duration", h.now().Sub(start))
 	}

@@ -77,6 +77,46 @@ func testWatchSecrets(t *testing.T, o serverOpts) {
 
 func equalStrings(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
+// TestWatchWokenByChange: a watch of 1,000 secrets reads them again only every 10 s when
+// nothing happens, but a change this server makes wakes it at once.
+func TestWatchWokenByChange(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	c := s.client("us-east-1")
+	ctx := context.Background()
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("one")})).get(t)
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/other"), SecretString: aws.String("one")})).get(t)
+	known := watchStagesOf(t, c, "app/db")
+	watched := make([]client.Watched, 1000)
+	for i := range watched {
+		watched[i] = client.Watched{SecretID: "app/db", VersionIdsToStages: known}
+	}
+	done := make(chan *client.WatchOutput, 1)
+	start := time.Now()
+	go func() {
+		out, _ := s.cofferClient(s.Creds).WatchSecrets(ctx, &client.WatchInput{Secrets: watched, WaitSeconds: 60})
+		done <- out // nil on an error, which the checks below report
+	}()
+	time.Sleep(500 * time.Millisecond)
+	// A change to another secret wakes the watch, which reads again and waits on.
+	must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("app/other"), SecretString: aws.String("two")})).get(t)
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case out := <-done:
+		t.Fatalf("the watch answered %+v after a change to a secret it does not watch", out)
+	default:
+	}
+	put := must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("two")})).get(t)
+	select {
+	case out := <-done:
+		if out == nil || len(out.Changed) != 1000 || !equalStrings(out.Changed[0].VersionIdsToStages[*put.VersionId], []string{"AWSCURRENT"}) {
+			t.Fatalf("after the put: %+v", out)
+		}
+	// Without the change signal the next read would come 10 s after the last one.
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the watch did not answer within 5 s of a put (started %v ago)", time.Since(start))
+	}
+}
+
 // TestWatchUnavailable checks that a secret the caller may not describe and one that does
 // not exist get the same answer, which says nothing but the id the caller wrote.
 func TestWatchUnavailable(t *testing.T) {
@@ -117,7 +157,7 @@ func TestWatchUnavailable(t *testing.T) {
 
 func TestWatchValidation(t *testing.T) {
 	s := startServer(t, serverOpts{})
-	many := make([]map[string]any, 101)
+	many := make([]map[string]any, 1001)
 	for i := range many {
 		many[i] = map[string]any{"SecretId": fmt.Sprint("s", i)}
 	}
