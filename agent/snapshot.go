@@ -386,7 +386,8 @@ func (a *Agent) snapshots(done <-chan struct{}) {
 	}
 }
 
-// markSnapshotDirty is the cache's OnStore: a new value is to be written.
+// markSnapshotDirty is the cache's OnStore, and the watcher's call when it drops a value: the
+// snapshot is to be written again.
 func (a *Agent) markSnapshotDirty() {
 	select {
 	case a.snapshotDirty <- struct{}{}:

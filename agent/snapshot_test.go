@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
@@ -9,6 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coffer-project/coffer/agent"
 	"github.com/coffer-project/coffer/internal/testserver"
@@ -102,6 +107,48 @@ func TestAgentSnapshotWrittenAtShutdown(t *testing.T) {
 	g := startWith(t, ts, ts.Client(), agent.Config{TTL: agent.DefaultTTL, SnapshotPath: snap, SnapshotKey: key})
 	if a := g.value(t, "/secretsmanager/get?secretId=app/db"); *a.SecretString != "one" {
 		t.Fatal("the value read before shutdown was not in the snapshot")
+	}
+}
+
+// TestAgentSnapshotForgetsDropped: a value the watcher drops because the server changed or
+// deleted the secret leaves the snapshot at its next write, so that an agent started while
+// the server is down does not serve it.
+func TestAgentSnapshotForgetsDropped(t *testing.T) {
+	ts := testserver.Start(t)
+	snap := filepath.Join(t.TempDir(), "agent.snap")
+	key := newKey(t)
+	f := startWith(t, ts, ts.Client(), agent.Config{TTL: agent.MaxTTL, SnapshotPath: snap, SnapshotKey: key, Watcher: watcherFor(ts, ts.URL)})
+	f.create(t, "app/db", "one")
+	const path = "/secretsmanager/get?secretId=app/db"
+	f.value(t, path)
+	if err := f.agent.WriteSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the watcher takes the secret up
+	if _, err := f.sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String("app/db"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	// The background writer writes at most every 5 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		now, _ := os.ReadFile(snap)
+		if !bytes.Equal(now, before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("30 s after the secret was deleted, the snapshot still holds what it held")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Faults.SetDown(true)
+	defer ts.Faults.SetDown(false)
+	g := startWith(t, ts, ts.Client(), agent.Config{TTL: agent.DefaultTTL, SnapshotPath: snap, SnapshotKey: key})
+	if status, _ := g.get(t, path); status == 200 {
+		t.Fatal("a new agent served, from the snapshot, a value the server had deleted")
 	}
 }
 

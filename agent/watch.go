@@ -108,6 +108,7 @@ func (a *Agent) Watch(ctx context.Context) {
 			}
 			delete(known, ch.SecretID)
 			a.cache.Invalidate(ch.SecretID)
+			a.markSnapshotDirty() // the snapshot must not keep the old value either
 			a.log.Debug("agent: a secret changed; its value is dropped", "secret", ch.SecretID)
 		}
 		for _, u := range out.Unavailable {
@@ -116,6 +117,7 @@ func (a *Agent) Watch(ctx context.Context) {
 			delete(known, u.SecretID)
 			skip[u.SecretID] = true
 			a.cache.Invalidate(u.SecretID)
+			a.markSnapshotDirty()
 		}
 		if len(skip) > 4*MaxCacheSize {
 			clear(skip)
