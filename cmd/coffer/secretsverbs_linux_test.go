@@ -87,7 +87,7 @@ func TestValueNeverInArguments(t *testing.T) {
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=AKIAEXAMPLE",
 				"AWS_SECRET_ACCESS_KEY=example", "AWS_REGION=us-east-1", "COFFER_ENDPOINT=" + endpoint}
 			cmd.Stdin = strings.NewReader(tc.stdin)
-			var out bytes.Buffer
+			var out syncBuffer // written by exec's copying goroutine while the test reads it
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
