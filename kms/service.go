@@ -55,6 +55,9 @@ type Service struct {
 	materials map[string][]byte // cacheKey(id, version) → wrapped material; immutable once stored
 
 	keyCache keyCache
+	// managedIDs maps a namespace to the id of its aws/secretsmanager key, once read: that
+	// alias is AWS's and never moves to another key.
+	managedIDs sync.Map
 }
 
 // keyCacheTTL bounds how long a read may trust a key's cached state. Writes made through this
@@ -326,9 +329,22 @@ func legacyKEKMeta(id string) string { return "kek/" + id }
 // first use. A namespace that had the foundation's default key-encryption key gets it as
 // the managed key's first material, with the same id, so no data moves.
 func (s *Service) managedKey(tx coffer.Tx, ns coffer.Namespace) (*coffer.Key, error) {
+	// Every new version of a secret under the default key asks for it: from memory, but for
+	// the key's state, which the key cache keeps as it keeps it for reads.
+	if id, ok := s.managedIDs.Load(ns); ok {
+		k, err := s.cachedKey(tx, id.(string))
+		if !coffer.IsNotFound(err) {
+			return k, err
+		}
+		s.managedIDs.Delete(ns) // read in a transaction that did not commit
+	}
 	a, err := tx.Alias(ns, ManagedAlias)
 	if err == nil {
-		return tx.Key(a.KeyID)
+		k, err := tx.Key(a.KeyID)
+		if err == nil {
+			s.managedIDs.Store(ns, a.KeyID)
+		}
+		return k, err
 	}
 	if !coffer.IsNotFound(err) {
 		return nil, err

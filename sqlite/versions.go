@@ -41,17 +41,56 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 	return vs, err
 }
 
-// headerColumns are versionColumns with empty blobs for the key and ciphertext.
-const headerColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
-	is_binary, x'', x'', destroyed_date`
-
-// VersionHeaders implements coffer.Tx.
+// VersionHeaders implements coffer.Tx: one statement, the versions without their key and
+// ciphertext (empty), each with its stages. It runs on the writer's turn of every new
+// version, so it reads no blob and joins the stages rather than asking for them apart.
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
-	return t.versions(secretARN, headerColumns)
+	rows, err := t.query(`SELECT v.version_id, v.created_date, v.last_accessed_date, v.kms_key_id,
+		v.is_binary, v.destroyed_date, s.stage
+		FROM versions v LEFT JOIN stages s ON s.secret_arn = v.secret_arn AND s.version_id = v.version_id
+		WHERE v.secret_arn = ? ORDER BY v.created_date, v.version_id, s.stage`, secretARN)
+	if err != nil {
+		return nil, dbError("version headers", err)
+	}
+	defer rows.Close()
+	var vs []*coffer.Version
+	for rows.Next() {
+		var (
+			id, kmsKey                   string
+			created, accessed, destroyed int64
+			binary                       bool
+			stage                        sql.NullString
+		)
+		if err := rows.Scan(&id, &created, &accessed, &kmsKey, &binary, &destroyed, &stage); err != nil {
+			return nil, dbError("version headers", err)
+		}
+		// A version with several stages comes in as many rows, one after the other.
+		if n := len(vs); n == 0 || vs[n-1].VersionID != id {
+			vs = append(vs, &coffer.Version{SecretARN: secretARN, VersionID: id, CreatedDate: fromMillis(created),
+				LastAccessedDate: fromMillis(accessed), KMSKeyID: kmsKey, Binary: binary,
+				WrappedKey: []byte{}, Ciphertext: []byte{}, DestroyedDate: fromMillis(destroyed)})
+		}
+		if stage.Valid {
+			v := vs[len(vs)-1]
+			v.Stages = append(v.Stages, stage.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("version headers", err)
+	}
+	if len(vs) == 0 {
+		ok, err := t.exists("version headers", `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, coffer.NotFound
+		}
+	}
+	return vs, nil
 }
 
-// versions reads a secret's versions, selecting columns (versionColumns or headerColumns),
-// and their stages.
+// versions reads a secret's versions, selecting columns, and their stages.
 func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
 	rows, err := t.query(`SELECT `+columns+` FROM versions
 		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
@@ -247,17 +286,14 @@ func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
 // SetStage implements coffer.Tx.
 func (t *tx) SetStage(secretARN, stage, versionID string) error {
 	t.touch(secretARN)
-	ok, err := t.exists("set stage", `SELECT 1 FROM versions WHERE secret_arn = ? AND version_id = ?`,
-		secretARN, versionID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return coffer.NotFound
-	}
-	_, err = t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id) VALUES (?, ?, ?)
+	// One statement: the row is written only when the version exists.
+	n, err := t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id)
+		SELECT secret_arn, ?, version_id FROM versions WHERE secret_arn = ? AND version_id = ?
 		ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id`,
-		secretARN, stage, versionID)
+		stage, secretARN, versionID)
+	if err == nil && n == 0 {
+		err = coffer.NotFound
+	}
 	return err
 }
 
