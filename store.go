@@ -88,7 +88,8 @@ type Tx interface {
 	// destroyed version changes nothing; at must not be zero.
 	DestroyVersion(secretARN, versionID string, at time.Time) error
 	// SetStage puts stage on versionID, taking it off whichever version had it: a label is on at
-	// most one version of a secret.
+	// most one version of a secret. A version that does not exist is NotFound, and no label
+	// moves.
 	SetStage(secretARN, stage, versionID string) error
 	// RemoveStage takes stage off the secret's versions; it is not an error if none had it.
 	RemoveStage(secretARN, stage string) error

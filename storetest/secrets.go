@@ -499,8 +499,16 @@ func testVersionHeaders(t *testing.T, s coffer.Store) {
 		if err := tx.SetStage(sec.ARN, coffer.StagePrevious, "v2"); err != nil {
 			return err
 		}
+		// Several labels on one version: VersionHeaders must keep them on one version.
+		for _, st := range []string{"zz-custom", coffer.StagePending, "Alpha"} {
+			if err := tx.SetStage(sec.ARN, st, "v3"); err != nil {
+				return err
+			}
+		}
 		return tx.DestroyVersion(sec.ARN, "v1", at(time.Hour))
 	})
+	empty := newSecret(ns, "headers-none", at(0))
+	insertSecrets(t, s, empty)
 	view(t, s, func(tx coffer.Tx) error {
 		full, err := tx.Versions(sec.ARN)
 		if err != nil {
@@ -521,8 +529,14 @@ func testVersionHeaders(t *testing.T, s coffer.Store) {
 			f.WrappedKey, f.Ciphertext = h.WrappedKey, h.Ciphertext
 			checkVersion(t, "VersionHeaders", h, &f)
 		}
+		if len(heads) != 3 || len(heads[2].Stages) != 4 {
+			t.Errorf("VersionHeaders: %d versions, the last with labels %v; want 3, the last with 4", len(heads), heads[len(heads)-1].Stages)
+		}
 		if _, err := tx.VersionHeaders(sec.ARN + "x"); !coffer.IsNotFound(err) {
 			t.Errorf("VersionHeaders of a missing secret: %v, want NotFound", err)
+		}
+		if vs, err := tx.VersionHeaders(empty.ARN); err != nil || len(vs) != 0 {
+			t.Errorf("VersionHeaders of a secret without versions: %v, %v; want none", vs, err)
 		}
 		return nil
 	})

@@ -353,6 +353,16 @@ func testStages(t *testing.T, s coffer.Store) {
 		v2: {coffer.StageCurrent, "zeta"},
 	})
 
+	// A version that does not exist takes no label, and the label stays where it was.
+	update(t, s, func(tx coffer.Tx) error {
+		wantNotFound(t, "SetStage on a missing version", tx.SetStage(sec.ARN, coffer.StageCurrent, versionID(99)))
+		return nil
+	})
+	checkStages(t, s, sec.ARN, "after SetStage on a missing version", map[string][]string{
+		v1: {"Alpha"},
+		v2: {coffer.StageCurrent, "zeta"},
+	})
+
 	// A rotation in one transaction: the new version becomes current, the old one previous.
 	update(t, s, func(tx coffer.Tx) error {
 		if err := tx.InsertVersion(newVersion(sec.ARN, versionID(3), at(time.Hour), 8)); err != nil {
