@@ -67,6 +67,10 @@ type Config struct {
 	// every request reads the service. The zero Config therefore caches nothing; the
 	// command's default is DefaultTTL.
 	TTL time.Duration
+	// TTLJitter makes each value due up to this much before the TTL, at random, so that the
+	// agents of a fleet started together do not all call the service at once (see
+	// cache.Options.RefreshJitter); 0: exactly at the TTL. coffer agent uses a tenth of the TTL.
+	TTLJitter time.Duration
 	// CacheSize bounds the values held, 1 to MaxCacheSize (DefaultCacheSize when 0).
 	CacheSize int
 	// MaxConn bounds the connections open at once, 1 to MaxMaxConn (DefaultMaxConn when
@@ -207,6 +211,7 @@ func New(cfg Config) (*Agent, error) {
 	opts := cache.Options{
 		MaxSecrets:      cfg.CacheSize,
 		RefreshInterval: refresh,
+		RefreshJitter:   cfg.TTLJitter,
 		MaxStale:        cfg.MaxStale,
 		Now:             cfg.Now,
 		OnHit:           a.onHit,

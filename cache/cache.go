@@ -86,6 +86,11 @@ type Options struct {
 	// RefreshInterval is how long a value is served from memory before it is refreshed
 	// (default 1h).
 	RefreshInterval time.Duration
+	// RefreshJitter makes each value due for refresh up to this much before RefreshInterval,
+	// at random, so that the processes of a fleet started together do not all call the
+	// service in the same second every interval. 0 (the default): exactly at
+	// RefreshInterval; at most RefreshInterval/2.
+	RefreshJitter time.Duration
 	// MaxStale is how long past its refresh time a value may still be served while its
 	// refreshes fail with transient errors (default 5m; negative: never).
 	MaxStale time.Duration
@@ -173,6 +178,7 @@ type Cache struct {
 	client       Client
 	max          int
 	refresh      time.Duration
+	jitter       time.Duration
 	maxStale     time.Duration
 	probe        time.Duration
 	attempts     int
@@ -206,8 +212,19 @@ type entry struct {
 	key     key
 	val     Value     // its bytes are never written once the Value is made
 	checked time.Time // when the service last said val is what key names
+	fresh   time.Time // until when val is served without asking: checked + refresh - jitter
 	// probeAt, after a refresh failed, is when the next read may ask the service again.
 	probeAt time.Time
+}
+
+// freshUntil is until when a value vouched for at checked is served without asking the
+// service: RefreshInterval later, less a random part of RefreshJitter.
+func (c *Cache) freshUntil(checked time.Time) time.Time {
+	d := c.refresh
+	if c.jitter > 0 {
+		d -= time.Duration(c.rand(int64(c.jitter) + 1))
+	}
+	return checked.Add(d)
 }
 
 // staleUntil is when e stops being served in place of an error.
@@ -233,7 +250,7 @@ func New(client Client, o Options) *Cache {
 		panic("cache: nil Client")
 	}
 	c := &Cache{
-		client: client, max: o.MaxSecrets, refresh: o.RefreshInterval, maxStale: o.MaxStale, probe: o.ProbeInterval,
+		client: client, max: o.MaxSecrets, refresh: o.RefreshInterval, jitter: o.RefreshJitter, maxStale: o.MaxStale, probe: o.ProbeInterval,
 		attempts: o.Retry.MaxAttempts, retryBase: o.Retry.Base, retryCap: o.Retry.Cap,
 		now: o.Now, sleep: o.Sleep, rand: o.Rand, onHit: o.OnHit, onStore: o.OnStore,
 		entries: map[key]*list.Element{}, flights: map[key]*flight{},
@@ -244,6 +261,7 @@ func New(client Client, o Options) *Cache {
 	if c.refresh <= 0 {
 		c.refresh = DefaultRefreshInterval
 	}
+	c.jitter = min(max(c.jitter, 0), c.refresh/2)
 	switch {
 	case c.maxStale == 0:
 		c.maxStale = DefaultMaxStale
@@ -326,7 +344,7 @@ func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, err
 		if el != nil {
 			e = el.Value.(*entry)
 			switch {
-			case now.Before(e.checked.Add(c.refresh)):
+			case now.Before(e.fresh):
 				c.lru.MoveToFront(el)
 				c.hits.Add(1)
 				val := e.val.clone()
@@ -464,11 +482,11 @@ func (c *Cache) staleOr(k key, err error) (Value, error) {
 func (c *Cache) put(k key, val Value, now time.Time) {
 	if el := c.entries[k]; el != nil {
 		e := el.Value.(*entry)
-		e.val, e.checked, e.probeAt = val, now, time.Time{}
+		e.val, e.checked, e.fresh, e.probeAt = val, now, c.freshUntil(now), time.Time{}
 		c.lru.MoveToFront(el)
 		return
 	}
-	c.entries[k] = c.lru.PushFront(&entry{key: k, val: val, checked: now})
+	c.entries[k] = c.lru.PushFront(&entry{key: k, val: val, checked: now, fresh: c.freshUntil(now)})
 	for c.lru.Len() > c.max {
 		c.remove(c.lru.Back())
 		c.evictions.Add(1)

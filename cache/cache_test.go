@@ -195,6 +195,40 @@ func TestCoalescing(t *testing.T) {
 	}
 }
 
+// TestRefreshJitter: with RefreshJitter, a value is due up to that much before
+// RefreshInterval, as Rand draws it; the stale bound still counts from RefreshInterval.
+func TestRefreshJitter(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		draw  func(n int64) int64
+		early time.Duration
+	}{
+		{"largest draw", func(n int64) int64 { return n - 1 }, 10 * time.Minute},
+		{"smallest draw", func(int64) int64 { return 0 }, 0},
+		{"half", func(n int64) int64 { return n / 2 }, 5 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, cache.Options{RefreshInterval: time.Hour, RefreshJitter: 10 * time.Minute, Rand: tc.draw})
+			e.create(t, "app/api", "v1")
+			e.getString(t, "app/api", "v1")
+			e.wantCalls(t, 1, 0)
+			e.clock.Advance(time.Hour - tc.early - time.Second)
+			e.getString(t, "app/api", "v1")
+			e.wantCalls(t, 1, 0) // still fresh
+			e.clock.Advance(time.Second)
+			e.getString(t, "app/api", "v1")
+			e.wantCalls(t, 1, 1) // due: one DescribeSecret
+		})
+	}
+	// A jitter beyond half the interval is cut to half.
+	e := newEnv(t, cache.Options{RefreshInterval: time.Hour, RefreshJitter: 5 * time.Hour, Rand: func(n int64) int64 { return n - 1 }})
+	e.create(t, "app/api", "v1")
+	e.getString(t, "app/api", "v1")
+	e.clock.Advance(30*time.Minute - time.Second)
+	e.getString(t, "app/api", "v1")
+	e.wantCalls(t, 1, 0)
+}
+
 func TestRefreshAfterRotation(t *testing.T) {
 	e := newEnv(t, cache.Options{RefreshInterval: time.Hour})
 	e.create(t, "app/api", "v1")

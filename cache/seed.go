@@ -52,6 +52,6 @@ func (c *Cache) Seed(entries []Entry) {
 		if c.lru.Len() >= c.max {
 			break
 		}
-		c.entries[k] = c.lru.PushBack(&entry{key: k, val: en.Value.clone(), checked: due})
+		c.entries[k] = c.lru.PushBack(&entry{key: k, val: en.Value.clone(), checked: due, fresh: due.Add(c.refresh)})
 	}
 }

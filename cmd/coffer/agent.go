@@ -188,6 +188,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		TokenHeaders:   file.TokenHeaders,
 		PathPrefix:     pathPrefix,
 		TTL:            ttl.d,
+		TTLJitter:      ttl.d / 10,
 		CacheSize:      *cacheSize,
 		MaxConn:        *maxConn,
 		MaxStale:       maxStale,
