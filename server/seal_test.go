@@ -25,6 +25,7 @@ import (
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/audit"
+	"github.com/coffer-project/coffer/client"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/seal"
@@ -339,6 +340,55 @@ func TestGateShamirUnsealAndSeal(t *testing.T) {
 	if logs := s.log.String(); containsAny(logs, s.shares...) || containsAny(logs, other...) || strings.Contains(logs, "before-seal") {
 		t.Fatalf("the log holds a share or a value:\n%s", logs)
 	}
+}
+
+// TestGateSealEndsWatches: sealing does not wait out a coffer.WatchSecrets long poll: the
+// watch answers at once, with nothing changed, and the seal completes.
+func TestGateSealEndsWatches(t *testing.T) {
+	s := startSealed(t, sealedOpts{})
+	s.unsealWith(t, 0, 1, 2)
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	must(c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("one")})).get(t)
+	known := must(c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("app/db")})).get(t).VersionIdsToStages
+	type result struct {
+		out *client.WatchOutput
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		out, err := s.cofferClient(s.Creds).WatchSecrets(ctx, &client.WatchInput{
+			Secrets: []client.Watched{{SecretID: "app/db", VersionIdsToStages: known}}, WaitSeconds: 60})
+		done <- result{out, err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the watch is waiting
+	sealed := make(chan int, 1)
+	go func() {
+		code, _ := s.rawCall(t, "coffer.Seal", "application/x-amz-json-1.1", []byte("{}"), time.Now(), s.Creds, nil)
+		sealed <- code
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || len(r.out.Changed) != 0 || len(r.out.Unavailable) != 0 {
+			t.Fatalf("the watch at the seal: %+v, %v; want empty lists", r.out, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watch was still waiting 30 s after the seal began")
+	}
+	select {
+	case code := <-sealed:
+		if code != 200 {
+			t.Fatalf("coffer.Seal: %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the seal did not complete")
+	}
+	if waited := time.Since(start); waited > 45*time.Second {
+		t.Errorf("the seal took %v, about the watch's 60 s", waited)
+	}
+	_, err := c.ListSecrets(ctx, nil)
+	wantSealed(t, err)
 }
 
 func containsAny(s string, subs ...string) bool {

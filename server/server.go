@@ -85,6 +85,8 @@ type Handler struct {
 	rotations *rotation.Engine
 	// watches counts the WatchSecrets calls waiting; watchStop ends them (EndWatches).
 	watches   atomic.Int64
+	// maxWatches is the watches held at once (maxWatches; tests lower it).
+	maxWatches int64
 	watchStop chan struct{}
 	watchOnce sync.Once
 	// changed is closed, and replaced, when a call of this server changed something: the
@@ -104,7 +106,7 @@ func (h *Handler) SetRotations(e *rotation.Engine) {
 
 // New returns a Handler.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, watchStop: make(chan struct{})}
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, watchStop: make(chan struct{}), maxWatches: maxWatches}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -196,7 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.cache = cache
 	ctx = withAudit(coffer.WithRequestID(ctx, id), rec)
 	start := h.now()
-	extendWatchDeadline(w, r)
+	ctx = withWatchDeadline(ctx, w, r)
 	bw := newBufferedWriter(w)
 	defer bw.release()
 	op, lower, err := h.dispatch(ctx, bw, r, id, query, lower)

@@ -95,12 +95,20 @@ func (h *Handler) EndWatches() {
 	h.watchOnce.Do(func() { close(h.watchStop) })
 }
 
-// extendWatchDeadline gives a WatchSecrets request the time its wait needs past the
-// server's WriteTimeout.
-func extendWatchDeadline(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Amz-Target") == ExtensionPrefix+"."+WatchOperation {
-		http.NewResponseController(w).SetWriteDeadline(time.Now().Add((maxWatchSeconds + 30) * time.Second))
+// watchDeadlineKey carries, in a WatchSecrets request's context, the function that gives
+// the request the time its wait needs past the server's WriteTimeout.
+type watchDeadlineKey struct{}
+
+// withWatchDeadline prepares, for a request naming WatchSecrets, the longer write deadline
+// that watchSecrets sets once the caller is authenticated and the input valid: an
+// unauthenticated request gets the server's ordinary WriteTimeout.
+func withWatchDeadline(ctx context.Context, w http.ResponseWriter, r *http.Request) context.Context {
+	if r.Header.Get("X-Amz-Target") != ExtensionPrefix+"."+WatchOperation {
+		return ctx
 	}
+	return context.WithValue(ctx, watchDeadlineKey{}, func() {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add((maxWatchSeconds + 30) * time.Second))
+	})
 }
 
 func (h *Handler) watchSecrets(ctx context.Context, ns coffer.Namespace, body []byte) (any, error) {
@@ -131,11 +139,14 @@ func (h *Handler) watchSecrets(ctx context.Context, ns coffer.Namespace, body []
 			}
 		}
 	}
-	if h.watches.Add(1) > maxWatches {
+	if h.watches.Add(1) > h.maxWatches {
 		h.watches.Add(-1)
 		return nil, coffer.Errorf(coffer.ErrThrottling, "Rate exceeded: too many watches are open; retry later")
 	}
 	defer h.watches.Add(-1)
+	if extend, ok := ctx.Value(watchDeadlineKey{}).(func()); ok {
+		extend()
+	}
 
 	deadline := time.NewTimer(time.Duration(wait) * time.Second)
 	defer deadline.Stop()

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coffer-project/coffer/client"
+	"github.com/coffer-project/coffer/server"
 )
 
 func TestWatchSecrets(t *testing.T) { bothStores(t, serverOpts{}, testWatchSecrets) }
@@ -184,5 +188,72 @@ func TestWatchValidation(t *testing.T) {
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Code != "ValidationException" {
 		t.Errorf("client, no secrets: %v", err)
+	}
+}
+
+// TestWatchThrottled: past the watches a server holds at once, a call is throttled, as AWS
+// throttles; once one ends, a new one is taken.
+func TestWatchThrottled(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	server.SetMaxWatches(s.handler.(*server.Handler), 2)
+	c := s.client("us-east-1")
+	ctx := context.Background()
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("one")})).get(t)
+	known := watchStagesOf(t, c, "app/db")
+	w := s.cofferClient(s.Creds)
+	in := &client.WatchInput{Secrets: []client.Watched{{SecretID: "app/db", VersionIdsToStages: known}}, WaitSeconds: 60}
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := w.WatchSecrets(ctx, in); done <- err }()
+	}
+	// The third is throttled once the two are open (they open within moments; until then a
+	// third, which waits 1 s, is taken).
+	time.Sleep(500 * time.Millisecond)
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err = w.WatchSecrets(ctx, &client.WatchInput{Secrets: in.Secrets, WaitSeconds: 1}); err != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Code != "ThrottlingException" || ae.Status != 400 {
+		t.Fatalf("a third watch: %v, want ThrottlingException", err)
+	}
+	// A put ends both; then a watch is taken again.
+	must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("app/db"), SecretString: aws.String("two")})).get(t)
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a watch did not answer after a put")
+		}
+	}
+	if _, err := w.WatchSecrets(ctx, &client.WatchInput{Secrets: in.Secrets, WaitSeconds: 1}); err != nil {
+		t.Fatalf("a watch after the others ended: %v", err)
+	}
+}
+
+// TestWatchOutlivesWriteTimeout: an authenticated watch may wait past the server's
+// WriteTimeout (coffer server sets 30 s), which the handler extends for it alone.
+func TestWatchOutlivesWriteTimeout(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	c := s.client("us-east-1")
+	ctx := context.Background()
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("one")})).get(t)
+	known := watchStagesOf(t, c, "app/db")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	w := client.New("http://"+ln.Addr().String(), "us-east-1", credentials.NewStaticCredentialsProvider(s.Creds.AccessKeyID, s.Creds.SecretAccessKey, ""), nil)
+	out, err := w.WatchSecrets(ctx, &client.WatchInput{Secrets: []client.Watched{{SecretID: "app/db", VersionIdsToStages: known}}, WaitSeconds: 3})
+	if err != nil || len(out.Changed) != 0 {
+		t.Fatalf("a 3 s watch behind a 1 s WriteTimeout: %+v, %v", out, err)
 	}
 }
