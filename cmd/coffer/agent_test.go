@@ -72,7 +72,7 @@ func TestAgentCommandServes(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"agent", "--port", "0", "--endpoint", ts.URL, "--region", testserver.Region, "--ttl", "60"}, pw, io.Discard)
+		done <- run(ctx, []string{"agent", "--port", "0", "--endpoint", ts.URL, "--region", testserver.Region, "--ttl", "3600"}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -105,6 +105,23 @@ func TestAgentCommandServes(t *testing.T) {
 	}
 	if status, body := get("/v1/cmd/agent", "cmd-agent-token"); status != 200 || !strings.HasPrefix(body, `{"ARN":"arn:`) {
 		t.Errorf("get: status %d, body begins %.12q", status, body)
+	}
+	// --watch is on by default: a new value reaches the agent long before its 1-hour TTL.
+	time.Sleep(1500 * time.Millisecond) // the watcher takes the secret up
+	if _, err := ts.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("cmd/agent"), SecretString: aws.String("v2")}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, body := get("/v1/cmd/agent", "cmd-agent-token"); strings.Contains(body, `"SecretString":"v2"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("20 s after a put, coffer agent (TTL 1 h) still serves the old value")
+		}
+	}
+	if ts.Faults.Count("WatchSecrets") == 0 {
+		t.Error("coffer agent made no WatchSecrets call")
 	}
 	cancel()
 	select {
