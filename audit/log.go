@@ -110,14 +110,18 @@ type Log struct {
 
 	// The syncer: it fsyncs the buffered sinks whenever records were written to them, and
 	// then answers the durable Appends waiting for that fsync.
-	buffered  []BufferedSink
-	syncMu    sync.Mutex
-	syncWait  []*appendReq
-	syncKick  chan struct{} // records were written
-	syncNow   chan struct{} // and an Append waits for their fsync
-	syncStop  chan struct{}
-	syncDone  chan struct{}
-	syncFinal error // the syncer's last fsync's error, set before syncDone closes
+	buffered []BufferedSink
+	syncMu   sync.Mutex
+	syncWait []*appendReq
+	// syncDigests are digests written to the buffered sinks and not fsynced yet: they are
+	// exported (LastDigest, Digests) only once the fsync that covers them succeeded, so that
+	// an anchor kept elsewhere never names a record a power loss could take.
+	syncDigests []*Digest
+	syncKick    chan struct{} // records were written
+	syncNow     chan struct{} // and an Append waits for their fsync
+	syncStop    chan struct{}
+	syncDone    chan struct{}
+	syncFinal   error // the syncer's last fsync's error, set before syncDone closes
 
 	// owned by the writer goroutine
 	seq         uint64
@@ -407,13 +411,12 @@ func (l *Log) commit(batch []*appendReq, final bool) error {
 				}
 			}
 		}
-		if digest != nil {
-			l.digest.Store(digest)
-			for _, s := range l.opts.Digests {
-				if derr := s.WriteDigest(digest); derr != nil {
-					l.opts.Logger.Error("audit: exporting a digest failed", "seq", digest.Seq, "err", derr)
-				}
-			}
+		if digest != nil && len(l.buffered) > 0 {
+			l.syncMu.Lock()
+			l.syncDigests = append(l.syncDigests, digest)
+			l.syncMu.Unlock()
+		} else if digest != nil {
+			l.exportDigest(digest)
 		}
 	}
 	var waitSync []*appendReq
@@ -468,8 +471,8 @@ func (l *Log) syncer() {
 			final = true
 		}
 		l.syncMu.Lock()
-		waiting := l.syncWait
-		l.syncWait = nil
+		waiting, digests := l.syncWait, l.syncDigests
+		l.syncWait, l.syncDigests = nil, nil
 		l.syncMu.Unlock()
 		last = time.Now()
 		err := l.syncAll()
@@ -479,6 +482,13 @@ func (l *Log) syncer() {
 				l.opts.Logger.Error("audit: a durable sink failed to fsync; refusing calls until it does", "err", err)
 			}
 			l.failed.Store(&err)
+			if len(digests) > 0 {
+				l.opts.Logger.Warn("audit: digests not exported: the fsync of their records failed", "seq", digests[len(digests)-1].Seq)
+			}
+		} else {
+			for _, d := range digests {
+				l.exportDigest(d)
+			}
 		}
 		for _, req := range waiting {
 			req.done <- err
@@ -486,6 +496,16 @@ func (l *Log) syncer() {
 		if final {
 			l.syncFinal = err
 			return
+		}
+	}
+}
+
+// exportDigest makes d the last digest and gives it to the digest sinks.
+func (l *Log) exportDigest(d *Digest) {
+	l.digest.Store(d)
+	for _, s := range l.opts.Digests {
+		if err := s.WriteDigest(d); err != nil {
+			l.opts.Logger.Error("audit: exporting a digest failed", "seq", d.Seq, "err", err)
 		}
 	}
 }

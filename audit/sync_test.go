@@ -159,3 +159,90 @@ func TestOpenFileSinkReadsTheTail(t *testing.T) {
 		t.Fatalf("the torn line was not cut: %d bytes, want %d", st2.Size(), st.Size())
 	}
 }
+
+// digestRecorder is a DigestSink that keeps what it is given.
+type digestRecorder struct {
+	mu      sync.Mutex
+	digests []*Digest
+}
+
+func (d *digestRecorder) WriteDigest(dg *Digest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.digests = append(d.digests, dg)
+	return nil
+}
+
+func (d *digestRecorder) Close() error { return nil }
+
+func (d *digestRecorder) seqs() []uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var s []uint64
+	for _, dg := range d.digests {
+		s = append(s, dg.Seq)
+	}
+	return s
+}
+
+// TestDigestExportedOnlyOnceFsynced: a digest written to a buffered sink is exported (to the
+// digest sinks and LastDigest) after the fsync that covers it, and not at all when that
+// fsync fails: an anchor kept elsewhere never names a record that a power loss could take.
+func TestDigestExportedOnlyOnceFsynced(t *testing.T) {
+	g := newGatedSink(t)
+	rec := &digestRecorder{}
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{g}, Digests: []DigestSink{rec}, DigestEvery: 2, SyncInterval: time.Millisecond})
+	defer func() {
+		close(g.gate)
+		l.Close()
+	}()
+	for _, op := range []string{"a", "b"} {
+		if err := l.AppendWritten(t.Context(), testEvent(op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-g.entered: // the fsync of the two records and the digest has begun, held back
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fsync began")
+	}
+	if d := l.LastDigest(); d != nil || len(rec.seqs()) != 0 {
+		t.Fatalf("a digest was exported before its fsync: %v %v", d, rec.seqs())
+	}
+	for range 10 { // the fsync held back may have covered "a" alone: let the next ones run
+		g.gate <- struct{}{}
+	}
+	for deadline := time.Now().Add(5 * time.Second); l.LastDigest() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no digest exported after the fsync")
+		}
+	}
+	if got := rec.seqs(); len(got) != 1 || got[0] != 2 || l.LastDigest().Seq != 2 {
+		t.Fatalf("exported %v, last %d; want the digest of seq 2", got, l.LastDigest().Seq)
+	}
+
+	// The next fsync fails: its digest is not exported. (The tokens left over are taken back
+	// first, so that no fsync runs between "c" and "d".)
+	for len(g.gate) > 0 {
+		<-g.gate
+	}
+	g.mu.Lock()
+	g.fail = errors.New("disk gone")
+	g.mu.Unlock()
+	for _, op := range []string{"c", "d"} {
+		if err := l.AppendWritten(t.Context(), testEvent(op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		g.gate <- struct{}{}
+	}
+	for deadline := time.Now().Add(5 * time.Second); l.Ready() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed fsync was not noticed")
+		}
+	}
+	if got := rec.seqs(); len(got) != 1 || l.LastDigest().Seq != 2 {
+		t.Fatalf("after a failed fsync: exported %v, last %d; want only the first", got, l.LastDigest().Seq)
+	}
+}
