@@ -18,12 +18,17 @@ type VerifyOptions struct {
 	// Digests are digests exported to a separate sink: each must match the record it
 	// names, and a log that ends before one of them was truncated.
 	Digests []*Digest
+	// Server, when set, is the server whose chain this is: exported digests of other servers
+	// (several servers may export to one file) are set aside, and a digest in the chain, or
+	// the anchor, that names another server is a Problem.
+	Server string
 }
 
 // Report describes a chain that verified.
 type Report struct {
 	FirstSeq, LastSeq uint64 // the records read
 	Events, Digests   int
+	OtherServers      int    // exported digests set aside: they name another server
 	LastSignedSeq     uint64 // the last record a verified digest covers
 	Anchored          bool   // the chain starts at a retention anchor
 	KeySource         string // where the trusted key came from
@@ -66,7 +71,17 @@ func Verify(src Source, opts VerifyOptions) (*Report, error) {
 		rep.KeySource = "given"
 	}
 	exported := slices.Clone(opts.Digests)
+	if opts.Server != "" {
+		exported = slices.DeleteFunc(exported, func(d *Digest) bool { return d.Server != opts.Server })
+		rep.OtherServers = len(opts.Digests) - len(exported)
+	}
 	slices.SortFunc(exported, func(a, b *Digest) int { return cmp.Compare(a.Seq, b.Seq) })
+	otherServer := func(d *Digest) string {
+		if opts.Server != "" && d.Server != opts.Server {
+			return fmt.Sprintf("it names server %q, and this is the chain of %q", d.Server, opts.Server)
+		}
+		return ""
+	}
 	for _, d := range exported {
 		k, err := d.Verify(key)
 		if err != nil {
@@ -88,6 +103,9 @@ func Verify(src Source, opts VerifyOptions) (*Report, error) {
 		}
 		if key == nil {
 			key, rep.KeySource = k, "the retention anchor (trusted on first use)"
+		}
+		if other := otherServer(anchor); other != "" {
+			return rep, &Problem{Seq: anchor.Seq, Where: AnchorFile, Kind: "changed", Detail: "the retention anchor: " + other}
 		}
 		want, prev = anchor.Seq+1, anchor.Hash
 		rep.Anchored = true
@@ -136,6 +154,9 @@ func Verify(src Source, opts VerifyOptions) (*Report, error) {
 			}
 			if key == nil {
 				key, rep.KeySource = k, "the log's first digest (trusted on first use)"
+			}
+			if other := otherServer(d); other != "" {
+				return &Problem{Seq: rec.Seq, Where: where, Kind: "changed", Detail: "the digest: " + other}
 			}
 			if d.Seq != rec.Seq-1 || d.Hash != rec.Prev {
 				return &Problem{Seq: rec.Seq, Where: where, Kind: "changed", Detail: "the digest does not sign the record before it"}

@@ -540,3 +540,30 @@ func TestQueryPages(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyServer: with Server, exported digests of other servers (sharing a digest file)
+// are set aside, and a chain whose digests name another server does not verify.
+func TestVerifyServer(t *testing.T) {
+	c := writeTamperChain(t)
+	dir := writeDir(t, c.lines)
+	// Another server's digests at the same seqs, signed with the same key (one key pair may
+	// serve several servers' exports in a test; in production each has its own).
+	var mixed []*Digest
+	for _, d := range c.digests {
+		mixed = append(mixed, d, SignDigest(c.key, "other-server", d.Seq, GenesisHash, d.Time))
+	}
+	if _, err := Verify(DirSource(dir), VerifyOptions{Digests: mixed}); err == nil {
+		t.Fatal("without Server, another server's digests at the same seqs should not match this chain")
+	}
+	rep, err := Verify(DirSource(dir), VerifyOptions{Digests: mixed, Server: testServer})
+	if err != nil {
+		t.Fatalf("with Server: %v", err)
+	}
+	if rep.OtherServers != len(c.digests) || rep.LastSignedSeq != 16 {
+		t.Errorf("set aside %d, last signed %d; want %d and 16", rep.OtherServers, rep.LastSignedSeq, len(c.digests))
+	}
+	var p *Problem
+	if _, err := Verify(DirSource(dir), VerifyOptions{Server: "someone-else"}); !errors.As(err, &p) || p.Kind != "changed" || p.Seq != 5 {
+		t.Errorf("the chain of another server: %v, want a changed digest at record 5", err)
+	}
+}

@@ -53,7 +53,19 @@ func (t *trailFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.data, "data", "./coffer-data", "the server's data directory")
 	fs.StringVar(&t.dir, "dir", "", "the trail's directory (default: <data>/audit)")
 	fs.StringVar(&t.store, "store", "", "read the trail from this PostgreSQL store's table instead of files (postgres://…)")
-	fs.StringVar(&t.server, "server", "", "with --store: the server whose chain to read (default: the name in <data>/server-id)")
+	fs.StringVar(&t.server, "server", "", "the server whose chain to read (default: the name in <data>/server-id): with --store, its chain in the table; with verify, the server exported digests must name")
+}
+
+// serverName is --server, else the name in <data>/server-id, else "" (not known).
+func (t *trailFlags) serverName() string {
+	if t.server != "" {
+		return t.server
+	}
+	b, err := os.ReadFile(filepath.Join(t.data, serverIDFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // open returns the source and the directory (empty for a table).
@@ -105,7 +117,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer closeSrc()
-	var opts audit.VerifyOptions
+	opts := audit.VerifyOptions{Server: t.serverName()}
 	keyNote := ""
 	if *pubFlag != "" {
 		s := *pubFlag
@@ -161,6 +173,9 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if rep.PublicKey != "" {
 		fmt.Fprintf(stdout, "Digests signed by %s, trusted from %s.\n", rep.PublicKey, source)
+	}
+	if rep.OtherServers > 0 {
+		fmt.Fprintf(stdout, "%d exported digests name other servers than %s and were set aside.\n", rep.OtherServers, opts.Server)
 	}
 	if n := rep.Unsigned(); n > 0 && rep.LastSignedSeq == 0 && !rep.Anchored {
 		fmt.Fprintf(stdout, "No record is signed yet: the server has written no digest (it writes one every --audit-digest-every records, every --audit-digest-interval and at a clean shutdown).\n")
