@@ -34,7 +34,7 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 			return vs, nil
 		}
 	}
-	vs, err := t.versions(secretARN, versionColumns)
+	vs, err := t.versions(secretARN)
 	if err == nil && t.cache != nil {
 		t.cache.putVersions(t.gen, secretARN, vs)
 	}
@@ -79,20 +79,26 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 		return nil, dbError("version headers", err)
 	}
 	if len(vs) == 0 {
-		ok, err := t.exists("version headers", `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
-		if err != nil {
+		if err := t.secretExists("version headers", secretARN); err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, coffer.NotFound
 		}
 	}
 	return vs, nil
 }
 
-// versions reads a secret's versions, selecting columns, and their stages.
-func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
-	rows, err := t.query(`SELECT `+columns+` FROM versions
+// secretExists returns NotFound when no secret has the ARN: a secret without versions is
+// told apart from a secret that is not there.
+func (t *tx) secretExists(op, secretARN string) error {
+	ok, err := t.exists(op, `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
+	if err == nil && !ok {
+		err = coffer.NotFound
+	}
+	return err
+}
+
+// versions reads a secret's versions, and their stages.
+func (t *tx) versions(secretARN string) ([]*coffer.Version, error) {
+	rows, err := t.query(`SELECT `+versionColumns+` FROM versions
 		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
 		return nil, dbError("versions", err)
@@ -112,12 +118,8 @@ func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
 		return nil, dbError("versions", err)
 	}
 	if len(vs) == 0 {
-		ok, err := t.exists("versions", `SELECT 1 FROM secrets WHERE arn = ?`, secretARN)
-		if err != nil {
+		if err := t.secretExists("versions", secretARN); err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, coffer.NotFound
 		}
 		return vs, nil
 	}
