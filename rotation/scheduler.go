@@ -207,6 +207,38 @@ func (e *Engine) stopAll() {
 	}
 }
 
+// claim holds secretARN for the caller (a reset) once the rotation under way, if any, has
+// ended: until release, no rotation of it starts in this process (RotateSecret is refused as
+// AWS refuses one while another is under way, and the scheduler passes it by), so that a
+// reset and a reattempt never work on the same pending version at once.
+func (e *Engine) claim(ctx context.Context, secretARN string) (release func(), err error) {
+	for {
+		e.mu.Lock()
+		r := e.running[secretARN]
+		if r == nil {
+			mine := &run{done: make(chan struct{}), cancel: func(error) {}}
+			e.running[secretARN] = mine
+			last := e.last[secretARN]
+			e.mu.Unlock()
+			if last != nil {
+				e.opts.Logger.Info("rotation: the last rotation ended with an error before the reset", "secret", secretARN)
+			}
+			return func() {
+				e.mu.Lock()
+				delete(e.running, secretARN)
+				e.mu.Unlock()
+				close(mine.done)
+			}, nil
+		}
+		e.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // Wait waits for the rotation of a secret under way, if any, and returns the error of the
 // secret's last rotation in this process.
 func (e *Engine) Wait(secretARN string) error {
@@ -265,9 +297,11 @@ func rotatorError(what string, err error) error {
 // did, and records it in the status as an attempt (trigger reset, outcome succeeded or
 // discarded), which ends the reattempts of a failed rotation.
 func (e *Engine) Reset(ctx context.Context, ns coffer.Namespace, secretARN string) (string, error) {
-	if err := e.Wait(secretARN); err != nil {
-		e.opts.Logger.Info("rotation: the rotation under way ended with an error before the reset", "secret", secretARN)
+	release, err := e.claim(ctx, secretARN)
+	if err != nil {
+		return "", err
 	}
+	defer release()
 	token, err := e.pendingToken(ctx, secretARN)
 	if err != nil {
 		return "", err
