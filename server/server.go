@@ -84,11 +84,11 @@ type Handler struct {
 	// rotations is the rotation engine, for coffer.GetRotationStatus and ResetRotation.
 	rotations *rotation.Engine
 	// watches counts the WatchSecrets calls waiting; watchStop ends them (EndWatches).
-	watches   atomic.Int64
+	watches atomic.Int64
 	// maxWatches is the watches held at once (maxWatches; tests lower it).
 	maxWatches int64
-	watchStop chan struct{}
-	watchOnce sync.Once
+	watchStop  chan struct{}
+	watchOnce  sync.Once
 	// changed is closed, and replaced, when a call of this server changed something: the
 	// watches under way read their secrets again at once (signalChange).
 	changedMu sync.Mutex
