@@ -55,6 +55,28 @@ type FileSink struct {
 	size    int64 // bytes of whole records in f
 	seq     uint64
 	hash    string
+	// name, created, size, seq and hash are the writer's, and also written under mu so that
+	// a Sync can note where the chain stood when it began. synced is that place for the last
+	// Sync that succeeded (or the sink's open): what a power loss cannot take (Rewind).
+	synced filePos
+	// damaged is set when an fsync failed, and cleared by Rewind: until then no Sync
+	// succeeds, since one could succeed without the bytes the failed one lost.
+	damaged bool
+	// syncFile fsyncs a file: (*os.File).Sync, or a test's fault.
+	syncFile func(*os.File) error
+}
+
+// filePos is a place in the chain's files: the end of record seq, size bytes into name.
+type filePos struct {
+	name    string
+	created time.Time
+	size    int64
+	seq     uint64
+	hash    string
+}
+
+func (s *FileSink) pos() filePos {
+	return filePos{name: s.name, created: s.created, size: s.size, seq: s.seq, hash: s.hash}
 }
 
 type fileInfo struct {
@@ -111,7 +133,7 @@ func OpenFileSink(opts FileOptions) (*FileSink, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &FileSink{opts: opts, hash: GenesisHash}
+	s := &FileSink{opts: opts, hash: GenesisHash, syncFile: (*os.File).Sync}
 	if a, err := readAnchor(opts.Dir); err != nil {
 		return nil, err
 	} else if a != nil {
@@ -122,6 +144,7 @@ func OpenFileSink(opts FileOptions) (*FileSink, error) {
 		return nil, err
 	}
 	if len(files) == 0 {
+		s.synced = s.pos()
 		return s, nil
 	}
 	last := files[len(files)-1]
@@ -168,6 +191,7 @@ func OpenFileSink(opts FileOptions) (*FileSink, error) {
 			s.seq, s.hash = seq, hash
 		}
 	}
+	s.synced = s.pos() // what the files held at open is taken as on the disk
 	return s, nil
 }
 
@@ -248,13 +272,17 @@ func (s *FileSink) Write(recs []*Record) error {
 		for _, r := range recs {
 			n += len(r.Raw) + 1
 		}
-		if s.size >= int64(n) && s.f != nil && s.f.Truncate(s.size-int64(n)) == nil {
+		s.mu.Lock()
+		cut := s.size >= int64(n) && s.f != nil && s.f.Truncate(s.size-int64(n)) == nil
+		if cut {
 			s.size -= int64(n)
 			s.f.Seek(s.size, io.SeekStart)
-		} else {
-			s.retire()
 		}
 		s.seq, s.hash = seq, hash
+		s.mu.Unlock()
+		if !cut {
+			s.retire()
+		}
 		return err
 	}
 	return nil
@@ -290,9 +318,11 @@ func (s *FileSink) WriteBuffered(recs []*Record) error {
 		}
 		return fmt.Errorf("audit: writing %s: %w", s.name, err)
 	}
-	s.size += int64(n)
 	last := recs[len(recs)-1]
+	s.mu.Lock()
+	s.size += int64(n)
 	s.seq, s.hash = last.Seq, last.Hash
+	s.mu.Unlock()
 	return nil
 }
 
@@ -301,8 +331,13 @@ func (s *FileSink) WriteBuffered(recs []*Record) error {
 // to be fsynced again.
 func (s *FileSink) Sync() error {
 	s.mu.Lock()
+	if s.damaged {
+		s.mu.Unlock()
+		return errDamaged
+	}
 	files := append(s.retired, s.f)
 	s.retired = nil
+	at := s.pos()
 	s.mu.Unlock()
 	var errs []error
 	var again []*os.File
@@ -310,7 +345,7 @@ func (s *FileSink) Sync() error {
 		if f == nil {
 			continue
 		}
-		if err := f.Sync(); err != nil {
+		if err := s.syncFile(f); err != nil {
 			errs = append(errs, err)
 			if i < len(files)-1 {
 				again = append(again, f)
@@ -326,9 +361,73 @@ func (s *FileSink) Sync() error {
 		s.retired = append(again, s.retired...)
 		s.mu.Unlock()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
+		s.damaged = true
 		return fmt.Errorf("audit: fsync: %w", err)
 	}
+	if s.damaged { // a Sync beside this one failed
+		return errDamaged
+	}
+	if at.seq >= s.synced.seq {
+		s.synced = at
+	}
+	return nil
+}
+
+// errDamaged is Sync's error after an fsync failed, until Rewind.
+var errDamaged = errors.New("audit: an fsync failed: the records since the last good one are to be written again")
+
+// Rewind implements BufferedSink: it cuts the files back to where the last Sync that
+// succeeded left them, and the chain's head with them. After an fsync fails, what was written
+// since may be gone from the disk even once a later fsync succeeds (the kernel may drop the
+// pages it could not write), so the log writes those records again after a Rewind.
+func (s *FileSink) Rewind() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.retired {
+		f.Close()
+	}
+	s.retired = nil
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	s.info = nil
+	at := s.synced
+	files, err := listFiles(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	for _, fi := range files {
+		if fi.name > at.name { // begun after that Sync: it holds nothing it covered
+			if err := os.Remove(filepath.Join(s.opts.Dir, fi.name)); err != nil {
+				return fmt.Errorf("audit: rewinding: %w", err)
+			}
+		}
+	}
+	if at.name != "" {
+		f, err := os.OpenFile(filepath.Join(s.opts.Dir, at.name), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("audit: rewinding: %w", err)
+		}
+		if err := f.Truncate(at.size); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: rewinding: %w", err)
+		}
+		if _, err := f.Seek(at.size, io.SeekStart); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: rewinding: %w", err)
+		}
+		s.f = f
+		s.info, _ = f.Stat()
+	}
+	s.name, s.created, s.size, s.seq, s.hash = at.name, at.created, at.size, at.seq, at.hash
+	if err := syncDir(s.opts.Dir); err != nil {
+		return err
+	}
+	s.damaged = false
 	return nil
 }
 
@@ -378,8 +477,8 @@ func (s *FileSink) rotate(first uint64) error {
 	s.retire()
 	s.mu.Lock()
 	s.f = f
-	s.mu.Unlock()
 	s.name, s.created, s.size = name, now, 0
+	s.mu.Unlock()
 	s.info, _ = f.Stat()
 	if s.opts.Retention > 0 {
 		if err := s.expire(now); err != nil {

@@ -39,10 +39,16 @@ type ChainSink interface {
 // (WriteBuffered: written to the operating system, so that they survive the process) and
 // make everything it took durable later (Sync), so that the log can answer a read-only call
 // once its record is written and share one fsync among every record written meanwhile.
+//
+// After a Sync fails, the log calls Rewind and writes again every record after the sink's
+// Head: records written before a failed fsync may be gone from the disk although a later
+// fsync succeeds.
 type BufferedSink interface {
 	ChainSink
 	WriteBuffered(recs []*Record) error
 	Sync() error
+	// Rewind cuts the sink back to where its last successful Sync left it.
+	Rewind() error
 }
 
 // DigestSink receives each digest as it is written, to keep an anchor apart from the log.
@@ -75,7 +81,7 @@ type Options struct {
 
 // Stats are the log's counters, for metrics.
 type Stats struct {
-	Records     uint64 // records made durable (events and digests)
+	Records     uint64 // records written to every durable sink (events and digests)
 	Commits     uint64 // group commits: one write per durable sink each
 	Syncs       uint64 // fsyncs of the buffered sinks, each covering every record written before it
 	WriteErrors uint64 // failed writes to a durable sink
@@ -110,9 +116,13 @@ type Log struct {
 
 	// The syncer: it fsyncs the buffered sinks whenever records were written to them, and
 	// then answers the durable Appends waiting for that fsync.
-	buffered []BufferedSink
-	syncMu   sync.Mutex
-	syncWait []*appendReq
+	buffered  []BufferedSink
+	bufAt     []int           // the index in durable of each buffered sink
+	bufHead   []atomic.Uint64 // per buffered sink, the last seq written to it (the writer's)
+	bufSynced []atomic.Uint64 // and the last seq a Sync that succeeded covers (the syncer's)
+	rewind    atomic.Bool     // a Sync failed: rewind the buffered sinks before writing again
+	syncMu    sync.Mutex
+	syncWait  []*appendReq
 	// syncDigests are digests written to the buffered sinks and not fsynced yet: they are
 	// exported (LastDigest, Digests) only once the fsync that covers them succeeded, so that
 	// an anchor kept elsewhere never names a record a power loss could take.
@@ -124,6 +134,7 @@ type Log struct {
 	syncFinal   error // the syncer's last fsync's error, set before syncDone closes
 
 	// owned by the writer goroutine
+	counted     uint64 // the records up to this seq are counted in stats.records
 	seq         uint64
 	hash        string
 	sinceDigest int
@@ -183,6 +194,7 @@ func Open(opts Options) (*Log, error) {
 		l.durable = append(l.durable, cs)
 		if bs, ok := s.(BufferedSink); ok {
 			l.buffered = append(l.buffered, bs)
+			l.bufAt = append(l.bufAt, len(l.durable)-1)
 		}
 	}
 	if len(l.durable) == 0 {
@@ -190,6 +202,13 @@ func Open(opts Options) (*Log, error) {
 	}
 	if err := l.recover(); err != nil {
 		return nil, err
+	}
+	l.counted = l.seq
+	l.bufHead = make([]atomic.Uint64, len(l.buffered))
+	l.bufSynced = make([]atomic.Uint64, len(l.buffered))
+	for j, i := range l.bufAt {
+		l.bufHead[j].Store(l.written[i])
+		l.bufSynced[j].Store(l.written[i]) // what recover found or wrote is on the disk
 	}
 	l.lastDigest = opts.Now()
 	l.stats.seq.Store(l.seq)
@@ -475,8 +494,25 @@ func (l *Log) syncer() {
 		l.syncWait, l.syncDigests = nil, nil
 		l.syncMu.Unlock()
 		last = time.Now()
+		cover := make([]uint64, len(l.buffered))
+		for j := range l.buffered {
+			cover[j] = l.bufHead[j].Load()
+		}
 		err := l.syncAll()
+		if err == nil && l.rewind.Load() {
+			// An earlier fsync failed and its records are not written again yet: this one
+			// may have succeeded without them.
+			err = errors.New("audit: an earlier fsync failed; its records are being written again")
+		}
+		if err == nil {
+			for j := range l.buffered {
+				if cover[j] > l.bufSynced[j].Load() {
+					l.bufSynced[j].Store(cover[j])
+				}
+			}
+		}
 		if err != nil {
+			l.rewind.Store(true) // before failed: a writer that sees the failure rewinds
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 			if l.failed.Load() == nil {
 				l.opts.Logger.Error("audit: a durable sink failed to fsync; refusing calls until it does", "err", err)
@@ -536,8 +572,24 @@ func (l *Log) chain(kind string, body []byte) *Record {
 // backlog is empty and the log healthy; on failure the log refuses Appends until a retry
 // succeeds.
 func (l *Log) flush() error {
+	if l.failed.Load() != nil && l.rewind.Load() {
+		// An fsync failed: what the buffered sinks took since their last good one is written
+		// again (it is still in the backlog), lest a record be missing from the disk.
+		for j, bs := range l.buffered {
+			if err := bs.Rewind(); err != nil {
+				l.stats.writeErrors.Add(1)
+				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			seq, _, _ := bs.Head()
+			l.written[l.bufAt[j]] = seq
+			l.bufHead[j].Store(seq)
+		}
+		l.rewind.Store(false)
+		l.opts.Logger.Info("audit: the buffered sinks were cut back to their last fsync; writing the records after it again")
+	}
 	if len(l.backlog) == 0 {
 		if l.failed.Load() != nil && len(l.buffered) > 0 && l.syncAll() == nil {
+			l.syncedAll()
 			l.opts.Logger.Info("audit: every durable sink is writing again")
 			l.failed.Store(nil)
 		}
@@ -563,17 +615,27 @@ func (l *Log) flush() error {
 		}
 		l.written[i] = l.backlog[len(l.backlog)-1].Seq
 	}
+	for j, i := range l.bufAt {
+		l.bufHead[j].Store(l.written[i])
+	}
 	l.stats.commits.Add(1)
 	low := l.written[0]
 	for _, w := range l.written {
 		low = min(low, w)
 	}
+	if low > l.counted {
+		l.stats.records.Add(low - l.counted)
+		l.counted = low
+	}
+	// A record leaves the backlog once every durable sink holds it, on the disk for a
+	// buffered sink: until then, a failed fsync may call for it again.
+	for j := range l.buffered {
+		low = min(low, l.bufSynced[j].Load())
+	}
 	keep := l.backlog[:0]
 	for _, r := range l.backlog {
 		if r.Seq > low {
 			keep = append(keep, r)
-		} else {
-			l.stats.records.Add(1)
 		}
 	}
 	clear(l.backlog[len(keep):])
@@ -590,12 +652,22 @@ func (l *Log) flush() error {
 	if l.failed.Load() != nil {
 		// Recovering: what was written before the failure may not have been fsynced.
 		if err := l.syncAll(); err != nil {
+			l.rewind.Store(true)
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
+		l.syncedAll()
 		l.opts.Logger.Info("audit: every durable sink is writing again")
 		l.failed.Store(nil)
 	}
 	return nil
+}
+
+// syncedAll notes that a Sync of every buffered sink, made by the writer, covered all that
+// was written to them.
+func (l *Log) syncedAll() {
+	for j, i := range l.bufAt {
+		l.bufSynced[j].Store(l.written[i])
+	}
 }
 
 // FormatTimeMilli formats t as RFC 3339 in UTC with milliseconds.

@@ -246,3 +246,68 @@ func TestDigestExportedOnlyOnceFsynced(t *testing.T) {
 		t.Fatalf("after a failed fsync: exported %v, last %d; want only the first", got, l.LastDigest().Seq)
 	}
 }
+
+// TestFailedFsyncWritesAgain: an fsync fails after the records it was to cover lost their
+// bytes (as the kernel may drop pages it could not write, so that a later fsync succeeds
+// without them); the log cuts the file back to its last good fsync and writes those records
+// again, so that the chain on the disk has no hole.
+func TestFailedFsyncWritesAgain(t *testing.T) {
+	dir := t.TempDir()
+	fs := openFileSink(t, FileOptions{Dir: dir})
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{fs}, SyncInterval: time.Millisecond, RetryInterval: 20 * time.Millisecond})
+	for _, op := range []string{"a", "b"} {
+		if err := l.Append(t.Context(), testEvent(op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := listFiles(dir)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files %v, %v", files, err)
+	}
+	st, err := os.Stat(filepath.Join(dir, files[0].name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := st.Size() // fsynced by the durable Appends
+	var failed sync.Once
+	fs.syncFile = func(f *os.File) error {
+		var err error
+		failed.Do(func() {
+			// The bytes written since the last fsync are lost, and the fsync says so once.
+			if st, serr := f.Stat(); serr == nil && st.Size() > good {
+				f.WriteAt(make([]byte, st.Size()-good), good)
+			}
+			err = errors.New("input/output error")
+		})
+		if err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	for _, op := range []string{"c", "d"} {
+		if err := l.AppendWritten(t.Context(), testEvent(op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); l.Ready() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed fsync was not noticed")
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); l.Ready() != nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log did not recover: %v", l.Ready())
+		}
+	}
+	if err := l.Append(t.Context(), testEvent("e")); err != nil {
+		t.Fatal(err)
+	}
+	closeLog(t, l)
+	rep, err := Verify(DirSource(dir), VerifyOptions{})
+	if err != nil {
+		t.Fatalf("the chain after the failed fsync: %v", err)
+	}
+	if rep.Events != 5 {
+		t.Errorf("%d events in the chain, want 5 (a to e)", rep.Events)
+	}
+}
