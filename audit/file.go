@@ -386,14 +386,7 @@ var errDamaged = errors.New("audit: an fsync failed: the records since the last 
 func (s *FileSink) Rewind() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range s.retired {
-		f.Close()
-	}
-	s.retired = nil
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
-	}
+	s.closeFiles()
 	s.info = nil
 	at := s.synced
 	files, err := listFiles(s.opts.Dir)
@@ -568,19 +561,27 @@ func (s *FileSink) Records(after uint64, limit int) ([]*Record, error) {
 	return out, err
 }
 
+// closeFiles closes the files retired and the current one, and returns the current one's
+// error; the caller holds mu.
+func (s *FileSink) closeFiles() error {
+	for _, f := range s.retired {
+		f.Close()
+	}
+	s.retired = nil
+	var err error
+	if s.f != nil {
+		err = s.f.Close()
+		s.f = nil
+	}
+	return err
+}
+
 // Close implements Sink: it fsyncs what was written and closes the files.
 func (s *FileSink) Close() error {
 	err := s.Sync()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range s.retired {
-		f.Close()
-	}
-	s.retired = nil
-	if s.f != nil {
-		err = errors.Join(err, s.f.Close())
-		s.f = nil
-	}
+	err = errors.Join(err, s.closeFiles())
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -254,6 +255,17 @@ func TestDigestExportedOnlyOnceFsynced(t *testing.T) {
 func TestFailedFsyncWritesAgain(t *testing.T) {
 	dir := t.TempDir()
 	fs := openFileSink(t, FileOptions{Dir: dir})
+	// The fault is set before the log runs, and armed once "a" and "b" are on the disk: the
+	// first fsync then with records after them loses their bytes, and says so.
+	var armed, failed atomic.Bool
+	var good atomic.Int64
+	fs.syncFile = func(f *os.File) error {
+		if st, serr := f.Stat(); armed.Load() && serr == nil && st.Size() > good.Load() && failed.CompareAndSwap(false, true) {
+			f.WriteAt(make([]byte, st.Size()-good.Load()), good.Load())
+			return errors.New("input/output error")
+		}
+		return f.Sync()
+	}
 	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{fs}, SyncInterval: time.Millisecond, RetryInterval: 20 * time.Millisecond})
 	for _, op := range []string{"a", "b"} {
 		if err := l.Append(t.Context(), testEvent(op)); err != nil {
@@ -268,26 +280,10 @@ func TestFailedFsyncWritesAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := st.Size() // fsynced by the durable Appends
-	var failed sync.Once
-	fs.syncFile = func(f *os.File) error {
-		var err error
-		failed.Do(func() {
-			// The bytes written since the last fsync are lost, and the fsync says so once.
-			if st, serr := f.Stat(); serr == nil && st.Size() > good {
-				f.WriteAt(make([]byte, st.Size()-good), good)
-			}
-			err = errors.New("input/output error")
-		})
-		if err != nil {
-			return err
-		}
-		return f.Sync()
-	}
-	for _, op := range []string{"c", "d"} {
-		if err := l.AppendWritten(t.Context(), testEvent(op)); err != nil {
-			t.Fatal(err)
-		}
+	good.Store(st.Size()) // fsynced by the durable Appends
+	armed.Store(true)
+	if err := l.AppendWritten(t.Context(), testEvent("c"), testEvent("d")); err != nil {
+		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); l.Ready() == nil; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
