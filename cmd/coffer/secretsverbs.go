@@ -38,6 +38,7 @@ echo; never from the command line):
   delete NAME     [--recovery-window-in-days N | --force-delete-without-recovery [--yes]]
   restore NAME
 Each takes --output json|table (table by default; get prints the value by default).
+The generate flags are those of coffer's generate verb below, with --template-key for --key.
 `
 
 // verbIO is what a verb reads and writes.
