@@ -227,6 +227,9 @@ func TestRefreshJitter(t *testing.T) {
 	e.clock.Advance(30*time.Minute - time.Second)
 	e.getString(t, "app/api", "v1")
 	e.wantCalls(t, 1, 0)
+	e.clock.Advance(time.Second)
+	e.getString(t, "app/api", "v1")
+	e.wantCalls(t, 1, 1)
 }
 
 func TestRefreshAfterRotation(t *testing.T) {

@@ -464,7 +464,12 @@ func TestGetAuditDigest(t *testing.T) {
 	for range 4 {
 		must(c.ListSecrets(ctx, &sm.ListSecretsInput{})).get(t)
 	}
+	// Reads are answered once their records are written; a digest is exported once the fsync
+	// that covers it is done, within the trail's SyncInterval.
 	out := call()
+	for deadline := time.Now().Add(10 * time.Second); out["Digest"] == nil && time.Now().Before(deadline); out = call() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	raw, _ := json.Marshal(out["Digest"])
 	var d audit.Digest
 	if err := json.Unmarshal(raw, &d); err != nil || d.Server != "test" || d.Seq == 0 || d.Signature == "" {

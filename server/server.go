@@ -214,8 +214,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The answer leaves only once its record is written, and, when the call changed
 	// something, fsynced.
+	changed := err == nil && !audit.ReadOnly(eventSource(rec.service), rec.op)
 	record := h.cfg.Audit.Append
-	if !h.cfg.AuditSyncReads && (err != nil || audit.ReadOnly(eventSource(rec.service), rec.op)) {
+	if !h.cfg.AuditSyncReads && !changed {
 		record = h.cfg.Audit.AppendWritten
 	}
 	if aerr := record(ctx, h.events(rec, err)...); aerr != nil {
@@ -225,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bw.flush()
-	if err == nil && !audit.ReadOnly(eventSource(rec.service), rec.op) {
+	if changed {
 		h.signalChange()
 	}
 	if err == nil && h.log.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations

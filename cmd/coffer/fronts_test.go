@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,3 +29,10 @@ func withoutExtensions(t *testing.T, next http.Handler) (url string, refused *at
 	t.Cleanup(front.Close)
 	return front.URL, refused
 }
+
+// cliTestValue matches the values the CLI tests store ("canary-…"), so that a failure message
+// shows where a value was, not the value.
+var cliTestValue = regexp.MustCompile(`canary-[A-Za-z0-9_-]*`)
+
+// hideValues replaces the test values in s (a program's output, a golden file) with <value>.
+func hideValues(s string) string { return cliTestValue.ReplaceAllString(s, "<value>") }

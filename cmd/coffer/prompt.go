@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -24,13 +25,43 @@ type secretInput struct {
 }
 
 func newSecretInput(stdin io.Reader, prompt io.Writer) *secretInput {
-	in := &secretInput{fd: -1, prompt: prompt}
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		in.fd = int(f.Fd())
-	} else if stdin != nil {
+	in := &secretInput{fd: terminalFD(stdin), prompt: prompt}
+	if in.fd < 0 && stdin != nil {
 		in.lines = bufio.NewReader(stdin)
 	}
 	return in
+}
+
+// terminalFD returns r's descriptor when r is a terminal, or -1.
+func terminalFD(r io.Reader) int {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return int(f.Fd())
+	}
+	return -1
+}
+
+// errTypedDiffer is readTwice's error when the two entries differ.
+var errTypedDiffer = errors.New("the two entries differ")
+
+// readTwice reads a new secret typed twice on the terminal, with prompt and then again; the
+// two are compared in constant time. The caller wipes the result.
+func (in *secretInput) readTwice(prompt, again string) ([]byte, error) {
+	p, err := in.read(prompt)
+	if err != nil {
+		return nil, err
+	}
+	q, err := in.read(again)
+	if err != nil {
+		keyring.Wipe(p)
+		return nil, err
+	}
+	same := subtle.ConstantTimeCompare(p, q) == 1
+	keyring.Wipe(q)
+	if !same {
+		keyring.Wipe(p)
+		return nil, errTypedDiffer
+	}
+	return p, nil
 }
 
 // terminal reports whether input comes from a terminal.
@@ -78,18 +109,7 @@ func (in *secretInput) newPassphrase(file, prompt string) ([]byte, error) {
 	case file != "":
 		p, err = readSecretFile(file)
 	case in.terminal():
-		if p, err = in.read(prompt); err != nil {
-			return nil, err
-		}
-		again, err := in.read("Repeat it: ")
-		if err != nil {
-			keyring.Wipe(p)
-			return nil, err
-		}
-		same := bytes.Equal(p, again)
-		keyring.Wipe(again)
-		if !same {
-			keyring.Wipe(p)
+		if p, err = in.readTwice(prompt, "Repeat it: "); errors.Is(err, errTypedDiffer) {
 			return nil, errors.New("the passphrases differ")
 		}
 	default:

@@ -116,7 +116,7 @@ func (p *runProc) wait(t *testing.T) int {
 	case <-p.done:
 		return p.code
 	case <-time.After(60 * time.Second):
-		t.Fatalf("coffer run did not exit\nstdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
+		t.Fatalf("coffer run did not exit\nstdout:\n%s\nstderr:\n%s", hideValues(p.stdout.String()), hideValues(p.stderr.String()))
 		return 0
 	}
 }
@@ -131,11 +131,11 @@ func (p *runProc) waitOutput(t *testing.T, want string) {
 			if strings.Contains(p.stdout.String(), want) {
 				return
 			}
-			t.Fatalf("coffer run exited (%d) before printing %q\nstdout:\n%s\nstderr:\n%s", p.code, want, p.stdout, p.stderr)
+			t.Fatalf("coffer run exited (%d) before printing %q\nstdout:\n%s\nstderr:\n%s", p.code, want, hideValues(p.stdout.String()), hideValues(p.stderr.String()))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q within 30s\nstdout:\n%s\nstderr:\n%s", want, p.stdout, p.stderr)
+			t.Fatalf("no %q within 30s\nstdout:\n%s\nstderr:\n%s", want, hideValues(p.stdout.String()), hideValues(p.stderr.String()))
 		}
 	}
 }
@@ -174,7 +174,7 @@ func TestRunEnvironment(t *testing.T) {
 		t.Errorf("exit code %d, want the program's 7\nstderr:\n%s", code, stderr)
 	}
 	if want := "db=" + db + "\napi=" + api + "\n"; stdout != want {
-		t.Errorf("the program printed %q, want %q", stdout, want)
+		t.Errorf("the program printed %q, want %q", hideValues(stdout), hideValues(want))
 	}
 	if !strings.Contains(stderr, "warning:") || !strings.Contains(stderr, "/proc/PID/environ") || !strings.Contains(stderr, "--files") {
 		t.Errorf("no warning about the environment on stderr:\n%s", stderr)
@@ -188,7 +188,7 @@ func TestRunEnvironment(t *testing.T) {
 	old := "canary-run-old-value"
 	stdout, stderr, code = runOnce(t, append(env, "APP_DB="+old), "--quiet", "--secret", "app/db", "--", "sh", "-c", `printf '%s' "$APP_DB"`)
 	if code != 0 || stdout != db {
-		t.Errorf("with --quiet: exit %d, the program printed %q, want 0 and the value\nstderr:\n%s", code, stdout, stderr)
+		t.Errorf("with --quiet: exit %d, the program printed %q, want 0 and the value\nstderr:\n%s", code, hideValues(stdout), hideValues(stderr))
 	}
 	if strings.Contains(stderr, "warning") || strings.Contains(stderr, "/proc") {
 		t.Errorf("--quiet printed the warning:\n%s", stderr)
@@ -205,7 +205,7 @@ func TestRunEnvironment(t *testing.T) {
 	}
 	stdout, stderr, code = runOnce(t, env, "--quiet", "--secret", *d.ARN, "--", "sh", "-c", `printf '%s' "$APP_DB"`)
 	if code != 0 || stdout != db {
-		t.Errorf("by ARN: exit %d, printed %q, want 0 and the value in APP_DB\nstderr:\n%s", code, stdout, stderr)
+		t.Errorf("by ARN: exit %d, printed %q, want 0 and the value in APP_DB\nstderr:\n%s", code, hideValues(stdout), hideValues(stderr))
 	}
 }
 
@@ -224,7 +224,7 @@ func TestRunExpandJSON(t *testing.T) {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
 	if want := "admin|" + pw + `|5432|{"ssl":true}|10|unset`; stdout != want {
-		t.Errorf("the program printed %q, want %q", stdout, want)
+		t.Errorf("the program printed %q, want %q", hideValues(stdout), hideValues(want))
 	}
 	noCanary(t, stderr)
 
@@ -273,7 +273,7 @@ func TestRunFiles(t *testing.T) {
 				}
 			}
 			if lines["plain"] != "unset" {
-				t.Errorf("APP_DB is set in file mode: %q", lines["plain"])
+				t.Errorf("APP_DB is set in file mode: %q", hideValues(lines["plain"]))
 			}
 			for name, want := range map[string][]byte{"db": []byte(db), "bin": bin} {
 				path := lines[name]
@@ -282,7 +282,7 @@ func TestRunFiles(t *testing.T) {
 				}
 				got, err := os.ReadFile(path)
 				if err != nil || string(got) != string(want) {
-					t.Errorf("%s: file %s holds %q (%v), want the value", name, path, got, err)
+					t.Errorf("%s: file %s holds %q (%v), want the value", name, path, hideValues(string(got)), err)
 				}
 				st, err := os.Stat(path)
 				if err != nil || st.Mode().Perm() != 0o600 {
@@ -360,7 +360,7 @@ func TestRunCmdline(t *testing.T) {
 	}
 	for who, b := range map[string][]byte{"coffer run": own, "the program": childCmdline} {
 		if strings.Contains(string(b), db) || strings.Contains(string(b), "canary-run") {
-			t.Errorf("the value is in the command line of %s: %q", who, b)
+			t.Errorf("the value is in the command line of %s: %q", who, hideValues(string(b)))
 		}
 	}
 	// The check above can fail: in environment mode the program's environment does hold it.

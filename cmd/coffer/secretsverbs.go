@@ -283,12 +283,6 @@ func (k *keyValues) Set(s string) error {
 	return nil
 }
 
-// repeated collects a repeated flag.
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
-func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
-
 func secretsCreate(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
 	description := fs.String("description", "", "the secret's description")
 	kmsKey := fs.String("kms-key-id", "", "the KMS key (id, ARN or alias) that protects its values")
@@ -438,7 +432,7 @@ func secretsGet(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []str
 }
 
 func secretsList(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []string, vio verbIO) error {
-	var prefixes repeated
+	var prefixes multiFlag
 	fs.Var(&prefixes, "prefix", "only secrets whose name starts with this, repeatable")
 	var filters keyValues
 	fs.Var(&filters, "filter", "KEY=VALUE, a ListSecrets filter (description, name, tag-key, tag-value, primary-region, owning-service, all), repeatable")
@@ -621,7 +615,7 @@ func secretsDelete(ctx context.Context, api *apiFlags, fs *flag.FlagSet, args []
 		return errors.New("--force-delete-without-recovery takes no --recovery-window-in-days")
 	}
 	if *force && !*yes {
-		if stdinTerminal(vio.stdin) < 0 {
+		if terminalFD(vio.stdin) < 0 {
 			return errors.New("--force-delete-without-recovery deletes every version at once, with no way back; add --yes to confirm")
 		}
 		fmt.Fprintf(vio.stderr, "Delete %s and every version of it now, with no recovery? Type its name to confirm: ", name)

@@ -79,7 +79,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test -run %s -update to write it)", err, t.Name())
 	}
 	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s--- want\n%s", name, got, want)
+		t.Errorf("%s differs from the golden file (values hidden):\n--- got\n%s--- want\n%s", name, hideValues(got), hideValues(string(want)))
 	}
 }
 
@@ -123,10 +123,10 @@ func TestSecretsVerbsGolden(t *testing.T) {
 
 	// The value alone, exactly: no line end on a pipe; binary bytes as they are.
 	if got := mustSecrets(t, "", "get", "app/db"); got != `{"username":"admin","password":"canary-golden-3"}` {
-		t.Errorf("get: %q", got)
+		t.Errorf("get: %q", hideValues(got))
 	}
 	if got := mustSecrets(t, "", "get", "app/db", "--version-id", tokenV1, "--json-key", "password"); got != "canary-golden-1" {
-		t.Errorf("get --json-key: %q", got)
+		t.Errorf("get --json-key: %q", hideValues(got))
 	}
 	if got := mustSecrets(t, "", "get", "app/tls-key"); got != string(binValue) {
 		t.Errorf("get of a binary secret: %q", got)
@@ -148,7 +148,7 @@ func TestSecretsVerbsGolden(t *testing.T) {
 	golden(t, "list-deleted.txt", mustSecrets(t, "", "list", "--include-planned-deletion"))
 	golden(t, "restore.txt", mustSecrets(t, "", "restore", "app/db"))
 	if got := mustSecrets(t, "", "get", "app/db", "--json-key", "password"); got != "canary-golden-3" {
-		t.Errorf("after restore: %q", got)
+		t.Errorf("after restore: %q", hideValues(got))
 	}
 }
 
@@ -170,17 +170,17 @@ func TestSecretsValueRules(t *testing.T) {
 	// One line end is dropped, only one.
 	mustSecrets(t, "canary-rules-a\n\n", "create", "a")
 	if got := *value("a").SecretString; got != "canary-rules-a\n" {
-		t.Errorf("stdin value stored as %q", got)
+		t.Errorf("stdin value stored as %q", hideValues(got))
 	}
 	f := filepath.Join(t.TempDir(), "v")
 	os.WriteFile(f, []byte("canary-rules-b\r\n"), 0o600)
 	mustSecrets(t, "", "put", "a", "--value-file", f)
 	if got := *value("a").SecretString; got != "canary-rules-b" {
-		t.Errorf("file value stored as %q", got)
+		t.Errorf("file value stored as %q", hideValues(got))
 	}
 	mustSecrets(t, "canary-rules-c\n", "put", "a", "--value-file", "-")
 	if got := *value("a").SecretString; got != "canary-rules-c" {
-		t.Errorf("--value-file - stored %q", got)
+		t.Errorf("--value-file - stored %q", hideValues(got))
 	}
 
 	refused := []struct {
@@ -212,7 +212,7 @@ func TestSecretsValueRules(t *testing.T) {
 	}
 	// Nothing refused was stored.
 	if got := *value("a").SecretString; got != "canary-rules-c" {
-		t.Errorf("after refusals the value is %q", got)
+		t.Errorf("after refusals the value is %q", hideValues(got))
 	}
 	if _, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("b")}); err == nil {
 		t.Error("a create that was refused made the secret")

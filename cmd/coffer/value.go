@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"unicode/utf8"
-
-	"golang.org/x/term"
 
 	"github.com/coffer-project/coffer/keyring"
 )
@@ -26,14 +23,6 @@ type valueInput struct {
 	prompt io.Writer // where prompts go: standard error
 }
 
-// stdinTerminal returns the descriptor of r when it is a terminal, or -1.
-func stdinTerminal(r io.Reader) int {
-	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return int(f.Fd())
-	}
-	return -1
-}
-
 // read returns the value for secret name. A text value loses one trailing line end (echo and
 // editors add one), must be UTF-8 and must not be empty; a binary value is taken as it is.
 // The caller wipes the result.
@@ -43,7 +32,7 @@ func (in *valueInput) read(name string) ([]byte, error) {
 	switch {
 	case in.file != "" && in.file != "-":
 		b, err = readLimited(in.file, nil)
-	case in.file == "-" || stdinTerminal(in.stdin) < 0:
+	case in.file == "-" || terminalFD(in.stdin) < 0:
 		if in.stdin == nil {
 			return nil, errors.New("no standard input to read the value from")
 		}
@@ -92,27 +81,11 @@ func readLimited(what string, r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// promptTwice reads the value from the terminal without echo, twice, and compares the two in
-// constant time.
+// promptTwice reads the value from the terminal without echo, twice.
 func (in *valueInput) promptTwice(name string) ([]byte, error) {
-	fd := stdinTerminal(in.stdin)
-	fmt.Fprintf(in.prompt, "Value of %s (not shown): ", name)
-	first, err := term.ReadPassword(fd)
-	fmt.Fprintln(in.prompt)
-	if err != nil {
-		return nil, fmt.Errorf("read from the terminal: %w", err)
-	}
-	fmt.Fprint(in.prompt, "Again: ")
-	second, err := term.ReadPassword(fd)
-	fmt.Fprintln(in.prompt)
-	defer keyring.Wipe(second)
-	if err != nil {
-		keyring.Wipe(first)
-		return nil, fmt.Errorf("read from the terminal: %w", err)
-	}
-	if subtle.ConstantTimeCompare(first, second) != 1 {
-		keyring.Wipe(first)
+	b, err := newSecretInput(in.stdin, in.prompt).readTwice(fmt.Sprintf("Value of %s (not shown): ", name), "Again: ")
+	if errors.Is(err, errTypedDiffer) {
 		return nil, errors.New("the two values typed differ; nothing was stored")
 	}
-	return first, nil
+	return b, err
 }
