@@ -400,7 +400,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffer.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func startCofferWith(t *testing.T, o cofferOptions) *cofferServer {
 	if o.postgres {
 		store, err = postgres.Open(ctx, storetest.PostgresDSN(t))
 	} else {
-		store, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+		store, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.WithCacheCheck())
 	}
 	if err != nil {
 		t.Fatal(err)

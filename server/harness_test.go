@@ -105,7 +105,12 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 		dsn = storetest.PostgresDSN(t)
 		store, err = postgres.Open(ctx, dsn)
 	} else {
-		store, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+		var opts []sqlite.Option
+		if _, bench := t.(*testing.B); !bench {
+			// Tests check every read the write cache serves; benchmarks measure it.
+			opts = append(opts, sqlite.WithCacheCheck())
+		}
+		store, err = sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), opts...)
 	}
 	if err != nil {
 		t.Fatal(err)

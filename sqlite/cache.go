@@ -44,7 +44,8 @@ type cacheEntry struct {
 // otherwise (WithReadCache).
 const DefaultReadCache = 10000
 
-// WithReadCache sets how many secrets the read cache keeps; 0 turns it off.
+// WithReadCache sets how many secrets the read cache keeps, and the writer's cache of rows
+// and version headers (see writeCache) too; 0 turns both off.
 func WithReadCache(n int) Option {
 	return func(s *Store) { s.cacheSize = n }
 }

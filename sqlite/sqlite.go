@@ -54,12 +54,21 @@ type Store struct {
 	// The prepared statements of each pool.
 	writerStmts, readerStmts *stmtCache
 	cacheSize                int
-	cache                    *readCache // nil when off
+	cache                    *readCache  // nil when off
+	wcache                   *writeCache // nil when off; guarded by group.turn
+	checkCache               bool
 	group                    groupCommit
 }
 
 // Option configures a Store at Open.
 type Option func(*Store)
+
+// WithCacheCheck makes the store compare every read its write cache serves with the
+// database's answer, and panic when they differ. It is for tests: each read then runs its
+// query as well.
+func WithCacheCheck() Option {
+	return func(s *Store) { s.checkCache = true }
+}
 
 // WithLogger sets the logger for what the store does on its own and cannot return, such as a
 // WAL checkpoint that did not complete after a commit. The default is slog.Default().
@@ -126,6 +135,10 @@ func open(ctx context.Context, path string, upTo int, opts ...Option) (*Store, e
 	// Statements are prepared only after the migrations, which change the schema.
 	s.writerStmts, s.readerStmts = newStmtCache(s.writer), newStmtCache(s.reader)
 	s.cache = newReadCache(s.cacheSize)
+	if s.cacheSize > 0 {
+		s.wcache = newWriteCache(s.cacheSize)
+		s.wcache.check = s.checkCache
+	}
 	return s, nil
 }
 
@@ -168,6 +181,9 @@ func dsn(abs string, readOnly bool) string {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// Each Update of a batch is a savepoint, whose statement journal would otherwise be a
+		// temporary file, opened and written at every member's first change of a page.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
@@ -209,6 +225,9 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	// A cancelled context interrupts the statement it cancels, and SQLite may then roll back
 	// the whole transaction, other callers' writes included: fn's statements run to the end.
 	t := &tx{ctx: context.WithoutCancel(ctx), tx: b.tx, stmts: s.writerStmts}
+	if s.wcache != nil {
+		t.w = &wlayers{c: s.wcache, batch: b.wover}
+	}
 	returned := false
 	defer func() {
 		if !returned { // fn panicked (or called runtime.Goexit): undo its writes
@@ -237,6 +256,9 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	}
 	b.touched = append(b.touched, t.touched...)
 	b.destroyed = b.destroyed || t.destroyed
+	if t.w != nil {
+		b.wover = mergeLayer(b.wover, t.w.own)
+	}
 	return nil
 }
 
@@ -257,8 +279,9 @@ type batch struct {
 	broken    error // set when the transaction cannot be committed
 	touched   []string
 	destroyed bool
-	done      chan struct{} // closed after the commit (or rollback)
-	err       error         // the commit's outcome, set before done is closed
+	wover     map[string]*wentry // the write cache's overlay of the members that succeeded
+	done      chan struct{}      // closed after the commit (or rollback)
+	err       error              // the commit's outcome, set before done is closed
 }
 
 // undo rolls the current member's writes back to its savepoint; a transaction where that
@@ -295,6 +318,13 @@ func (s *Store) endTurn(b *batch) {
 	}
 	if len(b.touched) > 0 {
 		s.cache.invalidate(b.touched)
+	}
+	if s.wcache != nil {
+		if err == nil {
+			s.wcache.commit(b.wover)
+		} else {
+			s.wcache.drop(b.wover, b.touched)
+		}
 	}
 	if err == nil && b.destroyed {
 		s.checkpoint(context.Background())

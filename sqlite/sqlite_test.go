@@ -16,7 +16,7 @@ import (
 func openTemp(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "coffer.db")
-	s, err := Open(t.Context(), path)
+	s, err := Open(t.Context(), path, WithCacheCheck())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -179,6 +179,7 @@ func TestPragmas(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
 		{"secure_delete", "1"},
+		{"temp_store", "2"}, // MEMORY: the savepoints' statement journals
 	} {
 		var got string
 		if err := s.writer.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
@@ -212,7 +213,7 @@ func TestPathWithURICharacters(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), path)
+	s, err := Open(t.Context(), path, WithCacheCheck())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

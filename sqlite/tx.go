@@ -27,6 +27,8 @@ type tx struct {
 	lazy  *lazyBegin // a View's: tx is begun at the first query
 	// touched lists the secrets an Update wrote to: their cache entries go after the commit.
 	touched []string
+	// w is an Update's view of the write cache (nil in a View, or when the cache is off).
+	w *wlayers
 	// known holds, in an Update, the columns (secretArgs) of each secret as this
 	// transaction last read or wrote it, so that UpdateSecret writes only what changed:
 	// a column that is not written leaves its indexes alone.
@@ -48,10 +50,40 @@ func (t *tx) remember(s *coffer.Secret) {
 	t.known[s.ARN] = args
 }
 
-// touch records that the transaction wrote to the secret arn (its row, versions or stages).
+// touch records that the transaction wrote to the secret arn (its row, versions or stages)
+// in a way the write cache does not follow: its entry there is unknown from now on.
 func (t *tx) touch(arn string) {
+	t.wrote(arn)
+	t.forget(arn)
+}
+
+// wrote records that the transaction wrote to the secret arn; a write the write cache follows
+// then applies itself there (or calls forget when it failed).
+func (t *tx) wrote(arn string) {
 	if len(t.touched) == 0 || t.touched[len(t.touched)-1] != arn {
 		t.touched = append(t.touched, arn)
+	}
+}
+
+// forget marks arn unknown in the write cache, from this Update on.
+func (t *tx) forget(arn string) {
+	if t.w != nil {
+		t.w.forget(arn)
+	}
+}
+
+// cached returns the write cache's entry for arn, as this Update sees it, or nil.
+func (t *tx) cached(arn string) *wentry {
+	if t.w == nil {
+		return nil
+	}
+	return t.w.lookup(arn)
+}
+
+// apply changes this Update's copy of arn's entry in the write cache.
+func (t *tx) apply(arn string, f func(e *wentry)) {
+	if t.w != nil {
+		f(t.w.mutable(arn))
 	}
 }
 
@@ -194,13 +226,31 @@ func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, err
 			return s, nil
 		}
 	}
-	s, err := t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
+	query := func() (*coffer.Secret, error) {
+		return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
 		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
+	}
+	if t.w != nil {
+		if arn, ok := t.w.byName(ns, name); ok {
+			if e := t.w.lookup(arn); e != nil && e.secret != nil && e.secret.Name == name && e.secret.Namespace == ns {
+				s := copySecret(e.secret)
+				t.w.c.hits++
+				if t.w.c.check {
+					stored, _ := query()
+					checkSame("secret "+arn, s, stored)
+				}
+				t.remember(s)
+				return s, nil
+			}
+		}
+	}
+	s, err := query()
 	if err == nil {
 		if t.cache != nil {
 			t.cache.putSecret(t.gen, s)
 		}
 		t.remember(s)
+		t.apply(s.ARN, func(e *wentry) { e.secret = copySecret(s) })
 	}
 	return s, err
 }
@@ -213,12 +263,26 @@ func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
 			return s, nil
 		}
 	}
-	s, err := t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
+	query := func() (*coffer.Secret, error) {
+		return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
+	}
+	if e := t.cached(arn); e != nil && e.secret != nil {
+		s := copySecret(e.secret)
+		t.w.c.hits++
+		if t.w.c.check {
+			stored, _ := query()
+			checkSame("secret "+arn, s, stored)
+		}
+		t.remember(s)
+		return s, nil
+	}
+	s, err := query()
 	if err == nil {
 		if t.cache != nil {
 			t.cache.putSecret(t.gen, s)
 		}
 		t.remember(s)
+		t.apply(arn, func(e *wentry) { e.secret = copySecret(s) })
 	}
 	return s, err
 }
@@ -239,14 +303,23 @@ func (t *tx) InsertSecret(s *coffer.Secret) error {
 		return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", s.Name)
 	}
 	t.remember(s)
+	// A new secret has no versions yet.
+	t.apply(s.ARN, func(e *wentry) { *e = wentry{secret: normSecret(s), full: true} })
 	return nil
 }
 
 // UpdateSecret implements coffer.Tx. When the transaction knows the row (it read or wrote it),
 // only the columns that differ are written, so that an update of a secret's dates does not
 // rewrite every index of the table.
-func (t *tx) UpdateSecret(s *coffer.Secret) error {
-	t.touch(s.ARN)
+func (t *tx) UpdateSecret(s *coffer.Secret) (err error) {
+	t.wrote(s.ARN)
+	defer func() {
+		if err != nil {
+			t.forget(s.ARN)
+		} else {
+			t.apply(s.ARN, func(e *wentry) { e.secret = normSecret(s) })
+		}
+	}()
 	args, err := secretArgs(s)
 	if err != nil {
 		return coffer.Internal(fmt.Errorf("sqlite: update secret: %w", err))

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -45,6 +46,32 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 // ciphertext (empty), each with its stages. It runs on the writer's turn of every new
 // version, so it reads no blob and joins the stages rather than asking for them apart.
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
+	if e := t.cached(secretARN); e != nil && e.full {
+		var vs []*coffer.Version // nil when there are none, as the query gives it
+		for _, v := range e.headers {
+			vs = append(vs, copyVersion(v))
+		}
+		t.w.c.hits++
+		if t.w.c.check {
+			stored, _ := t.versionHeaders(secretARN)
+			checkSame("versions of "+secretARN, vs, stored)
+		}
+		return vs, nil
+	}
+	vs, err := t.versionHeaders(secretARN)
+	if err == nil {
+		t.apply(secretARN, func(e *wentry) {
+			e.headers = make([]*coffer.Version, len(vs))
+			for i, v := range vs {
+				e.headers[i] = copyVersion(v)
+			}
+			e.full = true
+		})
+	}
+	return vs, err
+}
+
+func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 	rows, err := t.query(`SELECT v.version_id, v.created_date, v.last_accessed_date, v.kms_key_id,
 		v.is_binary, v.destroyed_date, s.stage
 		FROM versions v LEFT JOIN stages s ON s.secret_arn = v.secret_arn AND s.version_id = v.version_id
@@ -180,14 +207,32 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 }
 
 // InsertVersion implements coffer.Tx.
-func (t *tx) InsertVersion(v *coffer.Version) error {
-	t.touch(v.SecretARN)
-	ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = ?`, v.SecretARN)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return coffer.NotFound
+func (t *tx) InsertVersion(v *coffer.Version) (err error) {
+	t.wrote(v.SecretARN)
+	defer func() {
+		if err != nil {
+			t.forget(v.SecretARN)
+			return
+		}
+		t.apply(v.SecretARN, func(e *wentry) {
+			if e.full {
+				e.headers = append(e.headers, header(v))
+				sortHeaders(e.headers)
+			}
+		})
+	}()
+	// The secret's row, when the write cache holds it, says it exists.
+	if e := t.cached(v.SecretARN); e == nil || e.secret == nil || t.w.c.check {
+		ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = ?`, v.SecretARN)
+		if err != nil {
+			return err
+		}
+		if e != nil && e.secret != nil && !ok {
+			checkSame("existence of "+v.SecretARN, true, ok)
+		}
+		if !ok {
+			return coffer.NotFound
+		}
 	}
 	n, err := t.exec("insert version", `INSERT INTO versions (`+versionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -242,15 +287,25 @@ func (t *tx) MarkAccessed(secretARN, versionID string, day time.Time) error {
 
 // DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteVersion(secretARN, versionID string) error {
-	t.touch(secretARN)
+	t.wrote(secretARN)
 	n, err := t.exec("delete version", `DELETE FROM versions WHERE secret_arn = ? AND version_id = ?`,
 		secretARN, versionID)
+	if err == nil && n == 0 {
+		err = coffer.NotFound
+	}
 	if err != nil {
+		t.forget(secretARN)
 		return err
 	}
-	if n == 0 {
-		return coffer.NotFound
-	}
+	t.apply(secretARN, func(e *wentry) {
+		if e.full {
+			n := len(e.headers)
+			e.headers = slices.DeleteFunc(e.headers, func(v *coffer.Version) bool { return v.VersionID == versionID })
+			if len(e.headers) != n-1 {
+				*e = wentry{secret: e.secret} // not what the database holds: read it again
+			}
+		}
+	})
 	return nil
 }
 
@@ -287,7 +342,7 @@ func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
 
 // SetStage implements coffer.Tx.
 func (t *tx) SetStage(secretARN, stage, versionID string) error {
-	t.touch(secretARN)
+	t.wrote(secretARN)
 	// One statement: the row is written only when the version exists.
 	n, err := t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id)
 		SELECT secret_arn, ?, version_id FROM versions WHERE secret_arn = ? AND version_id = ?
@@ -296,12 +351,30 @@ func (t *tx) SetStage(secretARN, stage, versionID string) error {
 	if err == nil && n == 0 {
 		err = coffer.NotFound
 	}
-	return err
+	if err != nil {
+		t.forget(secretARN)
+		return err
+	}
+	t.apply(secretARN, func(e *wentry) {
+		if e.full && !e.setStage(stage, versionID) {
+			*e = wentry{secret: e.secret} // not what the database holds: read it again
+		}
+	})
+	return nil
 }
 
 // RemoveStage implements coffer.Tx.
 func (t *tx) RemoveStage(secretARN, stage string) error {
-	t.touch(secretARN)
+	t.wrote(secretARN)
 	_, err := t.exec("remove stage", `DELETE FROM stages WHERE secret_arn = ? AND stage = ?`, secretARN, stage)
-	return err
+	if err != nil {
+		t.forget(secretARN)
+		return err
+	}
+	t.apply(secretARN, func(e *wentry) {
+		if e.full {
+			e.removeStage(stage)
+		}
+	})
+	return nil
 }

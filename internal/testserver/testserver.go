@@ -63,7 +63,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
