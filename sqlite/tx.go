@@ -226,33 +226,18 @@ func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, err
 			return s, nil
 		}
 	}
-	query := func() (*coffer.Secret, error) {
-		return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
-		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
-	}
+	var e *wentry
 	if t.w != nil {
 		if arn, ok := t.w.byName(ns, name); ok {
-			if e := t.w.lookup(arn); e != nil && e.secret != nil && e.secret.Name == name && e.secret.Namespace == ns {
-				s := copySecret(e.secret)
-				t.w.c.hits++
-				if t.w.c.check {
-					stored, _ := query()
-					checkSame("secret "+arn, s, stored)
-				}
-				t.remember(s)
-				return s, nil
+			if e = t.w.lookup(arn); e != nil && e.secret != nil && (e.secret.Name != name || e.secret.Namespace != ns) {
+				e = nil
 			}
 		}
 	}
-	s, err := query()
-	if err == nil {
-		if t.cache != nil {
-			t.cache.putSecret(t.gen, s)
-		}
-		t.remember(s)
-		t.apply(s.ARN, func(e *wentry) { e.secret = copySecret(s) })
-	}
-	return s, err
+	return t.secret(e, func() (*coffer.Secret, error) {
+		return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
+		WHERE account = ? AND region = ? AND name = ?`, ns.Account, ns.Region, name)
+	})
 }
 
 // SecretByARN implements coffer.Tx.
@@ -263,15 +248,20 @@ func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
 			return s, nil
 		}
 	}
-	query := func() (*coffer.Secret, error) {
+	return t.secret(t.cached(arn), func() (*coffer.Secret, error) {
 		return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = ?`, arn)
-	}
-	if e := t.cached(arn); e != nil && e.secret != nil {
+	})
+}
+
+// secret answers a read of one secret from e, the write cache's entry for it, when e holds
+// the row; otherwise it runs query, and fills the caches with what it read.
+func (t *tx) secret(e *wentry, query func() (*coffer.Secret, error)) (*coffer.Secret, error) {
+	if e != nil && e.secret != nil {
 		s := copySecret(e.secret)
 		t.w.c.hits++
 		if t.w.c.check {
 			stored, _ := query()
-			checkSame("secret "+arn, s, stored)
+			checkSame("secret "+s.ARN, s, stored)
 		}
 		t.remember(s)
 		return s, nil
@@ -282,7 +272,7 @@ func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
 			t.cache.putSecret(t.gen, s)
 		}
 		t.remember(s)
-		t.apply(arn, func(e *wentry) { e.secret = copySecret(s) })
+		t.apply(s.ARN, func(e *wentry) { e.secret = copySecret(s) })
 	}
 	return s, err
 }
