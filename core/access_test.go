@@ -29,7 +29,7 @@ func (c *countingStore) Update(ctx context.Context, fn func(coffer.Tx) error) er
 // one transaction, before DescribeSecret shows it, or by the background recorder.
 func TestReadsWriteNothing(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func (g *gatedStore) Update(ctx context.Context, fn func(coffer.Tx) error) error
 // and not yet written it, DescribeSecret waits for that write instead of missing the date.
 func TestDescribeSeesReadBeingRecorded(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // a value.
 func TestKeyUsesReported(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestKeyUsesReported(t *testing.T) {
 // whatever policies allow.
 func TestManagedKeyRefused(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // rewritten.
 func TestFoundationKeyBecomesManagedKey(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // key's first use must not crash the recorder (it once wrote into a map never made).
 func TestFlushBeforeFirstUse(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestManagedPolicies(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

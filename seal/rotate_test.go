@@ -35,7 +35,7 @@ const legacyID = "0f0f0f0f-1111-4222-8333-444444444444"
 func newFixture(t *testing.T, root *keyring.RootKey) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "coffer.db"))
+	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +488,7 @@ func TestResolveConfigRefusesMismatch(t *testing.T) {
 func TestBind(t *testing.T) {
 	root, _ := newRoot(t)
 	other, _ := newRoot(t)
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "coffer.db"))
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

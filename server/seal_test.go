@@ -76,7 +76,7 @@ func startSealed(t *testing.T, o sealedOpts) *sealedServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
