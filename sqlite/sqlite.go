@@ -323,7 +323,7 @@ func (s *Store) endTurn(b *batch) {
 		if err == nil {
 			s.wcache.commit(b.wover)
 		} else {
-			s.wcache.drop(b.wover, b.touched)
+			s.wcache.drop(b.wover)
 		}
 	}
 	if err == nil && b.destroyed {

@@ -222,12 +222,14 @@ func (t *tx) InsertVersion(v *coffer.Version) (err error) {
 		})
 	}()
 	// The secret's row, when the write cache holds it, says it exists.
-	if e := t.cached(v.SecretARN); e == nil || e.secret == nil || t.w.c.check {
+	e := t.cached(v.SecretARN)
+	known := e != nil && e.secret != nil
+	if !known || t.w.c.check {
 		ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = ?`, v.SecretARN)
 		if err != nil {
 			return err
 		}
-		if e != nil && e.secret != nil && !ok {
+		if known {
 			checkSame("existence of "+v.SecretARN, true, ok)
 		}
 		if !ok {

@@ -53,9 +53,9 @@ func newWriteCache(max int) *writeCache {
 	return &writeCache{max: max, byARN: map[string]*wentry{}, byName: map[nameKey]string{}}
 }
 
-// clone returns a deep copy of e.
+// clone returns a deep copy of e, a usable entry.
 func (e *wentry) clone() *wentry {
-	c := &wentry{gone: e.gone, full: e.full}
+	c := &wentry{full: e.full}
 	if e.secret != nil {
 		c.secret = copySecret(e.secret)
 	}
@@ -81,10 +81,7 @@ func (w *wlayers) lookup(arn string) *wentry {
 	if e, ok := w.own[arn]; ok {
 		return usable(e)
 	}
-	if e, ok := w.batch[arn]; ok {
-		return usable(e)
-	}
-	return w.c.byARN[arn]
+	return w.lookupBelow(arn)
 }
 
 func usable(e *wentry) *wentry {
@@ -110,16 +107,13 @@ func (w *wlayers) byName(ns coffer.Namespace, name string) (string, bool) {
 // mutable returns the Update's own copy of arn's entry, made from the layers below it (or
 // empty when they know nothing of it).
 func (w *wlayers) mutable(arn string) *wentry {
-	if e, ok := w.own[arn]; ok && !e.gone {
-		return e
+	own, ok := w.own[arn]
+	if ok && !own.gone {
+		return own
 	}
-	var e *wentry
-	if _, ok := w.own[arn]; ok { // gone: start afresh
-		e = &wentry{}
-	} else if below := w.lookupBelow(arn); below != nil {
+	e := &wentry{} // a gone entry starts afresh
+	if below := w.lookupBelow(arn); !ok && below != nil {
 		e = below.clone()
-	} else {
-		e = &wentry{}
 	}
 	if w.own == nil {
 		w.own = map[string]*wentry{}
@@ -143,7 +137,7 @@ func (w *wlayers) forget(arn string) {
 	w.own[arn] = &wentry{gone: true}
 }
 
-// merge moves an Update's overlay into its batch's, when the Update succeeded.
+// mergeLayer adds an Update's overlay to its batch's (dst), when the Update succeeded.
 func mergeLayer(dst map[string]*wentry, src map[string]*wentry) map[string]*wentry {
 	if len(src) == 0 {
 		return dst
@@ -177,12 +171,10 @@ func (c *writeCache) commit(layer map[string]*wentry) {
 	}
 }
 
-// drop removes the committed entries of every secret in a batch whose commit failed.
-func (c *writeCache) drop(layer map[string]*wentry, touched []string) {
+// drop removes the committed entries of every secret in a batch whose commit failed. Every
+// secret the batch wrote is in its overlay: a write either applies itself there or forgets.
+func (c *writeCache) drop(layer map[string]*wentry) {
 	for arn := range layer {
-		c.remove(arn)
-	}
-	for _, arn := range touched {
 		c.remove(arn)
 	}
 }
