@@ -1,7 +1,11 @@
 package core
 
 import (
+	"cmp"
 	"context"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -9,8 +13,8 @@ import (
 )
 
 // Last access dates, as AWS keeps them: a day, for the secret and for the version read. A
-// read never writes: GetSecretValue leaves a mark in memory, and marks are written in one
-// transaction by RunAccessRecorder in the background, or just before an operation that shows
+// read never writes: GetSecretValue leaves a mark in memory, and marks are written in short
+// transactions by RunAccessRecorder in the background, or just before an operation that shows
 // access dates (DescribeSecret, ListSecrets, ListSecretVersionIds), so that a client always
 // sees its own reads. Each secret and version is written at most once a day.
 
@@ -65,18 +69,29 @@ func (s *Service) flushAccess(ctx context.Context) {
 	if marks == nil {
 		return
 	}
-	err := s.update(ctx, func(tx coffer.Tx) error {
-		for k, day := range marks {
-			if err := touch(tx, k, day); err != nil && !coffer.IsNotFound(err) {
-				return err
-			}
-		}
-		return nil
+	// In the order of the secrets' keys, so that neighbouring marks find their pages in the
+	// store's cache, and in transactions of at most maxAccessBatch marks, so that writes
+	// queued behind one wait for a short transaction, not for every mark of the moment.
+	keys := slices.SortedFunc(maps.Keys(marks), func(a, b accessKey) int {
+		return cmp.Or(strings.Compare(a.arn, b.arn), strings.Compare(a.versionID, b.versionID))
 	})
-	if err != nil {
-		s.log.Warn("recording last access dates", "secrets", len(marks), "err", err)
+	for chunk := range slices.Chunk(keys, maxAccessBatch) {
+		err := s.update(ctx, func(tx coffer.Tx) error {
+			for _, k := range chunk {
+				if err := touch(tx, k, marks[k]); err != nil && !coffer.IsNotFound(err) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("recording last access dates", "secrets", len(chunk), "err", err)
+		}
 	}
 }
+
+// maxAccessBatch bounds the last access dates one transaction writes.
+const maxAccessBatch = 256
 
 // touch records day as the last access date of a secret and of one of its versions, unless
 // they already have it (or a later one).

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -157,5 +158,62 @@ func TestDescribeSeesReadBeingRecorded(t *testing.T) {
 	d := <-described
 	if d == nil || !d.Secret.LastAccessedDate.Equal(now.Truncate(24*time.Hour)) {
 		t.Fatalf("DescribeSecret after the recorder's write: %+v", d)
+	}
+}
+
+// TestAccessDatesInShortTransactions: the reads of many secrets are recorded in transactions
+// of at most 256 marks each, and every one of them is recorded.
+func TestAccessDatesInShortTransactions(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &countingStore{Store: base}
+	root, _ := keyring.NewRootKey()
+	keys, _ := keyring.New(root)
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	const n = 300 // two transactions: 256 marks and 44
+	val := core.Text("v")
+	for i := range n {
+		name, token := fmt.Sprintf("app/%03d", i), fmt.Sprintf("cccccccc-cccc-4ccc-8ccc-%012d", i)
+		if _, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := store.updates.Load()
+	for i := range n {
+		name := fmt.Sprintf("app/%03d", i)
+		v, err := svc.GetSecretValue(ctx, ns, &core.GetSecretValueInput{SecretId: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Value.Wipe()
+	}
+	seen := 0
+	for tok := (*string)(nil); ; {
+		out, err := svc.ListSecrets(ctx, ns, &core.ListSecretsInput{NextToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range out.Secrets {
+			if !s.Secret.LastAccessedDate.Equal(now.Truncate(24 * time.Hour)) {
+				t.Errorf("%s: LastAccessedDate %v", s.Secret.Name, s.Secret.LastAccessedDate)
+			}
+			seen++
+		}
+		if out.NextToken == "" {
+			break
+		}
+		tok = &out.NextToken
+	}
+	if seen != n {
+		t.Errorf("ListSecrets listed %d secrets, want %d", seen, n)
+	}
+	if got := store.updates.Load() - before; got != 2 {
+		t.Errorf("%d reads were recorded in %d write transactions, want 2", n, got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer-project/coffer"
 )
@@ -64,6 +65,80 @@ func TestGroupCommitMembersStandAlone(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGroupCommitFirstMemberFails: the first Update of a batch runs without a savepoint;
+// when it fails or panics, its writes go and the Updates queued behind it still commit, in
+// the same batch.
+func TestGroupCommitFirstMemberFails(t *testing.T) {
+	for _, how := range []string{"error", "panic"} {
+		t.Run(how, func(t *testing.T) {
+			s, _ := openTemp(t)
+			defer s.Close()
+			const n = 4
+			errFail := errors.New("fails on purpose")
+			var batches [n + 1]*batch
+			results := make([]error, n+1)
+			started := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				defer func() {
+					if r := recover(); r != nil {
+						results[0] = fmt.Errorf("panicked: %v", r)
+					}
+				}()
+				results[0] = s.Update(t.Context(), func(tx coffer.Tx) error {
+					batches[0] = s.group.cur
+					close(started)
+					if err := tx.PutMeta("first", []byte("v")); err != nil {
+						return err
+					}
+					for s.group.waiting.Load() < n {
+						time.Sleep(time.Millisecond)
+					}
+					if how == "panic" {
+						panic("panics on purpose")
+					}
+					return errFail
+				})
+			})
+			<-started
+			for i := 1; i <= n; i++ {
+				wg.Go(func() {
+					results[i] = s.Update(t.Context(), func(tx coffer.Tx) error {
+						batches[i] = s.group.cur
+						return tx.PutMeta(fmt.Sprintf("k%d", i), []byte("v"))
+					})
+				})
+			}
+			wg.Wait()
+			if results[0] == nil {
+				t.Fatal("the failing first Update returned nil")
+			}
+			if _, err := readMeta(t, s, "first"); !coffer.IsNotFound(err) {
+				t.Errorf("the failing first Update's write: %v; want NotFound", err)
+			}
+			for i := 1; i <= n; i++ {
+				if batches[i] != batches[0] {
+					t.Errorf("update %d ran in another batch than the first", i)
+				}
+				got, err := readMeta(t, s, fmt.Sprintf("k%d", i))
+				if results[i] != nil || err != nil || string(got) != "v" {
+					t.Errorf("update %d: %v, read back %q, %v; want committed", i, results[i], got, err)
+				}
+			}
+		})
+	}
+}
+
+func readMeta(t *testing.T, s *Store, key string) ([]byte, error) {
+	var got []byte
+	err := s.View(t.Context(), func(tx coffer.Tx) error {
+		var err error
+		got, err = tx.Meta(key)
+		return err
+	})
+	return got, err
 }
 
 // TestGroupCommitCancelledContext: an Update whose context is cancelled before it begins

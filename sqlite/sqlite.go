@@ -196,8 +196,9 @@ func dsn(abs string, readOnly bool) string {
 // same store: that would wait forever for the one write connection.
 //
 // Concurrent Updates commit together (group commit): each runs its fn, in turn, inside a
-// savepoint of one shared transaction, and the last of them to run commits it, so that they
-// share one fsync. An fn that fails is rolled back to its savepoint alone; a commit that
+// savepoint of one shared transaction (the first needs none), and the last of them to run
+// commits it, so that they share one fsync. An fn that fails is rolled back to its savepoint
+// alone (the first, by rolling back the transaction and beginning another); a commit that
 // fails fails every Update whose fn succeeded in it (none of them is then written). Update
 // returns only after the commit its writes are in.
 //
@@ -212,16 +213,18 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	g.waiting.Add(-1)
 	b := g.cur
 	if b == nil {
-		// The batch's transaction outlives any one caller's context.
-		sqlTx, err := s.writer.BeginTx(context.Background(), nil)
-		if err != nil {
+		b = &batch{done: make(chan struct{})}
+		if err := b.begin(s.writer); err != nil {
 			g.turn.Unlock()
-			return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
+			return err
 		}
-		b = &batch{tx: sqlTx, done: make(chan struct{})}
 		g.cur = b
 	}
 	b.members++
+	// The first member of a batch runs without a savepoint: were it to fail, the transaction
+	// holds nothing else, and rolling it all back is the same. That spares the savepoint's
+	// two statements and the statement journal's copy of every page it changes.
+	b.solo = b.members == 1
 	// A cancelled context interrupts the statement it cancels, and SQLite may then roll back
 	// the whole transaction, other callers' writes included: fn's statements run to the end.
 	t := &tx{ctx: context.WithoutCancel(ctx), tx: b.tx, stmts: s.writerStmts}
@@ -239,10 +242,12 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 			err = b.err
 		}
 	}()
-	if _, err := b.tx.ExecContext(t.ctx, "SAVEPOINT member"); err != nil {
-		b.broken = coffer.Internal(fmt.Errorf("sqlite: savepoint: %w", err))
-		returned = true
-		return b.broken
+	if !b.solo {
+		if _, err := b.tx.ExecContext(t.ctx, "SAVEPOINT member"); err != nil {
+			b.broken = coffer.Internal(fmt.Errorf("sqlite: savepoint: %w", err))
+			returned = true
+			return b.broken
+		}
 	}
 	err = fn(t)
 	returned = true
@@ -250,9 +255,11 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		b.undo()
 		return err
 	}
-	if _, rerr := b.tx.ExecContext(t.ctx, "RELEASE member"); rerr != nil {
-		b.broken = coffer.Internal(fmt.Errorf("sqlite: release savepoint: %w", rerr))
-		return nil // the commit fails, with b.broken
+	if !b.solo {
+		if _, rerr := b.tx.ExecContext(t.ctx, "RELEASE member"); rerr != nil {
+			b.broken = coffer.Internal(fmt.Errorf("sqlite: release savepoint: %w", rerr))
+			return nil // the commit fails, with b.broken
+		}
 	}
 	b.touched = append(b.touched, t.touched...)
 	b.destroyed = b.destroyed || t.destroyed
@@ -274,8 +281,10 @@ const maxBatch = 64
 
 // batch is one shared transaction and the Updates in it.
 type batch struct {
+	db        *sql.DB
 	tx        *sql.Tx
 	members   int
+	solo      bool  // the current member runs without a savepoint: it is the first
 	broken    error // set when the transaction cannot be committed
 	touched   []string
 	destroyed bool
@@ -284,10 +293,31 @@ type batch struct {
 	err       error              // the commit's outcome, set before done is closed
 }
 
-// undo rolls the current member's writes back to its savepoint; a transaction where that
-// fails (SQLite rolled it all back, on an I/O error say) is broken and will not commit.
+// begin opens the batch's transaction, which outlives any one caller's context.
+func (b *batch) begin(db *sql.DB) error {
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	b.db, b.tx = db, tx
+	return nil
+}
+
+// undo rolls the current member's writes back to its savepoint, or, for the first member,
+// rolls the transaction back and opens a new one for the members after it. A transaction
+// where that fails (SQLite rolled it all back, on an I/O error say) is broken and will not
+// commit.
 func (b *batch) undo() {
 	if b.broken != nil {
+		return
+	}
+	if b.solo {
+		// An error here may only say SQLite rolled back already; a new transaction that
+		// cannot begin says the rest.
+		_ = b.tx.Rollback()
+		if err := b.begin(b.db); err != nil {
+			b.broken = err
+		}
 		return
 	}
 	if _, err := b.tx.Exec("ROLLBACK TO member"); err != nil {
