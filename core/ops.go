@@ -332,7 +332,7 @@ func (s *Service) DescribeSecret(ctx context.Context, ns coffer.Namespace, in *D
 }
 
 func labelled(tx coffer.Tx, arn string) ([]*coffer.Version, error) {
-	all, err := tx.Versions(arn)
+	all, err := tx.VersionHeaders(arn)
 	if err != nil {
 		return nil, err
 	}

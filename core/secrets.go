@@ -405,13 +405,14 @@ func setStageIn(vs []*coffer.Version, stage, versionID string) {
 
 // versionWithStage returns the version carrying stage, or a NotFound error.
 func (s *Service) versionWithStage(tx coffer.Tx, secretARN, stage string) (*coffer.Version, error) {
-	versions, err := tx.Versions(secretARN)
+	// The headers find it, without reading every version's ciphertext; then it alone is read.
+	headers, err := tx.VersionHeaders(secretARN)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range versions {
-		if v.HasStage(stage) {
-			return v, nil
+	for _, h := range headers {
+		if h.HasStage(stage) {
+			return tx.Version(secretARN, h.VersionID)
 		}
 	}
 	return nil, coffer.NotFound

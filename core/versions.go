@@ -55,7 +55,7 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 		if err != nil {
 			return err
 		}
-		all, err := tx.Versions(sec.ARN)
+		all, err := tx.VersionHeaders(sec.ARN)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,29 @@ func BenchmarkHandlerGetSecretValue(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerGetSecretValueManyVersions is BenchmarkHandlerGetSecretValue of a secret
+// with 100 versions of 4 KiB each (its AWSCURRENT the 1 KiB one the benchmark reads): the
+// cost of a read must not grow with the versions it does not read.
+func BenchmarkHandlerGetSecretValueManyVersions(b *testing.B) {
+	s, h := benchServer(b)
+	c := s.client("us-east-1")
+	old := strings.Repeat("o", 4096)
+	for range 99 {
+		if _, err := c.PutSecretValue(context.Background(), &sm.PutSecretValueInput{SecretId: aws.String("bench/secret"), SecretString: aws.String(old), VersionStages: []string{"OLD"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	req, body := benchRequest(b, s)
+	for b.Loop() {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"vvvv`)) {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
 // BenchmarkHandlerBaseline is a bare handler that reads the same request body and writes the
 // same response bytes: the floor under BenchmarkHandlerGetSecretValue.
 func BenchmarkHandlerBaseline(b *testing.B) {

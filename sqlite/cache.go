@@ -20,12 +20,14 @@ import (
 // Entries are copied in and out: callers may change what they are given. The cache holds
 // ciphertexts and wrapped keys only, as the database does.
 type readCache struct {
-	mu     sync.Mutex
-	gen    uint64
-	max    int
-	byARN  map[string]*cacheEntry
-	byName map[nameKey]string
-	stats  struct{ hits, misses uint64 }
+	mu       sync.Mutex
+	gen      uint64
+	max      int   // secrets
+	maxBytes int64 // what the entries hold, about
+	bytes    int64
+	byARN    map[string]*cacheEntry
+	byName   map[nameKey]string
+	stats    struct{ hits, misses uint64 }
 }
 
 type nameKey struct {
@@ -33,16 +35,25 @@ type nameKey struct {
 	name string
 }
 
-// cacheEntry is one secret: its row, and its versions once a View has read them all.
+// cacheEntry is one secret: its row; its versions' headers (no key, no ciphertext) once a
+// View has read them all; and the versions a View read one by one, whole. A read of one
+// version, the common one, copies that version alone, however many the secret has.
 type cacheEntry struct {
-	secret   *coffer.Secret
-	versions []*coffer.Version
-	full     bool // versions holds every version (possibly none)
+	secret  *coffer.Secret
+	headers []*coffer.Version
+	full    bool                       // headers holds every version (possibly none)
+	bodies  map[string]*coffer.Version // by version id
+	size    int64                      // the bytes of the above, about
 }
 
 // DefaultReadCache is the number of secrets the read cache keeps when Open is not told
 // otherwise (WithReadCache).
 const DefaultReadCache = 10000
+
+// readCacheBytesPerSecret is the read cache's byte budget per secret it may keep: the cache
+// of n secrets holds at most n times this (60 MiB for the default 10,000), so that secrets
+// with many or large versions cannot make it grow past that.
+const readCacheBytesPerSecret = 6 << 10
 
 // WithReadCache sets how many secrets the read cache keeps, and the writer's cache of rows
 // and version headers (see writeCache) too; 0 turns both off.
@@ -54,7 +65,8 @@ func newReadCache(max int) *readCache {
 	if max <= 0 {
 		return nil
 	}
-	return &readCache{max: max, byARN: map[string]*cacheEntry{}, byName: map[nameKey]string{}}
+	return &readCache{max: max, maxBytes: int64(max) * readCacheBytesPerSecret,
+		byARN: map[string]*cacheEntry{}, byName: map[nameKey]string{}}
 }
 
 // generation returns the generation a View starting now fills the cache under.
@@ -93,8 +105,9 @@ func (c *readCache) secretByARN(arn string) *coffer.Secret {
 	return nil
 }
 
-// versions returns copies of every version of the secret, when they are cached.
-func (c *readCache) versions(arn string) ([]*coffer.Version, bool) {
+// headers returns copies of the headers of every version of the secret, when they are
+// cached.
+func (c *readCache) headers(arn string) ([]*coffer.Version, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.byARN[arn]
@@ -103,28 +116,34 @@ func (c *readCache) versions(arn string) ([]*coffer.Version, bool) {
 		return nil, false
 	}
 	c.stats.hits++
-	out := make([]*coffer.Version, len(e.versions))
-	for i, v := range e.versions {
-		out[i] = copyVersion(v)
+	var out []*coffer.Version // nil when there are none, as the query gives it
+	for _, v := range e.headers {
+		out = append(out, copyVersion(v))
 	}
 	return out, true
 }
 
-// version returns a copy of one cached version; ok is false when the secret's versions are
-// not cached (found is then meaningless).
+// version returns a copy of one cached version; ok is false when the cache cannot say
+// (found is then meaningless): a version not read whole is found missing only when the
+// secret's headers are cached and do not have it.
 func (c *readCache) version(arn, id string) (v *coffer.Version, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.byARN[arn]
-	if e == nil || !e.full {
+	if e == nil {
+		c.stats.misses++
 		return nil, false
 	}
-	for _, v := range e.versions {
-		if v.VersionID == id {
-			return copyVersion(v), true
-		}
+	if v := e.bodies[id]; v != nil {
+		c.stats.hits++
+		return copyVersion(v), true
 	}
-	return nil, true
+	if e.full && !slices.ContainsFunc(e.headers, func(h *coffer.Version) bool { return h.VersionID == id }) {
+		c.stats.hits++
+		return nil, true
+	}
+	c.stats.misses++
+	return nil, false
 }
 
 // entry returns the entry of arn for a fill made under generation gen, or nil when an
@@ -135,7 +154,7 @@ func (c *readCache) entry(gen uint64, arn string) *cacheEntry {
 	}
 	e := c.byARN[arn]
 	if e == nil {
-		if len(c.byARN) >= c.max {
+		for len(c.byARN) >= c.max {
 			c.evictOne()
 		}
 		e = &cacheEntry{}
@@ -144,27 +163,66 @@ func (c *readCache) entry(gen uint64, arn string) *cacheEntry {
 	return e
 }
 
+// resize records e's new size, and evicts entries (e among them, perhaps) while the cache
+// holds more bytes than its budget.
+func (c *readCache) resize(e *cacheEntry, size int64) {
+	c.bytes += size - e.size
+	e.size = size
+	for c.bytes > c.maxBytes && len(c.byARN) > 0 {
+		c.evictOne()
+	}
+}
+
 // putSecret fills the cache with a secret a View read under generation gen.
 func (c *readCache) putSecret(gen uint64, s *coffer.Secret) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entry(gen, s.ARN); e != nil {
+		old := int64(0)
+		if e.secret != nil {
+			old = secretSize(e.secret)
+			delete(c.byName, nameKey{e.secret.Namespace, e.secret.Name})
+		}
 		e.secret = copySecret(s)
 		c.byName[nameKey{s.Namespace, s.Name}] = s.ARN
+		c.resize(e, e.size-old+secretSize(s))
 	}
 }
 
-// putVersions fills the cache with every version of a secret, as a View read them under
-// generation gen.
-func (c *readCache) putVersions(gen uint64, arn string, vs []*coffer.Version) {
+// putHeaders fills the cache with the headers of every version of a secret, as a View read
+// them under generation gen.
+func (c *readCache) putHeaders(gen uint64, arn string, vs []*coffer.Version) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entry(gen, arn); e != nil {
-		e.versions = make([]*coffer.Version, len(vs))
+		size := e.size
+		for _, v := range e.headers {
+			size -= versionSize(v)
+		}
+		e.headers = make([]*coffer.Version, len(vs))
 		for i, v := range vs {
-			e.versions[i] = copyVersion(v)
+			e.headers[i] = copyVersion(v)
+			size += versionSize(v)
 		}
 		e.full = true
+		c.resize(e, size)
+	}
+}
+
+// putVersion fills the cache with one version a View read under generation gen.
+func (c *readCache) putVersion(gen uint64, v *coffer.Version) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entry(gen, v.SecretARN); e != nil {
+		size := e.size + versionSize(v)
+		if old := e.bodies[v.VersionID]; old != nil {
+			size -= versionSize(old)
+		}
+		if e.bodies == nil {
+			e.bodies = make(map[string]*coffer.Version, 1)
+		}
+		e.bodies[v.VersionID] = copyVersion(v)
+		c.resize(e, size)
 	}
 }
 
@@ -177,9 +235,14 @@ func (c *readCache) evictOne() {
 }
 
 func (c *readCache) removeLocked(arn string) {
-	if e := c.byARN[arn]; e != nil && e.secret != nil {
+	e := c.byARN[arn]
+	if e == nil {
+		return
+	}
+	if e.secret != nil {
 		delete(c.byName, nameKey{e.secret.Namespace, e.secret.Name})
 	}
+	c.bytes -= e.size
 	delete(c.byARN, arn)
 }
 
@@ -195,6 +258,26 @@ func (c *readCache) invalidate(arns []string) {
 	for _, arn := range arns {
 		c.removeLocked(arn)
 	}
+}
+
+// entryOverhead is what the cache counts for a secret or version beyond its strings and
+// byte slices: the structs, maps and slices that hold them.
+const entryOverhead = 256
+
+func secretSize(s *coffer.Secret) int64 {
+	n := entryOverhead + len(s.ARN) + len(s.Name) + len(s.Description) + len(s.KMSKeyID) + len(s.ResourcePolicy)
+	for _, t := range s.Tags {
+		n += len(t.Key) + len(t.Value) + 32
+	}
+	return int64(n)
+}
+
+func versionSize(v *coffer.Version) int64 {
+	n := entryOverhead + len(v.SecretARN) + len(v.VersionID) + len(v.KMSKeyID) + len(v.WrappedKey) + len(v.Ciphertext)
+	for _, st := range v.Stages {
+		n += len(st) + 16
+	}
+	return int64(n)
 }
 
 func copySecret(s *coffer.Secret) *coffer.Secret {

@@ -35,7 +35,8 @@ func putSecret(t *testing.T, s *Store, name, version string, value []byte) {
 	}
 }
 
-// read returns the secret by name and its versions, through one View.
+// read returns the secret by name and its versions, through one View, as the reads of the
+// server do: the versions' headers, then each version whole.
 func read(t *testing.T, s *Store, name string) (*coffer.Secret, []*coffer.Version, error) {
 	t.Helper()
 	var sec *coffer.Secret
@@ -45,8 +46,18 @@ func read(t *testing.T, s *Store, name string) (*coffer.Secret, []*coffer.Versio
 		if sec, err = tx.SecretByName(cacheNS, name); err != nil {
 			return err
 		}
-		vs, err = tx.Versions(sec.ARN)
-		return err
+		headers, err := tx.VersionHeaders(sec.ARN)
+		if err != nil {
+			return err
+		}
+		for _, h := range headers {
+			v, err := tx.Version(sec.ARN, h.VersionID)
+			if err != nil {
+				return err
+			}
+			vs = append(vs, v)
+		}
+		return nil
 	})
 	return sec, vs, err
 }
@@ -80,8 +91,9 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.cache.stats.hits != before+2 {
-			t.Fatalf("a second read of an unchanged secret made %d cache hits, want 2", s.cache.stats.hits-before)
+		// The secret, its headers, and each of its versions.
+		if want := before + 2 + uint64(len(vs)); s.cache.stats.hits != want {
+			t.Fatalf("a second read of an unchanged secret made %d cache hits, want %d", s.cache.stats.hits-before, want-before)
 		}
 		return sec, vs
 	}
@@ -132,7 +144,7 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 	if _, vs := warm(); len(vs) != 1 {
 		t.Fatalf("after DeleteVersion: %d versions", len(vs))
 	}
-	// Version reads one version from the cached list; a missing one is NotFound.
+	// Version reads one version from the cache; one the cached headers lack is NotFound.
 	err := s.View(t.Context(), func(tx coffer.Tx) error {
 		if _, err := tx.Version(arn, "v2"); !coffer.IsNotFound(err) {
 			return fmt.Errorf("deleted version: %v", err)
@@ -241,5 +253,88 @@ func TestReadCacheBound(t *testing.T) {
 			t.Fatalf("cache of %d holds %d secrets, %d names", size, n, len(s.cache.byName))
 		}
 		s.Close()
+	}
+}
+
+// TestReadCacheBytes: the read cache keeps whole only the versions that were read, counts
+// what it holds, and keeps it within its byte budget, whatever the versions' sizes.
+func TestReadCacheBytes(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "coffer.db"), WithReadCache(3), WithCacheCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := s.cache
+	consistent := func() {
+		t.Helper()
+		var sum int64
+		for _, e := range c.byARN {
+			sum += e.size
+		}
+		if sum != c.bytes || c.bytes > c.maxBytes || c.bytes < 0 {
+			t.Fatalf("the cache counts %d bytes, its entries %d, its budget %d", c.bytes, sum, c.maxBytes)
+		}
+	}
+	// A secret of 20 versions of 1 KiB: reading the current one keeps it alone whole.
+	putSecret(t, s, "app/many", "v00", bytes.Repeat([]byte("c"), 1024))
+	arn := cacheARN("app/many")
+	err = s.Update(t.Context(), func(tx coffer.Tx) error {
+		for i := 1; i < 20; i++ {
+			err := tx.InsertVersion(&coffer.Version{SecretARN: arn, VersionID: fmt.Sprintf("v%02d", i),
+				CreatedDate: time.Now().UTC().Truncate(time.Millisecond), WrappedKey: []byte("wk"), Ciphertext: bytes.Repeat([]byte("o"), 1024)})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readCurrent := func() {
+		t.Helper()
+		err := s.View(t.Context(), func(tx coffer.Tx) error {
+			hs, err := tx.VersionHeaders(arn)
+			if err != nil {
+				return err
+			}
+			cur := current(hs)
+			if len(hs) != 20 || cur == nil || len(cur.Ciphertext) != 0 {
+				return fmt.Errorf("%d headers, current %+v", len(hs), cur)
+			}
+			v, err := tx.Version(arn, cur.VersionID)
+			if err == nil && !bytes.Equal(v.Ciphertext, bytes.Repeat([]byte("c"), 1024)) {
+				err = fmt.Errorf("current version's ciphertext %q", v.Ciphertext)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	readCurrent()
+	readCurrent()
+	if e := c.byARN[arn]; e == nil || !e.full || len(e.bodies) != 1 || e.bodies["v00"] == nil {
+		t.Fatalf("after reads of the current version the entry is %+v", e)
+	}
+	consistent()
+	// Versions larger than the whole budget (18 KiB) pass through and leave it within it.
+	big := bytes.Repeat([]byte("b"), 8<<10)
+	for i := range 3 {
+		name := fmt.Sprintf("app/big%d", i)
+		putSecret(t, s, name, "v1", big)
+		for range 2 {
+			_, vs, err := read(t, s, name)
+			if err != nil || len(vs) != 1 || !bytes.Equal(vs[0].Ciphertext, big) {
+				t.Fatalf("%s: %d versions, %v", name, len(vs), err)
+			}
+			consistent()
+		}
+	}
+	for arn := range c.byARN {
+		s.cache.invalidate([]string{arn})
+	}
+	if c.bytes != 0 || len(c.byName) != 0 {
+		t.Fatalf("an empty cache counts %d bytes and %d names", c.bytes, len(c.byName))
 	}
 }

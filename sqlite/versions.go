@@ -28,24 +28,28 @@ func scanVersion(row scanner) (*coffer.Version, error) {
 }
 
 // Versions implements coffer.Tx.
+// The read cache does not keep every version whole (a secret's hundred versions would all be
+// copied at each read of one): reads that need one version's value read its headers and
+// then that version (VersionHeaders, Version).
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
-	if t.cache != nil {
-		if vs, ok := t.cache.versions(secretARN); ok {
-			coffer.NoteCacheHit(t.ctx)
-			return vs, nil
-		}
-	}
-	vs, err := t.versions(secretARN)
-	if err == nil && t.cache != nil {
-		t.cache.putVersions(t.gen, secretARN, vs)
-	}
-	return vs, err
+	return t.versions(secretARN)
 }
 
 // VersionHeaders implements coffer.Tx: one statement, the versions without their key and
 // ciphertext (empty), each with its stages. It runs on the writer's turn of every new
 // version, so it reads no blob and joins the stages rather than asking for them apart.
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
+	if t.cache != nil {
+		if vs, ok := t.cache.headers(secretARN); ok {
+			coffer.NoteCacheHit(t.ctx)
+			return vs, nil
+		}
+		vs, err := t.versionHeaders(secretARN)
+		if err == nil {
+			t.cache.putHeaders(t.gen, secretARN, vs)
+		}
+		return vs, err
+	}
 	if e := t.cached(secretARN); e != nil && e.full {
 		var vs []*coffer.Version // nil when there are none, as the query gives it
 		for _, v := range e.headers {
@@ -189,19 +193,53 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 			return v, nil
 		}
 	}
-	v, err := scanVersion(t.queryRow(`SELECT `+versionColumns+` FROM versions
-		WHERE secret_arn = ? AND version_id = ?`, secretARN, versionID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, coffer.NotFound
+	v, err := t.version(secretARN, versionID)
+	if err != nil {
+		return nil, err
 	}
+	if t.cache != nil {
+		t.cache.putVersion(t.gen, v)
+	}
+	return v, nil
+}
+
+// version reads one version and its stages in one statement: a row per stage (one row
+// without a stage for a deprecated version), the version's columns read from the first.
+func (t *tx) version(secretARN, versionID string) (*coffer.Version, error) {
+	rows, err := t.query(`SELECT v.secret_arn, v.version_id, v.created_date, v.last_accessed_date,
+		v.kms_key_id, v.is_binary, v.wrapped_key, v.ciphertext, v.destroyed_date, s.stage
+		FROM versions v LEFT JOIN stages s ON s.secret_arn = v.secret_arn AND s.version_id = v.version_id
+		WHERE v.secret_arn = ? AND v.version_id = ? ORDER BY s.stage`, secretARN, versionID)
 	if err != nil {
 		return nil, dbError("version", err)
 	}
-	err = t.stages(func(_, stage string) { v.Stages = append(v.Stages, stage) },
-		`SELECT version_id, stage FROM stages WHERE secret_arn = ? AND version_id = ? ORDER BY stage`,
-		secretARN, versionID)
-	if err != nil {
-		return nil, err
+	defer rows.Close()
+	var v *coffer.Version
+	for rows.Next() {
+		var stage sql.NullString
+		if v == nil {
+			var created, accessed, destroyed int64
+			v = &coffer.Version{}
+			err = rows.Scan(&v.SecretARN, &v.VersionID, &created, &accessed, &v.KMSKeyID, &v.Binary,
+				&v.WrappedKey, &v.Ciphertext, &destroyed, &stage)
+			v.CreatedDate, v.LastAccessedDate = fromMillis(created), fromMillis(accessed)
+			v.DestroyedDate = fromMillis(destroyed)
+		} else {
+			var skip sql.RawBytes
+			err = rows.Scan(&skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &stage)
+		}
+		if err != nil {
+			return nil, dbError("version", err)
+		}
+		if stage.Valid {
+			v.Stages = append(v.Stages, stage.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("version", err)
+	}
+	if v == nil {
+		return nil, coffer.NotFound
 	}
 	return v, nil
 }
