@@ -12,21 +12,6 @@ import (
 const versionColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
 	is_binary, wrapped_key, ciphertext, destroyed_date`
 
-func scanVersion(row pgx.Row) (*coffer.Version, error) {
-	var (
-		v                            coffer.Version
-		created, accessed, destroyed pgtype.Timestamptz
-	)
-	err := row.Scan(&v.SecretARN, &v.VersionID, &created, &accessed, &v.KMSKeyID, &v.Binary,
-		&v.WrappedKey, &v.Ciphertext, &destroyed)
-	if err != nil {
-		return nil, err
-	}
-	v.CreatedDate, v.LastAccessedDate = fromTimestamp(created), fromTimestamp(accessed)
-	v.DestroyedDate = fromTimestamp(destroyed)
-	return &v, nil
-}
-
 // Versions implements coffer.Tx.
 func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 	return t.versions(secretARN, versionColumns)
@@ -41,24 +26,46 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 	return t.versions(secretARN, headerColumns)
 }
 
+// versionStages is the column that follows versionColumns or headerColumns: the version's
+// stages, sorted, so that a version and its stages come in one round trip.
+const versionStages = `, COALESCE((SELECT array_agg(s.stage ORDER BY s.stage) FROM stages s
+	WHERE s.secret_arn = versions.secret_arn AND s.version_id = versions.version_id), '{}')`
+
+// scanVersionStages scans versionColumns (or headerColumns) and versionStages.
+func scanVersionStages(row pgx.Row) (*coffer.Version, error) {
+	var (
+		v                            coffer.Version
+		created, accessed, destroyed pgtype.Timestamptz
+	)
+	err := row.Scan(&v.SecretARN, &v.VersionID, &created, &accessed, &v.KMSKeyID, &v.Binary,
+		&v.WrappedKey, &v.Ciphertext, &destroyed, &v.Stages)
+	if err != nil {
+		return nil, err
+	}
+	if len(v.Stages) == 0 {
+		v.Stages = nil
+	}
+	v.CreatedDate, v.LastAccessedDate = fromTimestamp(created), fromTimestamp(accessed)
+	v.DestroyedDate = fromTimestamp(destroyed)
+	return &v, nil
+}
+
 // versions reads a secret's versions, selecting columns (versionColumns or headerColumns),
 // and their stages.
 func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT `+columns+` FROM versions
+	rows, err := t.tx.Query(t.ctx, `SELECT `+columns+versionStages+` FROM versions
 		WHERE secret_arn = $1 ORDER BY created_date, version_id`, secretARN)
 	if err != nil {
 		return nil, t.dbError("versions", err)
 	}
 	var vs []*coffer.Version
-	byID := make(map[string]*coffer.Version)
 	for rows.Next() {
-		v, err := scanVersion(rows)
+		v, err := scanVersionStages(rows)
 		if err != nil {
 			rows.Close()
 			return nil, t.dbError("versions", err)
 		}
 		vs = append(vs, v)
-		byID[v.VersionID] = v
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -72,51 +79,19 @@ func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
 		if !ok {
 			return nil, coffer.NotFound
 		}
-		return vs, nil
 	}
-	err = t.stages(func(versionID, stage string) {
-		if v := byID[versionID]; v != nil {
-			v.Stages = append(v.Stages, stage)
-		}
-	}, `SELECT version_id, stage FROM stages WHERE secret_arn = $1 ORDER BY stage`, secretARN)
-	return vs, err
-}
-
-// stages calls add for every (version id, stage) row of query.
-func (t *tx) stages(add func(versionID, stage string), query string, args ...any) error {
-	rows, err := t.tx.Query(t.ctx, query, args...)
-	if err != nil {
-		return t.dbError("stages", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, stage string
-		if err := rows.Scan(&id, &stage); err != nil {
-			return t.dbError("stages", err)
-		}
-		add(id, stage)
-	}
-	if err := rows.Err(); err != nil {
-		return t.dbError("stages", err)
-	}
-	return nil
+	return vs, nil
 }
 
 // Version implements coffer.Tx.
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
-	v, err := scanVersion(t.tx.QueryRow(t.ctx, `SELECT `+versionColumns+` FROM versions
+	v, err := scanVersionStages(t.tx.QueryRow(t.ctx, `SELECT `+versionColumns+versionStages+` FROM versions
 		WHERE secret_arn = $1 AND version_id = $2`, secretARN, versionID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
 	if err != nil {
 		return nil, t.dbError("version", err)
-	}
-	err = t.stages(func(_, stage string) { v.Stages = append(v.Stages, stage) },
-		`SELECT version_id, stage FROM stages WHERE secret_arn = $1 AND version_id = $2 ORDER BY stage`,
-		secretARN, versionID)
-	if err != nil {
-		return nil, err
 	}
 	return v, nil
 }
