@@ -108,9 +108,7 @@ func (rec *auditRec) setRequest(service, op string, body []byte, query bool) {
 			}
 		}
 	} else if len(body) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		dec.Decode(&params)
+		params = audit.DecodeParams(body)
 	}
 	if params == nil {
 		return
@@ -128,12 +126,9 @@ func (rec *auditRec) setOutput(out any) {
 	if err != nil {
 		return
 	}
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	err = dec.Decode(&m)
+	m := audit.DecodeParams(raw)
 	clear(raw)
-	if err != nil || m == nil {
+	if m == nil {
 		return
 	}
 	rec.response, _ = lowerKeys(audit.Redact(rec.service, rec.op, m, false), 0).(map[string]any)
