@@ -215,3 +215,21 @@ func TestConflictErrorClassified(t *testing.T) {
 		t.Error("isConflict(NotFound) = true")
 	}
 }
+
+// TestReadMeta: ReadMeta reads what an Update committed, outside any transaction, and a
+// missing key is NotFound.
+func TestReadMeta(t *testing.T) {
+	s, _ := openFresh(t)
+	if _, err := s.ReadMeta(t.Context(), "test/gen"); !coffer.IsNotFound(err) {
+		t.Fatalf("ReadMeta of a missing key: %v, want NotFound", err)
+	}
+	for _, v := range []string{"1", "2"} {
+		if err := s.Update(t.Context(), func(tx coffer.Tx) error { return tx.PutMeta("test/gen", []byte(v)) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReadMeta(t.Context(), "test/gen")
+		if err != nil || string(got) != v {
+			t.Fatalf("ReadMeta after PutMeta(%q): %q, %v", v, got, err)
+		}
+	}
+}

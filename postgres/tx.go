@@ -427,6 +427,21 @@ func (t *tx) Meta(key string) ([]byte, error) {
 	return v, nil
 }
 
+// ReadMeta reads one meta value with a statement of its own, outside any transaction: one
+// round trip where View's would be three (begin, select, rollback). The server reads the
+// access-control generation this way before every call (server.MetaReader).
+func (s *Store) ReadMeta(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, coffer.NotFound
+	}
+	if err != nil {
+		return nil, coffer.Internal(fmt.Errorf("postgres: meta: %w", err))
+	}
+	return v, nil
+}
+
 // PutMeta implements coffer.Tx.
 func (t *tx) PutMeta(key string, value []byte) error {
 	_, err := t.exec("put meta", `INSERT INTO meta (key, value) VALUES ($1, $2)
