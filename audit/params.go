@@ -48,7 +48,7 @@ func decodeFlat(b []byte) (m map[string]any, ok bool) {
 			return nil, false
 		}
 		i = skipSpace(b, i+1)
-		if alwaysRemovedASCII(key) {
+		if isAlwaysRemoved(string(key)) {
 			// A string, escapes and all, skipped: never decoded, never copied.
 			if i, ok = skipString(b, i); !ok {
 				return nil, false
@@ -235,19 +235,4 @@ func skipNumber(b []byte, i int) (j int, ok bool) {
 		j = k
 	}
 	return j, true
-}
-
-// alwaysRemovedASCII is alwaysRemoved for a name in printable ASCII, without allocating.
-func alwaysRemovedASCII(name []byte) bool {
-	var buf [24]byte
-	if len(name) > len(buf) {
-		return false // longer than any of them
-	}
-	for i, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[i] = c
-	}
-	return alwaysRemoved[string(buf[:len(name)])]
 }

@@ -92,6 +92,10 @@ func checkDecodeParams(t *testing.T, body []byte) {
 			}
 		}
 	}
+	// Copied without reflection, what encoding/json made is copied as reflection copies it.
+	if c, ok := copyPlain(want, 0); !ok || !reflect.DeepEqual(c, copyValue(reflect.ValueOf(want), 0)) {
+		t.Fatalf("%q: copyPlain %v (%v), copyValue %v", body, c, ok, copyValue(reflect.ValueOf(want), 0))
+	}
 	// What Redact makes of each is the same.
 	for _, op := range []string{"PutSecretValue", "GetSecretValue"} {
 		r1, r2 := Redact("secretsmanager", op, got, true), Redact("secretsmanager", op, want, true)

@@ -83,7 +83,11 @@ func Redact(service, operation string, params map[string]any, input bool) map[st
 	if params == nil {
 		return nil
 	}
-	out, _ := copyValue(reflect.ValueOf(params), 0).(map[string]any)
+	plain, ok := copyPlain(params, 0)
+	if !ok {
+		plain = copyValue(reflect.ValueOf(params), 0)
+	}
+	out, _ := plain.(map[string]any)
 	if out == nil {
 		return nil
 	}
@@ -100,6 +104,67 @@ func Redact(service, operation string, params map[string]any, input bool) map[st
 		removePath(out, p)
 	}
 	return out
+}
+
+// copyPlain is copyValue for what JSON decoding makes (map[string]any, []any, strings,
+// json.Number, float64, bools and nil), without reflection; ok is false when x holds
+// anything else, for copyValue to copy.
+func copyPlain(x any, depth int) (c any, ok bool) {
+	if depth > maxDepth {
+		return nil, true
+	}
+	switch x := x.(type) {
+	case nil:
+		return nil, true
+	case string, json.Number, float64, bool:
+		return x, true
+	case map[string]any:
+		if x == nil {
+			return nil, true
+		}
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			if isAlwaysRemoved(k) {
+				continue
+			}
+			if m[k], ok = copyPlain(v, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return m, true
+	case []any:
+		if x == nil {
+			return nil, true
+		}
+		s := make([]any, len(x))
+		for i, v := range x {
+			if s[i], ok = copyPlain(v, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return s, true
+	}
+	return nil, false
+}
+
+// isAlwaysRemoved says whether alwaysRemoved holds name, folded; names in ASCII are folded
+// without allocating.
+func isAlwaysRemoved(name string) bool {
+	var buf [24]byte
+	if len(name) > len(buf) {
+		return alwaysRemoved[foldName(name)]
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= utf8.RuneSelf {
+			return alwaysRemoved[foldName(name)]
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return alwaysRemoved[string(buf[:len(name)])]
 }
 
 // copyValue deep-copies maps with string keys and slices into map[string]any
@@ -127,7 +192,7 @@ func copyValue(v reflect.Value, depth int) any {
 		iter := v.MapRange()
 		for iter.Next() {
 			k := iter.Key().String()
-			if alwaysRemoved[foldName(k)] {
+			if isAlwaysRemoved(k) {
 				continue
 			}
 			m[k] = copyValue(iter.Value(), depth+1)
