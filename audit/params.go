@@ -17,6 +17,11 @@ func DecodeParams(body []byte) map[string]any {
 	if m, ok := decodeFlat(body); ok {
 		return m
 	}
+	return decodeJSON(body)
+}
+
+// decodeJSON is what DecodeParams stands for: encoding/json with UseNumber.
+func decodeJSON(body []byte) map[string]any {
 	var params map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

@@ -1,22 +1,9 @@
 package audit
 
 import (
-	"bytes"
-	"encoding/json"
 	"reflect"
 	"testing"
 )
-
-// referenceParams is what DecodeParams stands for: encoding/json with UseNumber.
-func referenceParams(body []byte) map[string]any {
-	var params map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(&params) != nil {
-		return nil
-	}
-	return params
-}
 
 var paramsSeeds = []string{
 	`{"SecretId":"app/db"}`,
@@ -78,7 +65,7 @@ func FuzzDecodeParams(f *testing.F) {
 func checkDecodeParams(t *testing.T, body []byte) {
 	t.Helper()
 	got := DecodeParams(body)
-	want := referenceParams(body)
+	want := decodeJSON(body)
 	if (got == nil) != (want == nil) {
 		t.Fatalf("%q: DecodeParams %v, encoding/json %v", body, got, want)
 	}

@@ -26,20 +26,27 @@ func (c *countingStore) Update(ctx context.Context, fn func(coffer.Tx) error) er
 	return c.Store.Update(ctx, fn)
 }
 
+// countedService is a Service on a real SQLite store whose write transactions are counted,
+// with *now as its clock.
+func countedService(t *testing.T, now *time.Time) (*core.Service, *countingStore, coffer.Store) {
+	t.Helper()
+	base, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	store := &countingStore{Store: base}
+	root, _ := keyring.NewRootKey()
+	keys, _ := keyring.New(root)
+	return core.New(store, keys, core.Options{Now: func() time.Time { return *now }}), store, base
+}
+
 // TestReadsWriteNothing: GetSecretValue never writes; the access date is written once, in
 // one transaction, before DescribeSecret shows it, or by the background recorder.
 func TestReadsWriteNothing(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	store := &countingStore{Store: base}
-	root, _ := keyring.NewRootKey()
-	keys, _ := keyring.New(root)
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
+	svc, store, base := countedService(t, &now)
 	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
 	name, val, token := "app", core.Text("v"), "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 	if _, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token}); err != nil {
@@ -165,16 +172,8 @@ func TestDescribeSeesReadBeingRecorded(t *testing.T) {
 // of at most 256 marks each, and every one of them is recorded.
 func TestAccessDatesInShortTransactions(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	store := &countingStore{Store: base}
-	root, _ := keyring.NewRootKey()
-	keys, _ := keyring.New(root)
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
+	svc, store, _ := countedService(t, &now)
 	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
 	const n = 300 // two transactions: 256 marks and 44
 	val := core.Text("v")
