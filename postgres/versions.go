@@ -27,8 +27,9 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 }
 
 // versionStages is the column that follows versionColumns or headerColumns: the version's
-// stages, sorted, so that a version and its stages come in one round trip.
-const versionStages = `, COALESCE((SELECT array_agg(s.stage ORDER BY s.stage) FROM stages s
+// stages, sorted byte by byte whatever the database's collation, so that a version and its
+// stages come in one round trip.
+const versionStages = `, COALESCE((SELECT array_agg(s.stage ORDER BY s.stage COLLATE "C") FROM stages s
 	WHERE s.secret_arn = versions.secret_arn AND s.version_id = versions.version_id), '{}')`
 
 // scanVersionStages scans versionColumns (or headerColumns) and versionStages.
