@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/storetest"
@@ -169,14 +172,21 @@ func TestMissingSchema(t *testing.T) {
 }
 
 func TestUpdateRetriesConflicts(t *testing.T) {
-	s, _ := openFresh(t)
+	s1, dsn := openFresh(t)
+	// The Updates of one Store run one at a time; two servers sharing the database (two
+	// Stores) run theirs side by side.
+	s2, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
 	// Two transactions read the same row and both write it: one of them must fail to
 	// serialize, and Update must run its fn again rather than return the failure.
 	var runs atomic.Int32
 	read := make(chan struct{})
 	release := make(chan struct{})
 	errs := make(chan error, 2)
-	for range 2 {
+	for _, s := range []*Store{s1, s2} {
 		go func() {
 			first := true
 			errs <- s.Update(context.Background(), func(tx coffer.Tx) error {
@@ -203,6 +213,38 @@ func TestUpdateRetriesConflicts(t *testing.T) {
 	}
 	if got := runs.Load(); got < 3 {
 		t.Errorf("fn ran %d times, want at least 3 (one retry)", got)
+	}
+}
+
+// TestUpdatesOneAtATime: the Updates of one Store never overlap, whatever their number, and
+// each of them commits.
+func TestUpdatesOneAtATime(t *testing.T) {
+	s, _ := openFresh(t)
+	var running, most atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			err := s.Update(t.Context(), func(tx coffer.Tx) error {
+				n := running.Add(1)
+				defer running.Add(-1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(2 * time.Millisecond)
+				return tx.PutMeta(fmt.Sprintf("one/%d", i), []byte("v"))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d Updates of one Store ran at once, want 1", m)
+	}
+	for i := range 16 {
+		if _, err := s.ReadMeta(t.Context(), fmt.Sprintf("one/%d", i)); err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
 	}
 }
 
