@@ -414,10 +414,12 @@ func (t *tx) InsertAccessKey(k *coffer.AccessKey) error {
 	return nil
 }
 
+const metaQuery = `SELECT value FROM meta WHERE key = $1`
+
 // Meta implements coffer.Tx.
 func (t *tx) Meta(key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	err := t.tx.QueryRow(t.ctx, metaQuery, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
@@ -432,7 +434,7 @@ func (t *tx) Meta(key string) ([]byte, error) {
 // access-control generation this way before every call (server.MetaReader).
 func (s *Store) ReadMeta(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	err := s.pool.QueryRow(ctx, metaQuery, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.NotFound
 	}

@@ -470,14 +470,14 @@ func (h *Handler) markUsed(ctx context.Context, key *coffer.AccessKey, ident *si
 	}
 }
 
-// syncGeneration empties the access-control caches when another server sharing the store
-// has changed access control since the last request.
 // MetaReader is a store that reads one meta value cheaper than a View does (PostgreSQL: one
 // statement, no transaction); syncGeneration uses it when the store has it.
 type MetaReader interface {
 	ReadMeta(ctx context.Context, key string) ([]byte, error)
 }
 
+// syncGeneration empties the access-control caches when another server sharing the store
+// has changed access control since the last request.
 func (h *Handler) syncGeneration(ctx context.Context) error {
 	if !h.cfg.SharedStore || h.cfg.Creds == nil {
 		return nil
