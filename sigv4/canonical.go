@@ -1,77 +1,89 @@
 package sigv4
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"hash"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// canonicalHash returns the hex SHA-256 of the canonical request of r, as AWS defines it:
+// appendCanonicalRequest appends the canonical request of r to b, as AWS defines it:
 //
 //	method \n URI \n query \n headers (each "name:value\n") \n signed headers \n payload hash
 //
 // It fails (with the signature-mismatch error) only for a query string that cannot be decoded.
-func canonicalHash(r *http.Request, p *authParams, payloadHash string) (string, error) {
+func appendCanonicalRequest(b []byte, r *http.Request, p *authParams, payloadHash []byte) ([]byte, error) {
 	query, err := canonicalQuery(r.URL.RawQuery, p.presigned)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	h := sha256.New()
-	write(h, r.Method, "\n")
-	write(h, escapePath(requestPath(r.URL)), "\n")
-	write(h, query, "\n")
-	for _, name := range p.signedHeaders {
-		values, ok := headerValues(r, name)
-		if !ok {
-			continue
-		}
-		write(h, name, ":")
-		for i, v := range values {
-			if i > 0 {
-				write(h, ",")
-			}
-			write(h, strings.TrimSpace(stripExcessSpaces(v)))
-		}
-		write(h, "\n")
+	b = append(b, r.Method...)
+	b = append(b, '\n')
+	b = append(b, escapePath(requestPath(r.URL))...)
+	b = append(b, '\n')
+	b = append(b, query...)
+	b = append(b, '\n')
+	for name := range strings.SplitSeq(p.signedHeaders, ";") {
+		b = appendHeader(b, r, name)
 	}
-	write(h, "\n")
-	for i, name := range p.signedHeaders {
-		if i > 0 {
-			write(h, ";")
-		}
-		write(h, name)
-	}
-	write(h, "\n", payloadHash)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	b = append(b, '\n')
+	b = append(b, p.signedHeaders...)
+	b = append(b, '\n')
+	return append(b, payloadHash...), nil
 }
 
-func write(h hash.Hash, ss ...string) {
-	for _, s := range ss {
-		h.Write([]byte(s))
-	}
-}
-
-// headerValues returns the values of a signed header in the order the request carried them.
-// The host (or its HTTP/2 name :authority) comes from r.Host, where net/http puts it; a
+// appendHeader appends the canonical line of one signed header, "name:value,value\n", its
+// values in the order the request carried them, or nothing when the request lacks it. The
+// host (or its HTTP/2 name :authority) comes from r.Host, where net/http puts it; a
 // Content-Length that net/http consumed is rebuilt from r.ContentLength.
-func headerValues(r *http.Request, name string) ([]string, bool) {
+func appendHeader(b []byte, r *http.Request, name string) []byte {
+	var values []string
+	var one [1]string
 	switch name {
 	case "host", ":authority":
-		return []string{r.Host}, true
+		one[0] = r.Host
+		values = one[:]
+	default:
+		key, ok := canonicalKeys[name]
+		if !ok {
+			key = textproto.CanonicalMIMEHeaderKey(name)
+		}
+		values = r.Header[key]
 	}
-	if v := r.Header.Values(name); len(v) > 0 {
-		return v, true
+	if len(values) == 0 {
+		if name != "content-length" || r.ContentLength < 0 {
+			return b
+		}
+		b = append(b, name...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		return append(b, '\n')
 	}
-	if name == "content-length" && r.ContentLength >= 0 {
-		return []string{strconv.FormatInt(r.ContentLength, 10)}, true
+	b = append(b, name...)
+	b = append(b, ':')
+	for i, v := range values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, strings.TrimSpace(stripExcessSpaces(v))...)
 	}
-	return nil, false
+	return append(b, '\n')
 }
+
+// canonicalKeys maps the header names SDKs sign to the keys net/http files them under, which
+// spares canonicalizing (an allocation) for each of them on every request.
+var canonicalKeys = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Md5", "X-Amz-Date",
+		"X-Amz-Target", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-User-Agent",
+		"Amz-Sdk-Invocation-Id", "Amz-Sdk-Request", "User-Agent", "Accept", "Accept-Encoding",
+		"X-Amz-Api-Version", "Date"} {
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
 
 // requestPath returns the path as it was sent, still escaped; "/" when empty.
 func requestPath(u *url.URL) string {

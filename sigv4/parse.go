@@ -30,7 +30,7 @@ const (
 type authParams struct {
 	presigned     bool
 	credential    string
-	signedHeaders []string // sorted, lower case as sent
+	signedHeaders string // the names, lower case as sent, sorted and joined by ";"
 	signature     string
 	date          string        // X-Amz-Date, or else Date
 	expires       time.Duration // presigned only
@@ -44,14 +44,14 @@ type authParams struct {
 // Date headers, either may be empty; AWS reports a missing date together with the missing
 // parameters.
 func parseAuthorization(header, amzDate, date string) (*authParams, error) {
-	words := strings.Fields(header)
 	var algo string
-	if len(words) > 0 {
-		algo, words = words[0], words[1:]
-	}
 	p := &authParams{}
-	var haveCredential, haveSignature, haveSigned bool
-	for _, w := range words {
+	var haveCredential, haveSignature, haveSigned, started bool
+	for w := range strings.FieldsSeq(header) {
+		if !started {
+			algo, started = w, true
+			continue
+		}
 		w = strings.TrimSuffix(w, ",")
 		if w == "" {
 			continue
@@ -175,10 +175,33 @@ func isDigits(s string) bool {
 	return true
 }
 
-func splitSignedHeaders(s string) []string {
+// splitSignedHeaders returns the signed header names of s (";"-separated) sorted: s itself
+// when it is sorted already, as every SDK sends it.
+func splitSignedHeaders(s string) string {
+	prev, sorted := "", true
+	for name := range strings.SplitSeq(s, ";") {
+		if name < prev {
+			sorted = false
+			break
+		}
+		prev = name
+	}
+	if sorted {
+		return s
+	}
 	h := strings.Split(s, ";")
 	slices.Sort(h)
-	return h
+	return strings.Join(h, ";")
+}
+
+// signs reports whether the signed header list of p names header.
+func (p *authParams) signs(header string) bool {
+	for name := range strings.SplitSeq(p.signedHeaders, ";") {
+		if name == header {
+			return true
+		}
+	}
+	return false
 }
 
 // parseTime parses an ISO 8601 basic-format UTC time, 20261122T074500Z, and nothing else.
@@ -195,6 +218,9 @@ func parseTime(s string) (time.Time, error) {
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
+// appendTime appends formatTime(t) to b.
+func appendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, timeFormat) }
+
 // scope is the parsed credential: keyid/date/region/service/terminator.
 type scope struct {
 	accessKeyID, date, region, service, terminator string
@@ -202,11 +228,15 @@ type scope struct {
 
 // parseCredential splits a credential into its five parts.
 func parseCredential(c string) (scope, error) {
-	parts := strings.Split(c, "/")
-	if len(parts) != 5 {
+	if strings.Count(c, "/") != 4 {
 		return scope{}, errIncomplete(msgFiveParts + redact(c) + "'")
 	}
-	return scope{parts[0], parts[1], parts[2], parts[3], parts[4]}, nil
+	var sc scope
+	sc.accessKeyID, c, _ = strings.Cut(c, "/")
+	sc.date, c, _ = strings.Cut(c, "/")
+	sc.region, c, _ = strings.Cut(c, "/")
+	sc.service, sc.terminator, _ = strings.Cut(c, "/")
+	return sc, nil
 }
 
 // check returns AWS's complaint about a scope whose terminator is wrong or whose date is not
@@ -216,8 +246,9 @@ func (s scope) check(t time.Time) error {
 	if s.terminator != terminator {
 		msg += msgScopeTerminator + redact(s.terminator) + "'. "
 	}
-	if day := t.UTC().Format("20060102"); s.date != day {
-		msg += msgScopeDate + s.date + "' != '" + day + "', from '" + formatTime(t) + "'. "
+	var b [8]byte
+	if day := t.UTC().AppendFormat(b[:0], "20060102"); s.date != string(day) {
+		msg += msgScopeDate + s.date + "' != '" + string(day) + "', from '" + formatTime(t) + "'. "
 	}
 	if msg == "" {
 		return nil

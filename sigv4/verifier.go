@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 
@@ -88,7 +87,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*I
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(p.signedHeaders, "host") && !slices.Contains(p.signedHeaders, ":authority") {
+	if !p.signs("host") && !p.signs(":authority") {
 		return nil, errInvalid(msgHostNotSigned)
 	}
 	t, err := parseTime(p.date)
@@ -115,20 +114,30 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*I
 	if err != nil {
 		return nil, err
 	}
-	payload, err := payloadHash(r, p, body)
+	var hashBuf [2 * sha256.Size]byte
+	payload, err := payloadHash(hashBuf[:0], r, p, body)
 	if err != nil {
 		return nil, err
 	}
-	canonical, err := canonicalHash(r, p, payload)
+	// The canonical request, then the string to sign after a block of room for the HMAC's
+	// inner pad (see mac): on the stack unless a request's headers are unusually long.
+	var buf [1024]byte
+	canonical, err := appendCanonicalRequest(buf[:0], r, p, payload)
 	if err != nil {
 		return nil, err
 	}
-	stringToSign := algorithm + "\n" + formatTime(t) + "\n" +
-		sc.date + "/" + sc.region + "/" + sc.service + "/" + sc.terminator + "\n" + canonical
-	mac := hmac.New(sha256.New, key[:])
-	mac.Write([]byte(stringToSign))
+	sum := sha256.Sum256(canonical)
+	sts := append(buf[:0], make([]byte, sha256.BlockSize)...)
+	sts = append(sts, algorithm+"\n"...)
+	sts = appendTime(sts, t)
+	sts = append(sts, '\n')
+	for _, part := range [...]string{sc.date, "/", sc.region, "/", sc.service, "/", sc.terminator, "\n"} {
+		sts = append(sts, part...)
+	}
+	sts = hex.AppendEncode(sts, sum[:])
+	got := mac(&key, sts)
 	var want [2 * sha256.Size]byte
-	hex.Encode(want[:], mac.Sum(nil))
+	hex.Encode(want[:], got[:])
 	if !hmac.Equal(want[:], []byte(p.signature)) {
 		return nil, errMismatch()
 	}
@@ -191,22 +200,40 @@ func checkTime(p *authParams, t, now time.Time) error {
 // payloadHash returns the body hash the signature must cover. A given X-Amz-Content-Sha256
 // must be the hash of the body the server read; UNSIGNED-PAYLOAD is accepted only in a
 // presigned request.
-func payloadHash(r *http.Request, p *authParams, body []byte) (string, error) {
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
+func payloadHash(dst []byte, r *http.Request, p *authParams, body []byte) ([]byte, error) {
 	claimed := r.Header.Get("X-Amz-Content-Sha256")
 	if p.presigned {
 		if p.contentSHA256 != "" {
 			claimed = p.contentSHA256
 		}
 		if claimed == unsignedBody {
-			return unsignedBody, nil
+			return append(dst, unsignedBody...), nil
 		}
 	}
-	if claimed != "" && claimed != hash {
-		return "", errMismatch()
+	sum := sha256.Sum256(body)
+	hash := hex.AppendEncode(dst, sum[:])
+	if claimed != "" && claimed != string(hash) {
+		return nil, errMismatch()
 	}
 	return hash, nil
+}
+
+// mac returns HMAC-SHA256(key, msg) for msg = buf[sha256.BlockSize:]: the first block of buf
+// is overwritten with the inner pad, so that the MAC is two sha256.Sum256 calls and allocates
+// nothing (crypto/hmac allocates its two digests on every use).
+func mac(key *[sha256.Size]byte, buf []byte) [sha256.Size]byte {
+	inner := buf[:sha256.BlockSize]
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i := range sha256.BlockSize {
+		inner[i], outer[i] = 0x36, 0x5c
+	}
+	for i, k := range key {
+		inner[i] ^= k
+		outer[i] ^= k
+	}
+	sum := sha256.Sum256(buf)
+	copy(outer[sha256.BlockSize:], sum[:])
+	return sha256.Sum256(outer[:])
 }
 
 // signingKey returns kSigning for the scope, from the cache or derived from the secret; a
