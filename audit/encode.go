@@ -106,11 +106,8 @@ func appendMap(b []byte, m map[string]any) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	var room [8]string // most maps here are small: their keys sorted on the stack
+	keys := sortedKeys(room[:0], m)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -121,6 +118,34 @@ func appendMap(b []byte, m map[string]any) []byte {
 		b = appendValue(b, m[k])
 	}
 	return append(b, '}')
+}
+
+// appendStringMap is appendMap for a map of strings (a KMS encryption context).
+func appendStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var room [8]string
+	keys := sortedKeys(room[:0], m)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, k)
+		b = append(b, ':')
+		b = jsonw.AppendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// sortedKeys appends the keys of m to dst, sorted as encoding/json orders a map's keys.
+func sortedKeys[V any](dst []string, m map[string]V) []string {
+	for k := range m {
+		dst = append(dst, k)
+	}
+	slices.Sort(dst)
+	return dst
 }
 
 // appendValue appends the values a decoded request or answer holds by hand, and any other
@@ -135,6 +160,8 @@ func appendValue(b []byte, v any) []byte {
 		return strconv.AppendBool(b, t)
 	case map[string]any:
 		return appendMap(b, t)
+	case map[string]string:
+		return appendStringMap(b, t)
 	case []any:
 		if t == nil {
 			return append(b, "null"...)

@@ -23,7 +23,7 @@ func TestEventAppendJSON(t *testing.T) {
 		params := map[string]any{}
 		for range rng.IntN(5) {
 			k := string(rune('a' + rng.IntN(26)))
-			switch rng.IntN(5) {
+			switch rng.IntN(7) {
 			case 0:
 				params[k] = string([]byte{byte(rng.IntN(256)), byte(rng.IntN(256))})
 			case 1:
@@ -32,6 +32,14 @@ func TestEventAppendJSON(t *testing.T) {
 				params[k] = []any{"x", nil, true}
 			case 3:
 				params[k] = map[string]any{"z": "\u2028", "a": []any{}}
+			case 4: // an encryption context: sorted keys, past the 8 sorted on the stack too
+				m := map[string]string{}
+				for range rng.IntN(12) {
+					m[string([]byte{byte(rng.IntN(256)), '<'})] = string([]byte{byte(rng.IntN(256)), '&'})
+				}
+				params[k] = m
+			case 5:
+				params[k] = map[string]string(nil)
 			default:
 				params[k] = nil
 			}

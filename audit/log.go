@@ -148,6 +148,26 @@ type Log struct {
 // maxYields bounds how often the writer lets appenders run before it writes a group.
 const maxYields = 4
 
+// bodies recycles the buffers events are encoded into until the writer has copied them into
+// their records' lines: two a read, of a few KiB, that the garbage collector no longer sees.
+var bodies sync.Pool
+
+func getBody() []byte {
+	if b, ok := bodies.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 2048)
+}
+
+// putBody returns b for reuse, unless it grew past what a common record needs. Its bytes
+// are a record's, never a secret value's (Redact removed those), and are overwritten
+// before they are read again.
+func putBody(b []byte) {
+	if cap(b) <= 16<<10 {
+		bodies.Put(&b)
+	}
+}
+
 type appendReq struct {
 	bodies  [][]byte
 	durable bool // answer only once fsynced, not once written
@@ -304,7 +324,7 @@ func (l *Log) append(ctx context.Context, durable bool, evs []*Event) error {
 	}
 	req := &appendReq{bodies: make([][]byte, len(evs)), durable: durable, done: make(chan error, 1)}
 	for i, ev := range evs {
-		req.bodies[i] = ev.AppendJSON(make([]byte, 0, 2048))
+		req.bodies[i] = ev.AppendJSON(getBody())
 	}
 	l.mu.RLock()
 	if l.closed {
@@ -406,8 +426,10 @@ func (l *Log) run() {
 func (l *Log) commit(batch []*appendReq, final bool) error {
 	var fresh []*Record
 	for _, req := range batch {
-		for _, b := range req.bodies {
-			fresh = append(fresh, l.chain(KindEvent, b))
+		for i, b := range req.bodies {
+			fresh = append(fresh, l.chain(KindEvent, b)) // copies b into its line
+			putBody(b)
+			req.bodies[i] = nil
 		}
 	}
 	l.sinceDigest += len(fresh)
