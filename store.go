@@ -66,7 +66,9 @@ type Tx interface {
 	// reading every ciphertext of a secret with many versions. (Version.Empty is
 	// meaningless on what it returns.)
 	VersionHeaders(secretARN string) ([]*Version, error)
-	// Version returns one version, with its Stages.
+	// Version returns one version, with its Stages. Its WrappedKey and Ciphertext are read
+	// only: an adapter may hand the same bytes to every reader (a cache), so a caller that
+	// needs to change them replaces the slices, as UpdateVersion's callers do.
 	Version(secretARN, versionID string) (*Version, error)
 	// InsertVersion stores a new version; Stages is ignored (use SetStage).
 	InsertVersion(v *Version) error

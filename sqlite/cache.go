@@ -136,7 +136,7 @@ func (c *readCache) version(arn, id string) (v *coffer.Version, ok bool) {
 	}
 	if v := e.bodies[id]; v != nil {
 		c.stats.hits++
-		return copyVersion(v), true
+		return shareVersion(v), true
 	}
 	if e.full && !slices.ContainsFunc(e.headers, func(h *coffer.Version) bool { return h.VersionID == id }) {
 		c.stats.hits++
@@ -285,6 +285,15 @@ func copySecret(s *coffer.Secret) *coffer.Secret {
 	if s.Tags != nil {
 		c.Tags = slices.Clone(s.Tags)
 	}
+	return &c
+}
+
+// shareVersion copies what a reader of a cached version may change, but not its sealed
+// bytes, which readers never write into (coffer.Tx.Version): a hit does not copy a value's
+// ciphertext.
+func shareVersion(v *coffer.Version) *coffer.Version {
+	c := *v
+	c.Stages = slices.Clone(v.Stages)
 	return &c
 }
 

@@ -208,7 +208,9 @@ func TestReadCacheRefusesOldSnapshots(t *testing.T) {
 	}
 }
 
-// TestReadCacheCopies: what a caller does to what it was given does not reach the cache.
+// TestReadCacheCopies: what a caller may change in what it was given does not reach the
+// cache. A version's sealed bytes are read only (coffer.Tx.Version): a hit shares them,
+// so that it does not copy a value's ciphertext.
 func TestReadCacheCopies(t *testing.T) {
 	s, _ := openTemp(t)
 	defer s.Close()
@@ -219,8 +221,8 @@ func TestReadCacheCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	sec.Description = "scribbled"
-	clear(vs[0].Ciphertext)
 	vs[0].Stages[0] = "scribbled"
+	vs[0].Ciphertext = []byte("replaced")
 	sec2, vs2, err := read(t, s, "app/db")
 	if err != nil {
 		t.Fatal(err)
