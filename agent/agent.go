@@ -177,7 +177,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	refresh := cfg.TTL
 	if refresh == 0 {
-		refresh = time.Nanosecond // unused: every read invalidates first
+		refresh = time.Nanosecond // unused: every read is a Refresh
 	}
 	if cfg.ReportInterval < 0 {
 		return nil, fmt.Errorf("agent: the report interval must not be negative, not %v", cfg.ReportInterval)
@@ -296,13 +296,20 @@ func (a *Agent) tokenOK(h http.Header) bool {
 	return ok == 1
 }
 
-// get answers q from the cache, or the service's error.
+// get answers q from the cache, or the service's error. refreshNow (and a TTL of 0) reads
+// the service at once, and answers its error if that fails; as in the AWS agent, the value
+// held stays for the reads that follow, so that a failed refreshNow during an outage does
+// not take away what they fall back on.
 func (a *Agent) get(w http.ResponseWriter, r *http.Request, q query) {
-	if q.refreshNow || a.noCache {
-		a.cache.Invalidate(q.secretID)
-	}
 	ctx := context.WithValue(r.Context(), clientIPKey{}, remoteHost(r.RemoteAddr))
-	v, err := a.cache.Get(ctx, q.secretID, cache.Version{ID: q.versionID, Stage: q.versionStage})
+	version := cache.Version{ID: q.versionID, Stage: q.versionStage}
+	var v cache.Value
+	var err error
+	if q.refreshNow || a.noCache {
+		v, err = a.cache.Refresh(ctx, q.secretID, version)
+	} else {
+		v, err = a.cache.Get(ctx, q.secretID, version)
+	}
 	if err != nil {
 		he := serviceError(err)
 		a.log.Info("agent: reading a secret failed", "secret", q.secretID, "status", he.status, "err", err)

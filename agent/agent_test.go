@@ -426,8 +426,8 @@ func TestAgentTTLZero(t *testing.T) {
 }
 
 // TestAgentServesLastValueThroughTransientErrors: past the TTL, while the service answers
-// 503, the last value is served; with refreshNow=true, the error is the answer, as in the
-// AWS agent.
+// 503, the last value is served; with refreshNow=true, the error is the answer, and the
+// value held is still served to the reads that follow, as in the AWS agent.
 func TestAgentServesLastValueThroughTransientErrors(t *testing.T) {
 	f := start(t, agent.Config{TTL: agent.DefaultTTL})
 	f.create(t, "app/steady", "v1")
@@ -451,9 +451,53 @@ func TestAgentServesLastValueThroughTransientErrors(t *testing.T) {
 	if status != http.StatusServiceUnavailable || !bytes.HasPrefix(body, []byte(`{"__type":"ServiceUnavailableException", "message":`)) {
 		t.Errorf("refreshNow=true while down: %d %s, want 503 ServiceUnavailableException", status, body)
 	}
+	// The failed refreshNow kept the value: the next reads, within the probe interval
+	// and past it (asking the service again), still get it.
+	for _, wait := range []time.Duration{0, cache.DefaultProbeInterval} {
+		f.clock.Advance(wait)
+		before := f.reads()
+		a = f.value(t, path)
+		if a.SecretString == nil || *a.SecretString != "v1" {
+			t.Errorf("%v after a failed refreshNow=true, the value held was not served", wait)
+		}
+		if asked := f.reads() != before; asked != (wait > 0) {
+			t.Errorf("%v after a failed refreshNow=true: asked the service %v, want %v", wait, asked, wait > 0)
+		}
+	}
 
 	f.ts.Faults.SetDown(false)
 	f.value(t, path)
+}
+
+// TestAgentServesLastValueWhenServerGone: with the server process gone (connections
+// refused), a read past the TTL gets the value held; refreshNow=true gets the AWS agent's
+// 502 ConnectionError and leaves that value to the reads that follow.
+func TestAgentServesLastValueWhenServerGone(t *testing.T) {
+	f := start(t, agent.Config{TTL: agent.DefaultTTL})
+	f.create(t, "app/steady", "v1")
+	const path = "/v1/app/steady"
+	f.value(t, path)
+
+	f.ts.Close()
+	f.clock.Advance(agent.DefaultTTL + time.Second)
+	status, body := f.get(t, path)
+	a := decode(t, status, body)
+	if a.SecretString == nil || *a.SecretString != "v1" {
+		t.Error("with the server gone, past the TTL, the value held was not served")
+	}
+	if s := f.agent.Stats(); s.StaleServes != 1 || s.Retries == 0 {
+		t.Errorf("stats %+v: want one stale serve, after retries", s)
+	}
+
+	status, body = f.get(t, path+"?refreshNow=true")
+	if want := `{"__type":"ConnectionError", "message":"Read Error"}`; status != http.StatusBadGateway || string(body) != want {
+		t.Errorf("refreshNow=true with the server gone: %d %s, want 502 %s", status, body, want)
+	}
+	f.clock.Advance(cache.DefaultProbeInterval)
+	a = f.value(t, path)
+	if a.SecretString == nil || *a.SecretString != "v1" {
+		t.Error("after a failed refreshNow=true with the server gone, the value held was not served")
+	}
 }
 
 // TestAgentUnreachableService: a service that cannot be reached answers 502

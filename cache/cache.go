@@ -30,6 +30,9 @@
 //   - When a refresh still fails after its retries, the last good value is served for up to
 //     MaxStale past its refresh time, and the service is asked again at most every
 //     ProbeInterval; after MaxStale the error is returned.
+//   - Refresh reads a value again at once, fresh or not, and keeps what it reads; when that
+//     read fails, the error is its answer, and the value held stays as it was for the reads
+//     that follow (the AWS Secrets Manager Agent's refreshNow does the same).
 //   - At most MaxSecrets values are held; past that the least recently used is dropped.
 //
 // Values are held in memory only, never written anywhere or logged: a Value prints (with
@@ -156,8 +159,8 @@ type Stats struct {
 	// Misses are reads that found no value in memory and waited for the service (their
 	// own call or one another read made).
 	Misses uint64
-	// Refreshes are refreshes of values past their refresh time (one per refresh, however
-	// many reads waited for it).
+	// Refreshes are refreshes of values held, past their refresh time or asked for with
+	// Refresh (one per refresh, however many reads waited for it).
 	Refreshes uint64
 	// Reloads are the refreshes that found another version and read it.
 	Reloads uint64
@@ -233,10 +236,18 @@ func (c *Cache) staleUntil(e *entry) time.Time { return e.checked.Add(c.refresh 
 // flight is a load under way; readers of the same key wait for it instead of calling too.
 type flight struct {
 	done chan struct{}
+	// force says that the load is Refresh's: it calls GetSecretValue whatever is held, and
+	// its failure leaves the value held as it was.
+	force bool
+	// miss says that no value was held when the load began: it calls GetSecretValue too,
+	// and a Refresh may wait for it as for its own.
+	miss bool
 	// Set before done is closed:
 	val   Value // shared by the waiters, who each copy it
-	stale bool  // val is a stale value served because the service was unreachable
-	err   error
+	stale bool  // val is a stale value served to Get's readers because the service was unreachable
+	err   error // Get's answer
+	// refreshErr is Refresh's answer: the service's error, never a stale value.
+	refreshErr error
 	// abandoned says that the reader who made the call gave up (its context ended) or
 	// that its client panicked: the others call again.
 	abandoned bool
@@ -331,6 +342,27 @@ func (c *Cache) GetJSONKey(ctx context.Context, secretID, jsonKey string) (strin
 // When ctx ends while the service is asked, Get returns the value held if it may still be
 // served stale (within MaxStale past its refresh time), else ctx's error.
 func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, error) {
+	return c.get(ctx, secretID, v, false)
+}
+
+// Refresh reads version v of secretID from the service now, with GetSecretValue, whether
+// or not the value held is fresh, keeps what it reads as a fresh value, and returns it
+// (the caller's own copy): for a caller who knows the secret has just changed. Concurrent
+// Refreshes of the same secret and version make one call between them, and the reads of
+// it that find no fresh value wait for that call too.
+//
+// When the call fails, Refresh returns the error, never a stale value, and leaves the
+// value held as it was: the reads that follow are answered as if Refresh had not been
+// called, from memory while the value is fresh or may be served stale. This is what the
+// AWS Secrets Manager Agent does with refreshNow=true; it holds whatever the error, the
+// service's answer (the secret is gone, access is denied) included, until the value's
+// next refresh asks the service again.
+func (c *Cache) Refresh(ctx context.Context, secretID string, v Version) (Value, error) {
+	return c.get(ctx, secretID, v, true)
+}
+
+// get is Get, or Refresh when force.
+func (c *Cache) get(ctx context.Context, secretID string, v Version, force bool) (Value, error) {
 	if v == (Version{}) {
 		v.Stage = Current
 	}
@@ -344,6 +376,7 @@ func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, err
 		if el != nil {
 			e = el.Value.(*entry)
 			switch {
+			case force: // asks the service whatever is held
 			case now.Before(e.fresh):
 				c.lru.MoveToFront(el)
 				c.hits.Add(1)
@@ -369,15 +402,26 @@ func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, err
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return c.staleOr(k, ctx.Err())
-			}
-			if f.abandoned {
-				if ctx.Err() == nil {
-					continue // the reader who called gave up (or its call panicked): call again
+				if force {
+					return Value{}, ctx.Err()
 				}
 				return c.staleOr(k, ctx.Err())
 			}
-			if f.err != nil {
+			switch {
+			case force && !f.force && !f.miss:
+				// Get's refresh may ask DescribeSecret alone: call once it is done.
+				continue
+			case f.abandoned && ctx.Err() == nil:
+				continue // the reader who called gave up (or its call panicked): call again
+			case f.abandoned && force:
+				return Value{}, ctx.Err()
+			case f.abandoned:
+				return c.staleOr(k, ctx.Err())
+			case force && f.refreshErr != nil:
+				return Value{}, f.refreshErr
+			case force:
+				return f.val.clone(), nil
+			case f.err != nil:
 				return Value{}, f.err
 			}
 			if f.stale {
@@ -385,7 +429,7 @@ func (c *Cache) Get(ctx context.Context, secretID string, v Version) (Value, err
 			}
 			return f.val.clone(), nil
 		}
-		f := &flight{done: make(chan struct{})}
+		f := &flight{done: make(chan struct{}), force: force, miss: e == nil}
 		c.flights[k] = f
 		var old *entry
 		if e != nil {
@@ -411,13 +455,22 @@ func (c *Cache) lead(ctx context.Context, k key, f *flight, old *entry) (Value, 
 			close(f.done)
 		}
 	}()
-	val, reloaded, err := c.load(ctx, k, old)
+	var val Value
+	var reloaded bool
+	var err error
+	if f.force {
+		val, _, err = c.load(ctx, k, nil)
+		reloaded = err == nil && old != nil && val.VersionID != old.val.VersionID
+	} else {
+		val, reloaded, err = c.load(ctx, k, old)
+	}
 	loaded = true
 	c.mu.Lock()
 	now := c.now()
 	delete(c.flights, k)
 	el := c.entries[k]
 	stale, stored := false, false
+	refreshErr := err
 	switch {
 	case err == nil:
 		if reloaded {
@@ -437,19 +490,22 @@ func (c *Cache) lead(ctx context.Context, k key, f *flight, old *entry) (Value, 
 			el.Value.(*entry).probeAt = now.Add(c.probe)
 		}
 		val, stale, err = old.val, true, nil
-	case el != nil:
+	case el != nil && !f.force:
 		// The service's answer (the secret is gone, access is denied), or a value past
-		// MaxStale: it is no longer served.
+		// MaxStale: it is no longer served. Refresh leaves it to the next refresh.
 		c.remove(el)
 	}
-	if stale {
-		c.staleServes.Add(1)
+	if stale && !f.force {
+		c.staleServes.Add(1) // the leader's own read; Refresh serves no stale value
 	}
-	f.val, f.stale, f.err = val, stale, err
+	f.val, f.stale, f.err, f.refreshErr = val, stale, err, refreshErr
 	c.mu.Unlock()
 	close(f.done)
 	if stored && c.onStore != nil {
 		c.onStore()
+	}
+	if f.force {
+		err = refreshErr
 	}
 	if err != nil {
 		return Value{}, err
