@@ -204,7 +204,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("agent: %w", err)
 	}
 	lns := []net.Listener{ln4}
-	ln6, err := lc.Listen(ctx, "tcp6", net.JoinHostPort("::1", strconv.Itoa(*port)))
+	// ::1 on the port 127.0.0.1 got, so that "localhost" is one port whichever it resolves
+	// to, with --port 0 too.
+	port4 := ln4.Addr().(*net.TCPAddr).Port
+	ln6, err := lc.Listen(ctx, "tcp6", net.JoinHostPort("::1", strconv.Itoa(port4)))
 	if err != nil {
 		log.Warn("agent: not listening on ::1; 127.0.0.1 only", "err", err)
 	} else {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,24 +69,13 @@ func TestAgentCommandServes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"agent", "--port", "0", "--endpoint", ts.URL, "--region", testserver.Region, "--ttl", "3600"}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the agent's first line: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	addr := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(line)
-	if addr == "" {
+	line, stop := startAgentCommand(t, "--port", "0", "--endpoint", ts.URL, "--region", testserver.Region, "--ttl", "3600")
+	addr := regexp.MustCompile(`http://127\.0\.0\.1:([0-9]+)`).FindStringSubmatch(line)
+	if addr == nil {
 		t.Fatalf("no address in %q", line)
 	}
-	get := func(path, tok string) (int, string) {
-		req, _ := http.NewRequest("GET", addr+path, nil)
+	getAt := func(base, path, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
 		if tok != "" {
 			req.Header.Set("X-Vault-Token", tok)
 		}
@@ -97,8 +87,26 @@ func TestAgentCommandServes(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	get := func(path, tok string) (int, string) { return getAt(addr[0], path, tok) }
 	if status, body := get("/ping", ""); status != 200 || body != "healthy" {
 		t.Errorf("ping: %d %q", status, body)
+	}
+	// ::1 too, on the port 127.0.0.1 got.
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Logf("skipping the ::1 listener's check: the host has no IPv6 loopback (%v)", err)
+	} else {
+		ln.Close()
+		addr6 := regexp.MustCompile(`http://\[::1\]:([0-9]+)`).FindStringSubmatch(line)
+		switch {
+		case addr6 == nil:
+			t.Errorf("no ::1 address in %q", line)
+		case addr6[1] != addr[1]:
+			t.Errorf("::1 on port %s, 127.0.0.1 on port %s: want the same", addr6[1], addr[1])
+		default:
+			if status, body := getAt(addr6[0], "/ping", ""); status != 200 || body != "healthy" {
+				t.Errorf("ping on ::1: %d %q", status, body)
+			}
+		}
 	}
 	if status, body := get("/v1/cmd/agent", "wrong"); status != 403 || body != "Bad Token" {
 		t.Errorf("wrong token: %d %q", status, body)
@@ -123,15 +131,59 @@ func TestAgentCommandServes(t *testing.T) {
 	if ts.Faults.Count("WatchSecrets") == 0 {
 		t.Error("coffer agent made no WatchSecrets call")
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("coffer agent after its context ended: %v", err)
+	stop()
+}
+
+// startAgentCommand runs `coffer agent args…` until the test ends, and returns the first
+// line it printed (where it listens) and a stop function that ends it and checks that it
+// stopped cleanly.
+func startAgentCommand(t *testing.T, args ...string) (line string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"agent"}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("coffer agent did not stop after its context ended")
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("coffer agent after its context ended: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("coffer agent did not stop after its context ended")
+		}
 	}
+	t.Cleanup(stop)
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the agent's first line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	return line, stop
+}
+
+// TestAgentCommandDefaultTTL: without --ttl (or ttl_seconds), coffer agent's TTL is the
+// AWS agent's 300 seconds.
+func TestAgentCommandDefaultTTL(t *testing.T) {
+	clearAgentEnv(t)
+	t.Setenv("AWS_TOKEN", "cmd-agent-token")
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	line, stop := startAgentCommand(t, "--port", "0", "--region", "us-east-1")
+	if !strings.HasSuffix(line, ", ttl 5m0s)\n") {
+		t.Errorf("the first line %q does not say ttl 5m0s", line)
+	}
+	stop()
 }
 
 // TestAgentCommandSnapshotFlags: --snapshot needs a key, from a file only its owner may
