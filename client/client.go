@@ -78,18 +78,31 @@ func (c *Client) Call(ctx context.Context, target string, in, out any) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e map[string]string
-		json.Unmarshal(b, &e)
-		msg := e["Message"]
-		if msg == "" {
-			msg = e["message"]
-		}
-		return &APIError{Status: resp.StatusCode, Code: e["__type"], Message: msg}
+		return decodeError(resp.StatusCode, b)
 	}
 	if out == nil {
 		return nil
 	}
 	return json.Unmarshal(b, out)
+}
+
+// decodeError reads an AWS JSON 1.1 error body. AWS writes __type with its namespace
+// ("com.amazon.coral.service#UnknownOperationException") and coffer without; either way
+// Code is the name alone, so that callers compare it with the bare code.
+func decodeError(status int, body []byte) *APIError {
+	var e map[string]any
+	json.Unmarshal(body, &e)
+	str := func(k string) string { s, _ := e[k].(string); return s }
+	code := str("__type")
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	code, _, _ = strings.Cut(code, ":") // "Code:http://internal.amazon.com/…"
+	msg := str("Message")
+	if msg == "" {
+		msg = str("message")
+	}
+	return &APIError{Status: status, Code: code, Message: msg}
 }
 
 // DestroyedVersion is DestroySecretVersion's answer.
