@@ -150,6 +150,8 @@ func TestSecretsVerbsGolden(t *testing.T) {
 	if got := mustSecrets(t, "", "get", "app/db", "--json-key", "password"); got != "canary-golden-3" {
 		t.Errorf("after restore: %q", hideValues(got))
 	}
+	golden(t, "delete.json", mustSecrets(t, "", "delete", "app/db", "--recovery-window-in-days", "7", "--output", "json"))
+	golden(t, "restore.json", mustSecrets(t, "", "restore", "app/db", "--output", "json"))
 }
 
 // TestSecretsValueRules covers where a value may come from and what is refused.
