@@ -37,7 +37,17 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBodySize {
 		return nil, errTooLarge
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		// The length is known: one buffer of that size, where io.ReadAll would begin at 512
+		// bytes and grow. A body shorter than announced is a read error, as net/http
+		// reports it; one longer is cut at the announced length by net/http itself.
+		b = make([]byte, n)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	}
 	if err != nil {
 		return nil, coffer.Errorf(coffer.ErrSerialization, "Unable to read the request body.")
 	}
@@ -77,15 +87,12 @@ func Decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	// One JSON value and nothing after it but spaces (json.Unmarshal refuses anything else).
+	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return coffer.Errorf(coffer.ErrSerialization, "Unexpected value type for member %s: expected %s.", te.Field, jsonKind(te.Type.Kind().String()))
 		}
-		return coffer.Errorf(coffer.ErrSerialization, "The request body is not a valid JSON object.")
-	}
-	if dec.More() {
 		return coffer.Errorf(coffer.ErrSerialization, "The request body is not a valid JSON object.")
 	}
 	return nil

@@ -122,6 +122,21 @@ func TestReadBodyLimit(t *testing.T) {
 	}
 }
 
+// TestReadBodyLength: a body of announced length is read whole, in one buffer; one that
+// ends early is a read error, not a shorter request.
+func TestReadBodyLength(t *testing.T) {
+	body := `{"SecretId":"app/db"}`
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	if b, err := ReadBody(r); err != nil || string(b) != body || cap(b) != len(body) {
+		t.Fatalf("ReadBody = %q (cap %d), %v", b, cap(b), err)
+	}
+	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
+	r.ContentLength = int64(len(body) + 5)
+	if _, err := ReadBody(r); coffer.ErrorCode(err) != coffer.ErrSerialization {
+		t.Fatalf("a body shorter than its Content-Length: %v", err)
+	}
+}
+
 type input struct {
 	SecretId     *string //nolint:revive
 	MaxResults   *int64
@@ -141,6 +156,8 @@ func TestDecode(t *testing.T) {
 		{`{"SecretId":5}`, coffer.ErrSerialization},
 		{`{"MaxResults":"x"}`, coffer.ErrSerialization},
 		{`{"SecretId":"a"} {}`, coffer.ErrSerialization},
+		{`{"SecretId":"a"} }`, coffer.ErrSerialization},
+		{"{\"SecretId\":\"a\"}\r\n ", ""},
 		{`[1,2]`, coffer.ErrSerialization},
 		{`null`, ""},
 	}

@@ -128,10 +128,10 @@ func ParseBlob(blob []byte) (keyID string, version int, err error) {
 }
 
 func blobAAD(header []byte, ctx Context) []byte {
-	aad := make([]byte, 0, len(blobAADLabel)+len(header)+64)
+	aad := make([]byte, 0, len(blobAADLabel)+len(header)+128)
 	aad = append(aad, blobAADLabel...)
 	aad = append(aad, header...)
-	return append(aad, ctx.bytes()...)
+	return ctx.appendTo(aad)
 }
 
 // Encrypt seals plaintext under material version of keyID (wrapped under the root key) and
@@ -182,7 +182,8 @@ func (k *Keyring) SealData(dataKey []byte, ctx Context, plaintext []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	return k.seal(a, plaintext, ctx.bytes())
+	var aad [256]byte // the AAD is not kept: on the stack for a usual context
+	return k.seal(a, plaintext, ctx.appendTo(aad[:0]))
 }
 
 // OpenData decrypts what SealData sealed under the same data key and context.
@@ -191,7 +192,8 @@ func (k *Keyring) OpenData(dataKey []byte, ctx Context, sealed []byte) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	return open(a, sealed, ctx.bytes())
+	var aad [256]byte
+	return open(a, sealed, ctx.appendTo(aad[:0]))
 }
 
 // IsBlob reports whether a wrapped data key is a KMS ciphertext blob, rather than a data key

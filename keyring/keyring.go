@@ -29,7 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -234,15 +234,22 @@ func (k *Keyring) kek(keyID string, wrapped []byte) (cipher.AEAD, error) {
 type Context map[string]string
 
 // bytes returns the canonical encoding of c: JSON of the pairs sorted by name.
-func (c Context) bytes() []byte {
-	names := make([]string, 0, len(c))
-	for n := range c {
+func (c Context) bytes() []byte { return c.appendTo(nil) }
+
+// appendTo appends c.bytes() to b, growing it once at most (the pairs' names sorted on the
+// stack for the small contexts secrets use).
+func (c Context) appendTo(b []byte) []byte {
+	var room [8]string
+	names := room[:0]
+	size := 2
+	for n, v := range c {
 		names = append(names, n)
+		size += len(n) + len(v) + 8
 	}
-	sort.Strings(names)
+	slices.Sort(names)
+	b = slices.Grow(b, size)
 	// As encoding/json writes the [][2]string of the pairs (TestContextBytes): the AAD of
 	// every blob sealed so far.
-	b := make([]byte, 0, 64)
 	b = append(b, '[')
 	for i, n := range names {
 		if i > 0 {
