@@ -172,10 +172,18 @@ func (rec *auditRec) addResource(arn string) {
 
 // arnAccount returns the account field of an ARN.
 func arnAccount(arn string) string {
-	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
-		return parts[4]
+	rest := arn
+	for range 4 { // arn:partition:service:region:account:resource
+		var ok bool
+		if _, rest, ok = strings.Cut(rest, ":"); !ok {
+			return ""
+		}
 	}
-	return ""
+	account, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	return account
 }
 
 // onKeyUse links a key use made for a secret call to that call's record.
