@@ -233,7 +233,10 @@ func mac(key *[sha256.Size]byte, buf []byte) [sha256.Size]byte {
 	}
 	sum := sha256.Sum256(buf)
 	copy(outer[sha256.BlockSize:], sum[:])
-	return sha256.Sum256(outer[:])
+	out := sha256.Sum256(outer[:])
+	clear(inner) // the pads are the signing key, masked: not left behind on the stack
+	clear(outer[:])
+	return out
 }
 
 // signingKey returns kSigning for the scope, from the cache or derived from the secret; a
