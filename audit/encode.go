@@ -102,7 +102,16 @@ func appendField(b []byte, name, value string) []byte {
 }
 
 // appendMap appends m as encoding/json does: null when nil, keys sorted.
-func appendMap(b []byte, m map[string]any) []byte {
+func appendMap(b []byte, m map[string]any) []byte { return appendSorted(b, m, appendValue) }
+
+// appendStringMap is appendMap for a map of strings (a KMS encryption context).
+func appendStringMap(b []byte, m map[string]string) []byte {
+	return appendSorted(b, m, jsonw.AppendString[string])
+}
+
+// appendSorted appends m as a JSON object, its keys sorted as encoding/json sorts them and
+// each value appended by value; null when m is nil.
+func appendSorted[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
@@ -115,26 +124,7 @@ func appendMap(b []byte, m map[string]any) []byte {
 		}
 		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
-		b = appendValue(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// appendStringMap is appendMap for a map of strings (a KMS encryption context).
-func appendStringMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	var room [8]string
-	keys := sortedKeys(room[:0], m)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonw.AppendString(b, k)
-		b = append(b, ':')
-		b = jsonw.AppendString(b, m[k])
+		b = value(b, m[k])
 	}
 	return append(b, '}')
 }
