@@ -39,10 +39,12 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	var b []byte
 	var err error
-	if n := r.ContentLength; n > 0 {
-		// The length is known: one buffer of that size, where io.ReadAll would begin at 512
-		// bytes and grow. A body shorter than announced is a read error, as net/http
-		// reports it; one longer is cut at the announced length by net/http itself.
+	if n := r.ContentLength; n > 0 && n <= preallocBody {
+		// A known, usual length: one buffer of that size, where io.ReadAll would begin at
+		// 512 bytes and grow. A body shorter than announced is a read error, as net/http
+		// reports it; one longer is cut at the announced length by net/http itself. A
+		// longer announced length grows its buffer as the bytes arrive: a client that only
+		// claims a megabyte does not get one allocated.
 		b = make([]byte, n)
 		_, err = io.ReadFull(r.Body, b)
 	} else {
@@ -56,6 +58,10 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// preallocBody bounds the buffer ReadBody allocates from Content-Length before the bytes
+// arrive.
+const preallocBody = 16 << 10
 
 // errTooLarge is the error for a body over MaxBodySize.
 var errTooLarge = &coffer.Error{Code: codeTooLarge, Message: fmt.Sprintf("HTTP content length exceeded %d bytes.", MaxBodySize)}

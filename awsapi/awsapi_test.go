@@ -2,10 +2,13 @@ package awsapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -134,6 +137,24 @@ func TestReadBodyLength(t *testing.T) {
 	r.ContentLength = int64(len(body) + 5)
 	if _, err := ReadBody(r); coffer.ErrorCode(err) != coffer.ErrSerialization {
 		t.Fatalf("a body shorter than its Content-Length: %v", err)
+	}
+}
+
+// TestReadBodyClaimedLength: a Content-Length of a megabyte whose bytes never come does not
+// make the server allocate a megabyte (an unauthenticated client could claim it on many
+// connections at once).
+func TestReadBodyClaimedLength(t *testing.T) {
+	r := httptest.NewRequest("POST", "/", iotest.ErrReader(io.ErrUnexpectedEOF))
+	r.ContentLength = MaxBodySize
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadBody(r)
+	runtime.ReadMemStats(&after)
+	if coffer.ErrorCode(err) != coffer.ErrSerialization {
+		t.Fatalf("a body that ends at once: %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Fatalf("ReadBody allocated %d bytes for a claimed length whose bytes never came", n)
 	}
 }
 
