@@ -63,8 +63,8 @@ func TestVerifySortsSignedHeaders(t *testing.T) {
 	if _, err := v.Verify(context.Background(), r, body); err == nil {
 		t.Fatal("a changed signed header verified")
 	}
-	if got := splitSignedHeaders("host;a;x-amz-date"); got != "a;host;x-amz-date" {
-		t.Errorf("splitSignedHeaders = %q", got)
+	if got := sortSignedHeaders("host;a;x-amz-date"); got != "a;host;x-amz-date" {
+		t.Errorf("sortSignedHeaders = %q", got)
 	}
 }
 

@@ -66,7 +66,7 @@ func parseAuthorization(header, amzDate, date string) (*authParams, error) {
 		case "Signature":
 			p.signature, haveSignature = value, true
 		case "SignedHeaders":
-			p.signedHeaders, haveSigned = splitSignedHeaders(value), true
+			p.signedHeaders, haveSigned = sortSignedHeaders(value), true
 		}
 	}
 	p.date = amzDate
@@ -115,7 +115,7 @@ func parsePresigned(q url.Values) (*authParams, error) {
 		missing = append(missing, msgQuerySignature)
 	}
 	if _, ok := q[querySignedHeaders]; ok {
-		p.signedHeaders = splitSignedHeaders(first(q, querySignedHeaders))
+		p.signedHeaders = sortSignedHeaders(first(q, querySignedHeaders))
 	} else {
 		missing = append(missing, msgQuerySigned)
 	}
@@ -175,9 +175,9 @@ func isDigits(s string) bool {
 	return true
 }
 
-// splitSignedHeaders returns the signed header names of s (";"-separated) sorted: s itself
+// sortSignedHeaders returns the signed header names of s (";"-separated) sorted: s itself
 // when it is sorted already, as every SDK sends it.
-func splitSignedHeaders(s string) string {
+func sortSignedHeaders(s string) string {
 	prev, sorted := "", true
 	for name := range strings.SplitSeq(s, ";") {
 		if name < prev {
