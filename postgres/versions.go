@@ -97,24 +97,23 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 	return v, nil
 }
 
-// InsertVersion implements coffer.Tx. The secret is looked up first: a foreign key violation
-// would abort the transaction, where NotFound leaves it usable.
+// InsertVersion implements coffer.Tx, in one round trip: the statement looks the secret up
+// and inserts the version only when it exists (a foreign key violation would abort the
+// transaction, where NotFound leaves it usable), and says which of the two happened.
 func (t *tx) InsertVersion(v *coffer.Version) error {
-	ok, err := t.exists("insert version", `SELECT 1 FROM secrets WHERE arn = $1`, v.SecretARN)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return coffer.NotFound
-	}
-	n, err := t.exec("insert version", `INSERT INTO versions (`+versionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+	var secret, inserted bool
+	err := t.tx.QueryRow(t.ctx, `WITH s AS (SELECT 1 FROM secrets WHERE arn = $1),
+		ins AS (INSERT INTO versions (`+versionColumns+`)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM s ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM ins)`,
 		v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
-		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate))
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate)).Scan(&secret, &inserted)
+	switch {
+	case err != nil:
+		return t.dbError("insert version", err)
+	case !secret:
+		return coffer.NotFound
+	case !inserted:
 		return coffer.Errorf(coffer.ErrResourceExists, "A version with the ID %s already exists.", v.VersionID)
 	}
 	return nil
@@ -200,17 +199,14 @@ func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
 
 // SetStage implements coffer.Tx.
 func (t *tx) SetStage(secretARN, stage, versionID string) error {
-	ok, err := t.exists("set stage", `SELECT 1 FROM versions WHERE secret_arn = $1 AND version_id = $2`,
-		secretARN, versionID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return coffer.NotFound
-	}
-	_, err = t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id) VALUES ($1, $2, $3)
+	// One statement: the row is written only when the version exists.
+	n, err := t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id)
+		SELECT secret_arn, $2, version_id FROM versions WHERE secret_arn = $1 AND version_id = $3
 		ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = EXCLUDED.version_id`,
 		secretARN, stage, versionID)
+	if err == nil && n == 0 {
+		err = coffer.NotFound
+	}
 	return err
 }
 
