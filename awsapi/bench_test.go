@@ -11,8 +11,9 @@ type benchInput struct {
 	VersionStage *string
 }
 
-// BenchmarkDecode decodes a GetSecretValue request body as the server does (strict members,
-// AWS's validation of the JSON); BenchmarkDecodeBaseline is encoding/json alone.
+// BenchmarkDecode decodes a GetSecretValue request body as the server does (json.Unmarshal,
+// with AWS's errors for what it refuses); BenchmarkDecodeBaseline is json.Unmarshal alone, so
+// that the ratio shows what Decode adds to it.
 func BenchmarkDecode(b *testing.B) {
 	body := []byte(`{"SecretId":"arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf","VersionStage":"AWSCURRENT"}`)
 	b.ReportAllocs()

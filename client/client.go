@@ -86,6 +86,15 @@ func (c *Client) Call(ctx context.Context, target string, in, out any) error {
 	return json.Unmarshal(b, out)
 }
 
+// DecodeError reads an AWS JSON 1.1 error body as Call does, for callers that send their own
+// requests (coffer's seal endpoints); it returns nil when the body names no error (__type).
+func DecodeError(status int, body []byte) *APIError {
+	if e := decodeError(status, body); e.Code != "" {
+		return e
+	}
+	return nil
+}
+
 // decodeError reads an AWS JSON 1.1 error body. AWS writes __type with its namespace
 // ("com.amazon.coral.service#UnknownOperationException") and coffer without; either way
 // Code is the name alone, so that callers compare it with the bare code.

@@ -59,6 +59,15 @@ func TestAPIError(t *testing.T) {
 			if *ae != c.want {
 				t.Errorf("got %+v, want %+v", *ae, c.want)
 			}
+			// DecodeError, for callers that send their own requests, reads the same body
+			// the same way, and says when it names no error.
+			de := client.DecodeError(c.status, []byte(c.body))
+			switch {
+			case c.want.Code == "" && de != nil:
+				t.Errorf("DecodeError: got %+v, want nil: the body names no error", *de)
+			case c.want.Code != "" && (de == nil || *de != c.want):
+				t.Errorf("DecodeError: got %v, want %+v", de, c.want)
+			}
 		})
 	}
 }

@@ -160,9 +160,8 @@ func call(ctx context.Context, hc *http.Client, method, url string, body []byte,
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e map[string]string
-		if json.Unmarshal(b, &e) == nil && e["__type"] != "" {
-			return &client.APIError{Status: resp.StatusCode, Code: e["__type"], Message: firstNonEmpty(e["message"], e["Message"])}
+		if e := client.DecodeError(resp.StatusCode, b); e != nil {
+			return e
 		}
 		return fmt.Errorf("%s %s: HTTP %d (is this a coffer server?)", method, url, resp.StatusCode)
 	}
