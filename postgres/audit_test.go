@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,46 @@ func TestAuditAppendRefusesAFork(t *testing.T) {
 	}
 	if got, want := allAuditLines(t, s, "a", 10), auditLines("a", 1, 3); !equalAuditLines(got, want) {
 		t.Errorf("chain after a refused fork:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestAuditAppendRacingForks: two writers appending different records under the same seqs at
+// the same moment (two servers given one name) never both succeed: the one whose insert
+// comes second sees the first one's lines and stores none of its own.
+func TestAuditAppendRacingForks(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	for seq := uint64(1); seq <= 40; seq++ {
+		mine, theirs := auditLines("a", seq, seq+1), auditLines("b", seq, seq+1)
+		var errs [2]error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, lines := range [][]coffer.AuditLine{mine, theirs} {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.AppendAudit(t.Context(), "chain", lines)
+			})
+		}
+		close(start)
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("seq %d: the two forks' appends returned %v and %v; want exactly one to fail", seq, errs[0], errs[1])
+		}
+		won := mine
+		if errs[0] != nil {
+			won = theirs
+		}
+		got, err := s.AuditLines(t.Context(), "chain", seq-1, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalAuditLines(got, won) {
+			t.Fatalf("seq %d: stored %+v, want the lines of the append that succeeded %+v", seq, got, won)
+		}
+		// The next round writes seq+1 again: clear it, so that both start from the same chain.
+		if _, err := s.pool.Exec(t.Context(), `DELETE FROM audit_lines WHERE server = 'chain' AND seq > $1`, int64(seq)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
