@@ -306,7 +306,7 @@ func (b *bench) startServer(ctx context.Context) error {
 		return err
 	}
 	creds := aws.Credentials{AccessKeyID: c.ready.AccessKeyID, SecretAccessKey: c.ready.SecretAccessKey}
-	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, loadGen: newLoadGen(creds, b.f.region)}
+	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, pid: c.ready.PID, loadGen: newLoadGen(creds, b.f.region)}
 	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, %s, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
 		c.ready.PID, storeName(b.f.store), c.ready.Addr, ms(c.readyAfter), ms(readyz))
 	return nil

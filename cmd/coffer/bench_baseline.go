@@ -51,7 +51,7 @@ func (b *bench) startBaseline(ctx context.Context, w *workload, sample []byte) (
 		return nil, err
 	}
 	b.children = append(b.children, c)
-	t := &target{name: "baseline", url: "http://" + c.ready.Addr, loadGen: newLoadGen(b.target.creds, b.f.region)}
+	t := &target{name: "baseline", url: "http://" + c.ready.Addr, pid: c.ready.PID, loadGen: newLoadGen(b.target.creds, b.f.region)}
 	return &baselineRunner{name: "baseline", target: t, child: c, describe: fmt.Sprintf(
 		"bare net/http handler in a child process (pid %d) serving the same response bytes to the same signed calls", c.ready.PID)}, nil
 }

@@ -5,11 +5,18 @@ package main
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // benchSysProcAttr returns nil: outside Linux a child of coffer bench ends when its standard
 // input closes, which its parent's death does too.
 func benchSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// procCPU is measured only on Linux.
+func procCPU(int) (time.Duration, error) { return 0, errors.New("measured only on Linux") }
+
+// selfCPU is measured only on Linux.
+func selfCPU() (time.Duration, error) { return 0, errors.New("measured only on Linux") }
 
 // peakRSS is measured only on Linux.
 func peakRSS(int) (int64, error) { return 0, errors.New("measured only on Linux") }

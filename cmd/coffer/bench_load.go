@@ -22,6 +22,7 @@ import (
 type target struct {
 	name string // its columns' name: coffer, target or baseline
 	url  string
+	pid  int // the serving child's process, whose CPU time is measured; 0 for an endpoint
 	*loadGen
 }
 
@@ -123,6 +124,19 @@ type benchResult struct {
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
 	P999       time.Duration `json:"p999_ns"`
+	// CPU is the CPU time the serving process used over the measured duration (the SQLite
+	// loop's: its writers' too); GenCPU the load generator's, when it is another process.
+	// Zero when not measured (outside Linux, or a running endpoint).
+	CPU    time.Duration `json:"cpu_ns,omitempty"`
+	GenCPU time.Duration `json:"gen_cpu_ns,omitempty"`
+}
+
+// perRequest returns d divided among the successful calls, or 0.
+func (r *benchResult) perRequest(d time.Duration) time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return d / time.Duration(r.Requests)
 }
 
 // rps returns the successful calls per second.
@@ -178,14 +192,32 @@ func (t target) run(ctx context.Context, w *workload, conns int, warmup, duratio
 	if warmup > 0 {
 		t.phase(ctx, w, clients, warmup, false)
 	}
+	cpu := t.cpuMeter()
 	res := t.phase(ctx, w, clients, duration, true)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	res.CPU, res.GenCPU = cpu()
 	if res.Requests == 0 {
 		return nil, fmt.Errorf("bench: %s, %s, %d connections: no call succeeded (%d errors, the first %s)", t.name, w.name, conns, res.Errors, res.FirstError)
 	}
 	return res, nil
+}
+
+// cpuMeter starts measuring the CPU time of t's serving process and of this one (the load
+// generator); the function it returns gives what each used since, zero when unknown.
+func (t target) cpuMeter() func() (server, gen time.Duration) {
+	s0, serr := procCPU(t.pid)
+	g0, gerr := selfCPU()
+	return func() (server, gen time.Duration) {
+		if s1, err := procCPU(t.pid); t.pid != 0 && serr == nil && err == nil {
+			server = s1 - s0
+		}
+		if g1, err := selfCPU(); gerr == nil && err == nil {
+			gen = g1 - g0
+		}
+		return server, gen
+	}
 }
 
 // phase loads t for d, each client in its own goroutine, and records latencies if record.

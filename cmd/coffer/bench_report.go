@@ -15,11 +15,13 @@ type stats struct {
 	p50, p99, p999 time.Duration
 	errors         int
 	firstErr       string
+	cpu, genCPU    time.Duration // CPU time per successful call: the serving process's, the load generator's
 }
 
 // statsOf returns the figures of r.
 func statsOf(r *benchResult) stats {
-	return stats{rps: r.rps(), p50: r.P50, p99: r.P99, p999: r.P999, errors: r.Errors, firstErr: r.FirstError}
+	return stats{rps: r.rps(), p50: r.P50, p99: r.P99, p999: r.P999, errors: r.Errors, firstErr: r.FirstError,
+		cpu: r.perRequest(r.CPU), genCPU: r.perRequest(r.GenCPU)}
 }
 
 // runRow is a row of a result table: one run, or the medians of a connection count's runs.
@@ -60,6 +62,8 @@ func medianRow(rows []runRow) runRow {
 			p99:    time.Duration(pick(func(r runRow) float64 { return float64(get(r).p99) })),
 			p999:   time.Duration(pick(func(r runRow) float64 { return float64(get(r).p999) })),
 			errors: int(pick(func(r runRow) float64 { return float64(get(r).errors) })),
+			cpu:    time.Duration(pick(func(r runRow) float64 { return float64(get(r).cpu) })),
+			genCPU: time.Duration(pick(func(r runRow) float64 { return float64(get(r).genCPU) })),
 		}
 	}
 	med.target = side(func(r runRow) *stats { return &r.target })
@@ -98,14 +102,16 @@ type resultTable struct {
 // (which may be nil) as its baseline.
 func newResultTable(w io.Writer, markdown bool, name string, base *baselineRunner) *resultTable {
 	t := &resultTable{w: w, markdown: markdown, name: name}
-	t.titles = []string{"conns", "run", name + " req/s", "p50", "p99", "p99.9", "errors"}
+	t.titles = []string{"conns", "run", name + " req/s", "p50", "p99", "p99.9", "errors", "cpu/req", "gen cpu/req"}
 	if base != nil {
 		t.baseName = base.name
 		unit := " req/s"
 		if base.target == nil {
 			unit = " inserts/s"
 		}
-		t.titles = append(t.titles, base.name+unit, "p50", "p99", "p99.9", "errors", "ratio", "p50 ×", "p99 ×")
+		// The SQLite loop's gen cpu/req is "-": it inserts in its own process, whose cpu/req
+		// is all of it.
+		t.titles = append(t.titles, base.name+unit, "p50", "p99", "p99.9", "errors", "cpu/req", "gen cpu/req", "ratio", "p50 ×", "p99 ×")
 	}
 	for i, s := range t.titles {
 		w := len([]rune(s))
@@ -125,6 +131,7 @@ func (t *resultTable) header() {
 	if t.baseName != "" {
 		fmt.Fprintf(t.w, "ratio = %s ÷ %s throughput; p50 ×, p99 × = %s ÷ %s latency\n", t.name, t.baseName, t.name, t.baseName)
 	}
+	fmt.Fprintln(t.w, "cpu/req = the serving process's CPU time (user and system) over the measured duration ÷ its successful calls; gen cpu/req = the load generator's (this process)")
 	fmt.Fprintln(t.w)
 	t.line(t.titles)
 	if t.markdown {
@@ -188,7 +195,7 @@ func (t *resultTable) line(cells []string) {
 
 // statCells returns the cells of one target's figures.
 func statCells(s stats) []string {
-	return []string{thousands(s.rps), ms(s.p50), ms(s.p99), ms(s.p999), strconv.Itoa(s.errors)}
+	return []string{thousands(s.rps), ms(s.p50), ms(s.p99), ms(s.p999), strconv.Itoa(s.errors), us(s.cpu), us(s.genCPU)}
 }
 
 // thousands formats v rounded, with commas between thousands.
@@ -198,6 +205,14 @@ func thousands(v float64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// us formats a CPU time per call in microseconds, or "-" when it was not measured.
+func us(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
 }
 
 // ms formats d in milliseconds.

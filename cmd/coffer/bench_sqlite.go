@@ -45,9 +45,13 @@ func runSQLiteBaseline(ctx context.Context, path string, writers, size int, warm
 	if warmup > 0 {
 		g.phase(ctx, writers, size, warmup, false)
 	}
+	cpu0, cerr := selfCPU()
 	res := g.phase(ctx, writers, size, duration, true)
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if cpu1, err := selfCPU(); cerr == nil && err == nil {
+		res.CPU = cpu1 - cpu0 // the writers and the committer: the whole loop
 	}
 	return res, nil
 }

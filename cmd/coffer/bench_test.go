@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,11 +81,13 @@ func runBenchCmd(t *testing.T, args ...string) string {
 	return out.String()
 }
 
-// Rows of the plain tables: conns, run, then the target's req/s, three latencies and its
-// errors, then (with a baseline) the same for the baseline and the three ratios.
+// Rows of the plain tables: conns, run, then the target's req/s, three latencies, its errors
+// and its CPU per call (the server's, the load generator's), then (with a baseline) the same
+// for the baseline and the three ratios.
 var (
-	targetCells   = `\s+(\d[\d,]*)\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+(\d+)`
+	targetCells   = `\s+(\d[\d,]*)\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+\d+\.\d{3}ms\s+(\d+)\s+(\d+µs|-)\s+(\d+µs|-)`
 	benchRow      = regexp.MustCompile(`(?m)^\s*(\d+)\s+(\d+|median)` + targetCells + targetCells + `\s+\d+\.\d\d\s+\d+\.\d\d×\s+\d+\.\d\d×$`)
+	cpuCell       = regexp.MustCompile(`^[1-9]\d*µs$`)
 	benchChildren = regexp.MustCompile(`(?m)^child processes stopped: (.+)$`)
 	childPID      = regexp.MustCompile(`(\d+) \(([^)]+)\)`)
 	nextSection   = regexp.MustCompile(`\n\n(get|get random|list|put|coffer child|child processes)[: ]`)
@@ -114,8 +117,17 @@ func checkSeries(t *testing.T, out, series string, conns ...int) {
 		if row[1] != strconv.Itoa(conns[i/2]) || row[2] != wantRun {
 			t.Errorf("%s: row %d is %q, want %d connections, run %s", series, i, row[0], conns[i/2], wantRun)
 		}
-		if row[3] == "0" || row[5] == "0" || row[4] != "0" || row[6] != "0" {
+		if row[3] == "0" || row[7] == "0" || row[4] != "0" || row[8] != "0" {
 			t.Errorf("%s: row %q: no call answered, or errors", series, row[0])
+		}
+		// The CPU time of both servers and of the load generator, per call, measured where
+		// /proc is.
+		if runtime.GOOS == "linux" {
+			for _, c := range []string{row[5], row[6], row[9], row[10]} {
+				if !cpuCell.MatchString(c) {
+					t.Errorf("%s: row %q: a CPU time per call is %q, want a number of µs", series, row[0], c)
+				}
+			}
 		}
 	}
 }
@@ -166,21 +178,30 @@ func TestBenchPut(t *testing.T) {
 	out := runBenchCmd(t, "--op", "put", "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")
 	for _, want := range []string{
 		"PutSecretValue of a 400-byte value",
-		"| conns | run | coffer req/s | p50 | p99 | p99.9 | errors | sqlite inserts/s | p50 | p99 | p99.9 | errors | ratio | p50 × | p99 × |",
+		"| conns | run | coffer req/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | sqlite inserts/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | ratio | p50 × | p99 × |",
 		"ratio = coffer ÷ sqlite throughput",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
 	}
-	row := regexp.MustCompile(`(?m)^\| (\d+) \| (\d+|median) \| ([\d,]+) \|.* \| (\d+) \| ([\d,]+) \|.* \| (\d+) \| \d+\.\d\d \| .*× \|$`)
+	row := regexp.MustCompile(`(?m)^\| (\d+) \| (\d+|median) \| ([\d,]+) \|.* \| (\d+) \| (\d+µs|-) \| (\d+µs|-) \| ([\d,]+) \|.* \| (\d+) \| (\d+µs|-) \| (-) \| \d+\.\d\d \| .*× \|$`)
 	rows := row.FindAllStringSubmatch(out, -1)
 	if len(rows) != 4 {
 		t.Fatalf("%d markdown rows, want 4:\n%s", len(rows), out)
 	}
 	for _, r := range rows {
-		if r[3] == "0" || r[5] == "0" || r[4] != "0" || r[6] != "0" {
+		if r[3] == "0" || r[7] == "0" || r[4] != "0" || r[8] != "0" {
 			t.Errorf("row %q: nothing written, or errors", r[0])
+		}
+		// The server's and the load generator's CPU per put, the SQLite loop's per insert
+		// (the loop has no load generator of its own).
+		if runtime.GOOS == "linux" {
+			for _, c := range []string{r[5], r[6], r[9]} {
+				if !cpuCell.MatchString(c) {
+					t.Errorf("row %q: a CPU time per call is %q, want a number of µs", r[0], c)
+				}
+			}
 		}
 	}
 	checkChildrenGone(t, out, "coffer", "sqlite")
