@@ -205,12 +205,13 @@ func (t target) run(ctx context.Context, w *workload, conns int, warmup, duratio
 }
 
 // cpuMeter starts measuring the CPU time of t's serving process and of this one (the load
-// generator); the function it returns gives what each used since, zero when unknown.
+// generator); the function it returns gives what each used since, zero when unknown (a
+// running endpoint has no pid: /proc/0 does not exist).
 func (t target) cpuMeter() func() (server, gen time.Duration) {
 	s0, serr := procCPU(t.pid)
 	g0, gerr := selfCPU()
 	return func() (server, gen time.Duration) {
-		if s1, err := procCPU(t.pid); t.pid != 0 && serr == nil && err == nil {
+		if s1, err := procCPU(t.pid); serr == nil && err == nil {
 			server = s1 - s0
 		}
 		if g1, err := selfCPU(); gerr == nil && err == nil {
