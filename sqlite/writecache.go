@@ -53,19 +53,13 @@ func newWriteCache(max int) *writeCache {
 	return &writeCache{max: max, byARN: map[string]*wentry{}, byName: map[nameKey]string{}}
 }
 
-// clone returns a deep copy of e, a usable entry.
+// clone returns a copy of e, a usable entry, for one Update to change. Its slice of headers
+// is its own; the secret and the headers themselves are e's, shared: no layer changes them
+// in place (a write replaces the secret, setStage and removeStage copy a header before they
+// change its stages, and reads hand out copies), so a put does not copy every version's
+// header of its secret.
 func (e *wentry) clone() *wentry {
-	c := &wentry{full: e.full}
-	if e.secret != nil {
-		c.secret = copySecret(e.secret)
-	}
-	if e.headers != nil {
-		c.headers = make([]*coffer.Version, len(e.headers))
-		for i, v := range e.headers {
-			c.headers[i] = copyVersion(v)
-		}
-	}
-	return c
+	return &wentry{full: e.full, secret: e.secret, headers: slices.Clone(e.headers)}
 }
 
 // wlayers is an Update's view of the cache: its own overlay, its batch's, the committed one.
@@ -221,30 +215,37 @@ func sortHeaders(vs []*coffer.Version) {
 
 // setStage moves stage onto versionID in e's headers; false when the version is not there.
 func (e *wentry) setStage(stage, versionID string) bool {
-	var target *coffer.Version
-	for _, v := range e.headers {
-		if v.VersionID == versionID {
-			target = v
-		}
-	}
-	if target == nil {
+	at := slices.IndexFunc(e.headers, func(v *coffer.Version) bool { return v.VersionID == versionID })
+	if at < 0 {
 		return false
 	}
 	e.removeStage(stage)
-	target.Stages = append(target.Stages, stage)
-	sort.Strings(target.Stages)
+	v := withStages(e.headers[at])
+	v.Stages = append(v.Stages, stage)
+	sort.Strings(v.Stages)
+	e.headers[at] = v
 	return true
 }
 
 func (e *wentry) removeStage(stage string) {
-	for _, v := range e.headers {
+	for at, v := range e.headers {
 		if i := slices.Index(v.Stages, stage); i >= 0 {
+			v = withStages(v)
 			v.Stages = slices.Delete(v.Stages, i, i+1)
 			if len(v.Stages) == 0 {
 				v.Stages = nil
 			}
+			e.headers[at] = v
 		}
 	}
+}
+
+// withStages returns a copy of header v whose stages the caller may change: v may be shared
+// with the layers below (clone).
+func withStages(v *coffer.Version) *coffer.Version {
+	c := *v
+	c.Stages = slices.Clone(v.Stages)
+	return &c
 }
 
 // checkSame panics when a value served from the write cache differs from the database's
