@@ -164,7 +164,7 @@ func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
 	}
 	// Nothing to commit: rolling back ends the transaction and releases its snapshot.
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	return fn(&tx{ctx: ctx, tx: pgTx})
+	return fn(&tx{ctx: ctx, tx: pgTx, view: true})
 }
 
 // Close closes every connection of the pool, waiting for those in use to be released.

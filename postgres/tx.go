@@ -22,6 +22,17 @@ type tx struct {
 	// conflict is set when a statement failed to serialize: the transaction is doomed and
 	// Update runs it again, whatever fn returned.
 	conflict bool
+	// view is set in a View: a lookup of a secret by name or ARN then reads its versions'
+	// headers in the same round trip (nearly every read asks for them next), and keeps them
+	// in prefetched for VersionHeaders. Nothing in a View can change them.
+	view       bool
+	prefetched *prefetch
+}
+
+// prefetch is the version headers of one secret, read with it.
+type prefetch struct {
+	arn     string
+	headers []*coffer.Version
 }
 
 var _ coffer.Tx = (*tx)(nil)
@@ -108,8 +119,42 @@ func secretArgs(s *coffer.Secret) ([]any, error) {
 }
 
 // oneSecret runs a query for at most one secret.
-func (t *tx) oneSecret(op, query string, args ...any) (*coffer.Secret, error) {
-	s, err := scanSecret(t.tx.QueryRow(t.ctx, query, args...))
+//
+// In a View, versionsWhere (a condition on versions.secret_arn, with the same arguments)
+// selects the secret's versions, whose headers are read in the same round trip and kept for
+// VersionHeaders; outside a View it is not used.
+func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Secret, error) {
+	if !t.view {
+		return t.scanOneSecret(op, t.tx.QueryRow(t.ctx, query, args...))
+	}
+	t.prefetched = nil
+	b := &pgx.Batch{}
+	b.Queue(query, args...)
+	b.Queue(headersQuery(versionsWhere), args...)
+	br := t.tx.SendBatch(t.ctx, b)
+	s, err := t.scanOneSecret(op, br.QueryRow())
+	var headers []*coffer.Version
+	if err == nil {
+		rows, qerr := br.Query()
+		if qerr == nil {
+			headers, qerr = scanVersions(rows)
+		}
+		if qerr != nil {
+			err = t.dbError(op, qerr)
+		}
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = t.dbError(op, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.prefetched = &prefetch{arn: s.ARN, headers: headers}
+	return s, nil
+}
+
+func (t *tx) scanOneSecret(op string, row pgx.Row) (*coffer.Secret, error) {
+	s, err := scanSecret(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, coffer.NotFound
 	}
@@ -164,13 +209,15 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 
 // SecretByName implements coffer.Tx.
 func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
-	return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets
-		WHERE account = $1 AND region = $2 AND name = $3`, ns.Account, ns.Region, name)
+	const where = `account = $1 AND region = $2 AND name = $3`
+	return t.oneSecret("secret by name", `SELECT `+secretColumns+` FROM secrets WHERE `+where,
+		`secret_arn = (SELECT arn FROM secrets WHERE `+where+`)`, ns.Account, ns.Region, name)
 }
 
 // SecretByARN implements coffer.Tx.
 func (t *tx) SecretByARN(arn string) (*coffer.Secret, error) {
-	return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = $1`, arn)
+	return t.oneSecret("secret by arn", `SELECT `+secretColumns+` FROM secrets WHERE arn = $1`,
+		`secret_arn = $1`, arn)
 }
 
 // InsertSecret implements coffer.Tx. ON CONFLICT DO NOTHING answers a taken name or ARN

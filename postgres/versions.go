@@ -21,9 +21,35 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 const headerColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
 	is_binary, ''::bytea, ''::bytea, destroyed_date`
 
-// VersionHeaders implements coffer.Tx.
+// VersionHeaders implements coffer.Tx. In a View, the headers of the secret the View last
+// looked up come from that lookup's round trip (tx.prefetched).
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
+	if p := t.prefetched; p != nil && p.arn == secretARN {
+		t.prefetched = nil // handed out once: the caller may change them
+		return p.headers, nil
+	}
 	return t.versions(secretARN, headerColumns)
+}
+
+// headersQuery selects the headers of the versions of the secret that where (a condition on
+// versions.secret_arn) names, with their stages, in VersionHeaders' order.
+func headersQuery(where string) string {
+	return `SELECT ` + headerColumns + versionStages + ` FROM versions
+		WHERE ` + where + ` ORDER BY created_date, version_id`
+}
+
+// scanVersions reads the rows of a versions query.
+func scanVersions(rows pgx.Rows) ([]*coffer.Version, error) {
+	defer rows.Close()
+	var vs []*coffer.Version
+	for rows.Next() {
+		v, err := scanVersionStages(rows)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
 }
 
 // versionStages is the column that follows versionColumns or headerColumns: the version's
@@ -59,17 +85,8 @@ func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
 	if err != nil {
 		return nil, t.dbError("versions", err)
 	}
-	var vs []*coffer.Version
-	for rows.Next() {
-		v, err := scanVersionStages(rows)
-		if err != nil {
-			rows.Close()
-			return nil, t.dbError("versions", err)
-		}
-		vs = append(vs, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	vs, err := scanVersions(rows)
+	if err != nil {
 		return nil, t.dbError("versions", err)
 	}
 	if len(vs) == 0 {

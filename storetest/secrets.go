@@ -550,3 +550,78 @@ func testVersionHeaders(t *testing.T, s coffer.Store) {
 		return nil
 	})
 }
+
+// testHeadersAfterLookup: in one View, VersionHeaders after a lookup of the secret by name or
+// ARN (which a store may answer from the lookup's own round trip) gives what it gives alone:
+// for that secret and no other, every time, whatever the caller did to an earlier answer,
+// and after a lookup that found nothing.
+func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
+	ns := namespace(accountA, regionA)
+	a, b, none := newSecret(ns, "lookup-a", at(0)), newSecret(ns, "lookup-b", at(0)), newSecret(ns, "lookup-none", at(0))
+	insertSecrets(t, s, a, b, none)
+	update(t, s, func(tx coffer.Tx) error {
+		for i, sec := range []*coffer.Secret{a, a, b} {
+			if err := tx.InsertVersion(newVersion(sec.ARN, versionID(i), at(time.Duration(i)*time.Second), 4)); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetStage(a.ARN, coffer.StageCurrent, versionID(1)); err != nil {
+			return err
+		}
+		return tx.SetStage(b.ARN, coffer.StageCurrent, versionID(2))
+	})
+	stages := func(vs []*coffer.Version) string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.VersionID+":"+strings.Join(v.Stages, ","))
+		}
+		return strings.Join(out, " ")
+	}
+	var wantA, wantB string
+	view(t, s, func(tx coffer.Tx) error {
+		va, err := tx.VersionHeaders(a.ARN)
+		if err != nil {
+			return err
+		}
+		vb, err := tx.VersionHeaders(b.ARN)
+		wantA, wantB = stages(va), stages(vb)
+		return err
+	})
+	check := func(what string, tx coffer.Tx, arn, want string) []*coffer.Version {
+		t.Helper()
+		vs, err := tx.VersionHeaders(arn)
+		if err != nil || stages(vs) != want {
+			t.Errorf("%s: VersionHeaders %q, %v; want %q", what, stages(vs), err, want)
+		}
+		return vs
+	}
+	view(t, s, func(tx coffer.Tx) error {
+		if _, err := tx.SecretByName(ns, a.Name); err != nil {
+			return err
+		}
+		vs := check("after SecretByName of a", tx, a.ARN, wantA)
+		for _, v := range vs { // a caller may change what it was given
+			v.Stages = append(v.Stages[:0:0], "changed")
+		}
+		check("again", tx, a.ARN, wantA)
+		if _, err := tx.SecretByARN(b.ARN); err != nil {
+			return err
+		}
+		check("after SecretByARN of b, the headers of a", tx, a.ARN, wantA)
+		check("then of b", tx, b.ARN, wantB)
+		if _, err := tx.SecretByName(ns, a.Name); err != nil {
+			return err
+		}
+		if _, err := tx.SecretByName(ns, "lookup-missing"); !coffer.IsNotFound(err) {
+			t.Errorf("SecretByName of a missing secret: %v, want NotFound", err)
+		}
+		check("after a lookup that found nothing, a", tx, a.ARN, wantA)
+		if _, err := tx.SecretByName(ns, none.Name); err != nil {
+			return err
+		}
+		if vs, err := tx.VersionHeaders(none.ARN); err != nil || len(vs) != 0 {
+			t.Errorf("VersionHeaders after SecretByName of a secret without versions: %v, %v; want none", vs, err)
+		}
+		return nil
+	})
+}

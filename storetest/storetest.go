@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"ListSecretsNamePrefixes", testListSecretsNamePrefixes},
 		{"MarkAccessed", testMarkAccessed},
 		{"VersionHeaders", testVersionHeaders},
+		{"HeadersAfterLookup", testHeadersAfterLookup},
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},

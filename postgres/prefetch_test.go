@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"github.com/coffer-project/coffer"
+)
+
+// TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers in
+// the same round trip, and VersionHeaders hands them out; an Update, whose writes could
+// change them, does not keep them. (storetest's HeadersAfterLookup checks the answers.)
+func TestViewPrefetchesHeaders(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	sec := &coffer.Secret{ARN: coffer.SecretARN(ns, "pre", "AbCdEf"), Namespace: ns, Name: "pre",
+		CreatedDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+	const id = "00000000-0000-4000-8000-000000000001"
+	err := s.Update(t.Context(), func(ptx coffer.Tx) error {
+		if err := ptx.InsertSecret(sec); err != nil {
+			return err
+		}
+		if err := ptx.InsertVersion(&coffer.Version{SecretARN: sec.ARN, VersionID: id, WrappedKey: []byte("k"), Ciphertext: []byte("c")}); err != nil {
+			return err
+		}
+		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
+			return err
+		}
+		if ptx.(*tx).prefetched != nil {
+			t.Error("an Update kept the headers of the secret it looked up")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lookup := range []func(coffer.Tx) (*coffer.Secret, error){
+		func(x coffer.Tx) (*coffer.Secret, error) { return x.SecretByName(ns, sec.Name) },
+		func(x coffer.Tx) (*coffer.Secret, error) { return x.SecretByARN(sec.ARN) },
+	} {
+		err := s.View(t.Context(), func(ptx coffer.Tx) error {
+			if _, err := lookup(ptx); err != nil {
+				return err
+			}
+			p := ptx.(*tx).prefetched
+			if p == nil || p.arn != sec.ARN || len(p.headers) != 1 || p.headers[0].VersionID != id {
+				t.Errorf("after the lookup, prefetched is %+v; want the one header of %s", p, sec.ARN)
+			}
+			if _, err := ptx.VersionHeaders(sec.ARN); err != nil {
+				return err
+			}
+			if ptx.(*tx).prefetched != nil {
+				t.Error("VersionHeaders handed the prefetched headers out and kept them")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
