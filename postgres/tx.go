@@ -130,7 +130,7 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	t.prefetched = nil
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
-	b.Queue(headersQuery(versionsWhere), args...)
+	b.Queue(versionsQuery(headerColumns, versionsWhere), args...)
 	br := t.tx.SendBatch(t.ctx, b)
 	s, err := t.scanOneSecret(op, br.QueryRow())
 	var headers []*coffer.Version

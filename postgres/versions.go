@@ -31,10 +31,11 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 	return t.versions(secretARN, headerColumns)
 }
 
-// headersQuery selects the headers of the versions of the secret that where (a condition on
-// versions.secret_arn) names, with their stages, in VersionHeaders' order.
-func headersQuery(where string) string {
-	return `SELECT ` + headerColumns + versionStages + ` FROM versions
+// versionsQuery selects columns (versionColumns or headerColumns) and the stages of the
+// versions of the secret that where (a condition on versions.secret_arn) names, in creation
+// order.
+func versionsQuery(columns, where string) string {
+	return `SELECT ` + columns + versionStages + ` FROM versions
 		WHERE ` + where + ` ORDER BY created_date, version_id`
 }
 
@@ -80,8 +81,7 @@ func scanVersionStages(row pgx.Row) (*coffer.Version, error) {
 // versions reads a secret's versions, selecting columns (versionColumns or headerColumns),
 // and their stages.
 func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT `+columns+versionStages+` FROM versions
-		WHERE secret_arn = $1 ORDER BY created_date, version_id`, secretARN)
+	rows, err := t.tx.Query(t.ctx, versionsQuery(columns, `secret_arn = $1`), secretARN)
 	if err != nil {
 		return nil, t.dbError("versions", err)
 	}
