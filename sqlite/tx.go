@@ -25,6 +25,9 @@ type tx struct {
 	cache *readCache
 	gen   uint64
 	lazy  *lazyBegin // a View's: tx is begun at the first query
+	// current holds, in a View, the versions labelled AWSCURRENT that versionHeaders read
+	// whole, for Version to give out (copies).
+	current []*coffer.Version
 	// touched lists the secrets an Update wrote to: their cache entries go after the commit.
 	touched []string
 	// w is an Update's view of the write cache (nil in a View, or when the cache is off).
@@ -137,6 +140,12 @@ func encodeTags(tags []coffer.Tag) (string, error) {
 // decodeTags reads what encodeTags wrote: null reads back as nil, [] as an empty, non-nil
 // slice.
 func decodeTags(s string) ([]coffer.Tag, error) {
+	switch s { // the common cases, without the JSON decoder
+	case "null":
+		return nil, nil
+	case "[]":
+		return []coffer.Tag{}, nil
+	}
 	var tags []coffer.Tag
 	if err := json.Unmarshal([]byte(s), &tags); err != nil {
 		return nil, fmt.Errorf("decode tags: %w", err)

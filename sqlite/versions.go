@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -75,46 +77,105 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 	return vs, err
 }
 
-func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
-	rows, err := t.query(`SELECT v.version_id, v.created_date, v.last_accessed_date, v.kms_key_id,
-		v.is_binary, v.destroyed_date, s.stage
+// headersQuery reads a secret's versions without their key and ciphertext, each with its
+// stages: a row per stage (one row without a stage for a deprecated version), the rows of a
+// version one after the other, its stages in order. A View's query (current) also reads the
+// key and ciphertext of the version labelled AWSCURRENT, on that label's row: the version a
+// read of the secret's value reads next, which Version then gives without a statement of its
+// own.
+func headersQuery(current bool) string {
+	blobs := ""
+	if current {
+		blobs = `, CASE WHEN s.stage = 'AWSCURRENT' THEN v.wrapped_key END,
+		CASE WHEN s.stage = 'AWSCURRENT' THEN v.ciphertext END`
+	}
+	return `SELECT v.version_id, v.created_date, v.last_accessed_date, v.kms_key_id,
+		v.is_binary, v.destroyed_date, s.stage` + blobs + `
 		FROM versions v LEFT JOIN stages s ON s.secret_arn = v.secret_arn AND s.version_id = v.version_id
-		WHERE v.secret_arn = ? ORDER BY v.created_date, v.version_id, s.stage`, secretARN)
+		WHERE v.secret_arn = ? ORDER BY v.version_id, s.stage`
+}
+
+var (
+	headersOnly        = headersQuery(false)
+	headersWithCurrent = headersQuery(true)
+)
+
+func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
+	view := t.lazy != nil
+	query := headersOnly
+	if view {
+		query = headersWithCurrent
+	}
+	rows, err := t.query(query, secretARN)
 	if err != nil {
 		return nil, dbError("version headers", err)
 	}
 	defer rows.Close()
-	var vs []*coffer.Version
+	var (
+		vs        []*coffer.Version
+		current   *coffer.Version // the header of the version labelled AWSCURRENT
+		wk, ct    []byte          // and its blobs
+		id, kms   string
+		stage     sql.NullString
+		binary    bool
+		created   int64
+		accessed  int64
+		destroyed int64
+		dest      = []any{&id, &created, &accessed, &kms, &binary, &destroyed, &stage, &wk, &ct}
+	)
+	if !view {
+		dest = dest[:7]
+	}
 	for rows.Next() {
-		var (
-			id, kmsKey                   string
-			created, accessed, destroyed int64
-			binary                       bool
-			stage                        sql.NullString
-		)
-		if err := rows.Scan(&id, &created, &accessed, &kmsKey, &binary, &destroyed, &stage); err != nil {
+		wk, ct = nil, nil
+		if err := rows.Scan(dest...); err != nil {
 			return nil, dbError("version headers", err)
 		}
-		// A version with several stages comes in as many rows, one after the other.
 		if n := len(vs); n == 0 || vs[n-1].VersionID != id {
 			vs = append(vs, &coffer.Version{SecretARN: secretARN, VersionID: id, CreatedDate: fromMillis(created),
-				LastAccessedDate: fromMillis(accessed), KMSKeyID: kmsKey, Binary: binary,
+				LastAccessedDate: fromMillis(accessed), KMSKeyID: kms, Binary: binary,
 				WrappedKey: []byte{}, Ciphertext: []byte{}, DestroyedDate: fromMillis(destroyed)})
 		}
 		if stage.Valid {
 			v := vs[len(vs)-1]
 			v.Stages = append(v.Stages, stage.String)
+			// A version without a value (a rotation's placeholder, a destroyed one) is left to
+			// Version's own statement.
+			if view && stage.String == coffer.StageCurrent && len(wk) > 0 && len(ct) > 0 {
+				current = v
+				t.current = append(t.current, &coffer.Version{WrappedKey: wk, Ciphertext: ct})
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbError("version headers", err)
+	}
+	if current != nil {
+		// The header is complete only now, with all its stages.
+		full := t.current[len(t.current)-1]
+		wk, ct := full.WrappedKey, full.Ciphertext
+		*full = *current
+		full.Stages = slices.Clone(current.Stages)
+		full.WrappedKey, full.Ciphertext = wk, ct
 	}
 	if len(vs) == 0 {
 		if err := t.secretExists("version headers", secretARN); err != nil {
 			return nil, err
 		}
 	}
+	sortHeaders(vs)
 	return vs, nil
+}
+
+// sortHeaders puts versions in the order Versions and VersionHeaders give them: by creation
+// date, then id. The queries read them in the order of the primary key's index, (secret,
+// id), and leave the sorting to this: SQLite would sort them in a temporary B-tree, which
+// cost a random read of a million secrets' headers more than the rest of the query (17 of
+// 40 µs).
+func sortHeaders(vs []*coffer.Version) {
+	slices.SortFunc(vs, func(a, b *coffer.Version) int {
+		return cmp.Or(cmp.Compare(millis(a.CreatedDate), millis(b.CreatedDate)), strings.Compare(a.VersionID, b.VersionID))
+	})
 }
 
 // secretExists returns NotFound when no secret has the ARN: a secret without versions is
@@ -130,7 +191,7 @@ func (t *tx) secretExists(op, secretARN string) error {
 // versions reads a secret's versions, and their stages.
 func (t *tx) versions(secretARN string) ([]*coffer.Version, error) {
 	rows, err := t.query(`SELECT `+versionColumns+` FROM versions
-		WHERE secret_arn = ? ORDER BY created_date, version_id`, secretARN)
+		WHERE secret_arn = ? ORDER BY version_id`, secretARN)
 	if err != nil {
 		return nil, dbError("versions", err)
 	}
@@ -154,6 +215,7 @@ func (t *tx) versions(secretARN string) ([]*coffer.Version, error) {
 		}
 		return vs, nil
 	}
+	sortHeaders(vs)
 	err = t.stages(func(versionID, stage string) {
 		if v := byID[versionID]; v != nil {
 			v.Stages = append(v.Stages, stage)
@@ -184,6 +246,14 @@ func (t *tx) stages(add func(versionID, stage string), query string, args ...any
 
 // Version implements coffer.Tx.
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
+	for _, v := range t.current {
+		if v.SecretARN == secretARN && v.VersionID == versionID {
+			if t.cache != nil {
+				t.cache.putVersion(t.gen, v)
+			}
+			return shareVersion(v), nil
+		}
+	}
 	if t.cache != nil {
 		if v, ok := t.cache.version(secretARN, versionID); ok {
 			coffer.NoteCacheHit(t.ctx)

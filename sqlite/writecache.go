@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -202,17 +201,6 @@ func header(v *coffer.Version) *coffer.Version {
 		DestroyedDate: fromMillis(millis(v.DestroyedDate))}
 }
 
-// sortHeaders puts headers in VersionHeaders' order: by creation date, then id.
-func sortHeaders(vs []*coffer.Version) {
-	sort.SliceStable(vs, func(i, j int) bool {
-		a, b := millis(vs[i].CreatedDate), millis(vs[j].CreatedDate)
-		if a != b {
-			return a < b
-		}
-		return vs[i].VersionID < vs[j].VersionID
-	})
-}
-
 // setStage moves stage onto versionID in e's headers; false when the version is not there.
 func (e *wentry) setStage(stage, versionID string) bool {
 	at := slices.IndexFunc(e.headers, func(v *coffer.Version) bool { return v.VersionID == versionID })
@@ -222,7 +210,7 @@ func (e *wentry) setStage(stage, versionID string) bool {
 	e.removeStage(stage)
 	v := withStages(e.headers[at])
 	v.Stages = append(v.Stages, stage)
-	sort.Strings(v.Stages)
+	slices.Sort(v.Stages)
 	e.headers[at] = v
 	return true
 }

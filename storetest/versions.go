@@ -267,6 +267,23 @@ func testVersionsOrder(t *testing.T, s coffer.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Versions order: got %q, want %q", got, want)
 	}
+	// VersionHeaders gives them in the same order, in a View and in an Update.
+	headers := func(what string, tx coffer.Tx) error {
+		vs, err := tx.VersionHeaders(sec.ARN)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, v := range vs {
+			got = append(got, v.VersionID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("VersionHeaders order in %s: got %q, want %q", what, got, want)
+		}
+		return nil
+	}
+	view(t, s, func(tx coffer.Tx) error { return headers("a View", tx) })
+	update(t, s, func(tx coffer.Tx) error { return headers("an Update", tx) })
 }
 
 // stagesByVersion reads every version's stages.
