@@ -7,9 +7,10 @@ import (
 	"github.com/coffer-project/coffer"
 )
 
-// TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers in
-// the same round trip, and VersionHeaders hands them out; an Update, whose writes could
-// change them, does not keep them. (storetest's HeadersAfterLookup checks the answers.)
+// TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and
+// its version labelled AWSCURRENT in the same round trip, and VersionHeaders and Version hand
+// them out; an Update, whose writes could change them, does not keep them. (storetest's
+// HeadersAfterLookup checks the answers.)
 func TestViewPrefetchesHeaders(t *testing.T) {
 	s, _ := openFresh(t)
 	defer s.Close()
@@ -24,11 +25,14 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 		if err := ptx.InsertVersion(&coffer.Version{SecretARN: sec.ARN, VersionID: id, WrappedKey: []byte("k"), Ciphertext: []byte("c")}); err != nil {
 			return err
 		}
+		if err := ptx.SetStage(sec.ARN, coffer.StageCurrent, id); err != nil {
+			return err
+		}
 		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 			return err
 		}
-		if ptx.(*tx).prefetched != nil {
-			t.Error("an Update kept the headers of the secret it looked up")
+		if ptx.(*tx).prefetched != nil || ptx.(*tx).current != nil {
+			t.Error("an Update kept the headers or the current version of the secret it looked up")
 		}
 		return nil
 	})
@@ -52,6 +56,15 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 			}
 			if ptx.(*tx).prefetched != nil {
 				t.Error("VersionHeaders handed the prefetched headers out and kept them")
+			}
+			if c := ptx.(*tx).current; c == nil || c.VersionID != id || string(c.Ciphertext) != "c" {
+				t.Errorf("after the lookup, current is %v; want version %s, whole", c != nil, id)
+			}
+			if v, err := ptx.Version(sec.ARN, id); err != nil || string(v.WrappedKey) != "k" || string(v.Ciphertext) != "c" {
+				t.Errorf("Version of the current version: %v", err)
+			}
+			if ptx.(*tx).current != nil {
+				t.Error("Version handed the prefetched version out and kept it")
 			}
 			return nil
 		})

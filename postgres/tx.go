@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ type tx struct {
 	// in prefetched for VersionHeaders. Nothing in a View can change them.
 	view       bool
 	prefetched *prefetch
+	// current is, in a View, the version labelled AWSCURRENT of the secret last looked up,
+	// whole, read in the same round trip (nil when it has none, or it holds no value): a read
+	// of the secret's value asks for it next. Version hands it out once.
+	current *coffer.Version
 }
 
 // prefetch is the version headers of one secret, read with it.
@@ -127,10 +132,10 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	if !t.view {
 		return t.scanOneSecret(op, t.tx.QueryRow(t.ctx, query, args...))
 	}
-	t.prefetched = nil
+	t.prefetched, t.current = nil, nil
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
-	b.Queue(versionsQuery(headerColumns, versionsWhere), args...)
+	b.Queue(versionsQuery(headerCurrentColumns, versionsWhere), args...)
 	br := t.tx.SendBatch(t.ctx, b)
 	s, err := t.scanOneSecret(op, br.QueryRow())
 	var headers []*coffer.Version
@@ -150,6 +155,14 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 		return nil, err
 	}
 	t.prefetched = &prefetch{arn: s.ARN, headers: headers}
+	for _, h := range headers {
+		if len(h.Ciphertext) > 0 { // AWSCURRENT's (headerCurrentColumns)
+			v := *h
+			v.Stages = slices.Clone(h.Stages)
+			t.current = &v
+			h.WrappedKey, h.Ciphertext = []byte{}, []byte{}
+		}
+	}
 	return s, nil
 }
 

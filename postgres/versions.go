@@ -21,6 +21,16 @@ func (t *tx) Versions(secretARN string) ([]*coffer.Version, error) {
 const headerColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
 	is_binary, ''::bytea, ''::bytea, destroyed_date`
 
+// headerCurrentColumns are headerColumns with the key and ciphertext of the version labelled
+// AWSCURRENT: what a View reads with a secret it looks up, since a read of the secret's value
+// reads that version next (Version).
+const headerCurrentColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
+	is_binary, CASE WHEN ` + isCurrent + ` THEN wrapped_key ELSE ''::bytea END,
+	CASE WHEN ` + isCurrent + ` THEN ciphertext ELSE ''::bytea END, destroyed_date`
+
+const isCurrent = `EXISTS (SELECT 1 FROM stages s WHERE s.secret_arn = versions.secret_arn
+	AND s.version_id = versions.version_id AND s.stage = 'AWSCURRENT')`
+
 // VersionHeaders implements coffer.Tx. In a View, the headers of the secret the View last
 // looked up come from that lookup's round trip (tx.prefetched).
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
@@ -103,6 +113,10 @@ func (t *tx) versions(secretARN, columns string) ([]*coffer.Version, error) {
 
 // Version implements coffer.Tx.
 func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
+	if v := t.current; v != nil && v.SecretARN == secretARN && v.VersionID == versionID {
+		t.current = nil // handed out once: the caller may change it
+		return v, nil
+	}
 	v, err := scanVersionStages(t.tx.QueryRow(t.ctx, `SELECT `+versionColumns+versionStages+` FROM versions
 		WHERE secret_arn = $1 AND version_id = $2`, secretARN, versionID))
 	if errors.Is(err, pgx.ErrNoRows) {

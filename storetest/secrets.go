@@ -631,4 +631,50 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		}
 		return nil
 	})
+	// Version after a lookup (which a store may answer for the version labelled AWSCURRENT
+	// from the lookup's round trip): whole, every time, and for that secret only.
+	var curA, curB *coffer.Version
+	view(t, s, func(tx coffer.Tx) error {
+		var err error
+		if curA, err = tx.Version(a.ARN, versionID(1)); err != nil {
+			return err
+		}
+		curB, err = tx.Version(b.ARN, versionID(2))
+		return err
+	})
+	version := func(what string, tx coffer.Tx, arn, id string, want *coffer.Version) {
+		t.Helper()
+		v, err := tx.Version(arn, id)
+		if want == nil {
+			if !coffer.IsNotFound(err) {
+				if v != nil {
+					t.Errorf("%s: Version gave %s of %s; want NotFound", what, v.VersionID, v.SecretARN)
+				} else {
+					t.Errorf("%s: Version: %v; want NotFound", what, err)
+				}
+			}
+			return
+		}
+		if err != nil {
+			t.Errorf("%s: Version: %v", what, err)
+			return
+		}
+		checkVersion(t, what, v, want)
+		v.Stages = append(v.Stages[:0:0], "changed") // a caller may change what it was given
+		v.KMSKeyID, v.CreatedDate = "changed", at(time.Hour)
+	}
+	view(t, s, func(tx coffer.Tx) error {
+		if _, err := tx.SecretByName(ns, a.Name); err != nil {
+			return err
+		}
+		version("after SecretByName of a, its current version", tx, a.ARN, versionID(1), curA)
+		version("again", tx, a.ARN, versionID(1), curA)
+		if _, err := tx.SecretByARN(b.ARN); err != nil {
+			return err
+		}
+		version("after SecretByARN of b, b's current version under a's ARN", tx, a.ARN, versionID(2), nil)
+		version("then a's", tx, a.ARN, versionID(1), curA)
+		version("then b's", tx, b.ARN, versionID(2), curB)
+		return nil
+	})
 }
