@@ -19,13 +19,18 @@ import (
 
 var _ coffer.AuditTable = (*Store)(nil)
 
-// AppendAudit implements coffer.AuditTable. It inserts the lines with one statement in one
-// READ COMMITTED transaction and returns once that transaction has committed with
-// synchronous_commit at least local, so that what it acknowledges survives a crash of the
-// server. A line already stored under its (server, seq) is left as it is when it holds the
-// same bytes; when it holds others, another writer has forked the chain (two servers given
-// one name, most likely) and AppendAudit fails, storing none of the lines, rather than
-// acknowledge records that are not the ones kept.
+// AppendAudit implements coffer.AuditTable. It inserts the lines with one statement and
+// returns once its transaction has committed with synchronous_commit at least local, so that
+// what it acknowledges survives a crash of the server. A line already stored under its
+// (server, seq) is left as it is when it holds the same bytes; when it holds others, another
+// writer has forked the chain (two servers given one name, most likely) and AppendAudit
+// fails, storing none of the lines, rather than acknowledge records that are not the ones
+// kept.
+//
+// The common case, lines that no other append stored, takes one round trip: the insert, in
+// a pipeline of its own (one implicit transaction), fails whole on any line already stored.
+// Only then does AppendAudit insert again, skipping those lines, and compare them, in a
+// transaction of three round trips.
 func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.AuditLine) error {
 	if len(lines) == 0 {
 		return nil
@@ -39,6 +44,14 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 		}
 		seqs[i], times[i], raws[i] = int64(l.Seq), timestamp(l.Time), blob(l.Raw)
 	}
+	err := s.appendAuditNew(ctx, server, seqs, times, raws)
+	var e *pgconn.PgError
+	if !errors.As(err, &e) || e.Code != sqlstateUniqueViolation {
+		if err != nil {
+			return fmt.Errorf("postgres: append audit: %w", err)
+		}
+		return nil
+	}
 	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return fmt.Errorf("postgres: append audit: begin: %w", err)
@@ -46,13 +59,8 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
 
 	b := &pgx.Batch{}
-	// A DSN, role or database may turn synchronous_commit off for speed; the audit trail's
-	// commits must still wait for the WAL flush. local and the stricter levels stay as set.
-	b.Queue(`SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`)
-	b.Queue(`INSERT INTO audit_lines (server, seq, event_time, line)
-		SELECT $1, n.seq, n.event_time, n.line
-		FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[]) AS n(seq, event_time, line)
-		ON CONFLICT (server, seq) DO NOTHING`, server, seqs, times, raws)
+	b.Queue(syncCommitOn)
+	b.Queue(insertAuditLines+` ON CONFLICT (server, seq) DO NOTHING`, server, seqs, times, raws)
 	br := pgTx.SendBatch(ctx, b)
 	_, err = br.Exec()
 	var tag pgconn.CommandTag
@@ -85,6 +93,25 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 		return fmt.Errorf("postgres: append audit: commit: %w", err)
 	}
 	return nil
+}
+
+// syncCommitOn turns synchronous_commit on for the rest of the transaction when it is off: a
+// DSN, role or database may turn it off for speed, and the audit trail's commits must still
+// wait for the WAL flush. local and the stricter levels stay as set.
+const syncCommitOn = `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`
+
+const insertAuditLines = `INSERT INTO audit_lines (server, seq, event_time, line)
+	SELECT $1, n.seq, n.event_time, n.line
+	FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[]) AS n(seq, event_time, line)`
+
+// appendAuditNew inserts lines that no other append stored, in one round trip: a pipeline
+// whose statements run in one implicit transaction, committed at its end. A line already
+// stored fails the insert, and the transaction with it, with a unique violation.
+func (s *Store) appendAuditNew(ctx context.Context, server string, seqs []int64, times []pgtype.Timestamptz, raws [][]byte) error {
+	b := &pgx.Batch{}
+	b.Queue(syncCommitOn)
+	b.Queue(insertAuditLines, server, seqs, times, raws)
+	return s.pool.SendBatch(ctx, b).Close()
 }
 
 // AuditHead implements coffer.AuditTable.

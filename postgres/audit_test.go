@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 // auditLines returns lines first..last of a made-up chain; the table keeps lines as opaque
@@ -249,5 +252,51 @@ func TestAuditAppendZeroTime(t *testing.T) {
 	}
 	if head, _, err := s.AuditHead(t.Context(), "a"); err != nil || !head.Time.IsZero() {
 		t.Errorf("AuditHead: %+v, %v; want the zero time", head, err)
+	}
+}
+
+// TestAuditAppendCommitsSynchronously: on connections whose synchronous_commit is off (a DSN
+// may say so), an append's pipeline turns it on for its own implicit transaction, the one
+// that commits the lines, and leaves the connection's setting as it was.
+func TestAuditAppendCommitsSynchronously(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off") // a run-time parameter of the connection
+	u.RawQuery = q.Encode()
+	s, err := Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := &pgx.Batch{}
+	b.Queue(syncCommitOn)
+	b.Queue(`SELECT current_setting('synchronous_commit')`)
+	br := s.pool.SendBatch(t.Context(), b)
+	var in string
+	_, err = br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&in)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	if err := s.pool.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if in != "on" || after != "off" {
+		t.Errorf("synchronous_commit in the append's pipeline %q, on the connection after it %q; want on, then off", in, after)
+	}
+	if err := s.AppendAudit(t.Context(), "a", auditLines("a", 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := allAuditLines(t, s, "a", 10), auditLines("a", 1, 2); !equalAuditLines(got, want) {
+		t.Errorf("chain:\n got %+v\nwant %+v", got, want)
 	}
 }
