@@ -135,12 +135,10 @@ func (s *Store) attempt(ctx context.Context, fn func(coffer.Tx) error) (retry bo
 // update makes one attempt of Update. It reports whether the attempt failed to serialize and
 // should be retried.
 func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry bool, err error) {
-	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite})
-	if err != nil {
-		return false, coffer.Internal(fmt.Errorf("postgres: begin: %w", err))
-	}
-	// Rollback is a no-op after Commit; on an error or a panic in fn it undoes every write.
-	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	pgTx := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}}
+	// end does nothing more after a commit; on an error or a panic in fn it undoes every
+	// write.
+	defer pgTx.end(context.WithoutCancel(ctx))
 	t := &tx{ctx: ctx, tx: pgTx}
 	if err := fn(t); err != nil {
 		// A statement that failed to serialize doomed the transaction, whatever fn made of it.
@@ -149,7 +147,7 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 	if t.conflict {
 		return true, coffer.Internal(errors.New("postgres: transaction failed to serialize"))
 	}
-	if err := pgTx.Commit(ctx); err != nil {
+	if err := pgTx.commit(ctx); err != nil {
 		return isConflict(err), coffer.Internal(fmt.Errorf("postgres: commit: %w", err))
 	}
 	return false, nil
@@ -158,12 +156,9 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot, and writes fail. An
 // error from fn is returned unchanged.
 func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
-	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return coffer.Internal(fmt.Errorf("postgres: begin: %w", err))
-	}
+	pgTx := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
 	// Nothing to commit: rolling back ends the transaction and releases its snapshot.
-	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	defer pgTx.end(context.WithoutCancel(ctx))
 	return fn(&tx{ctx: ctx, tx: pgTx, view: true})
 }
 

@@ -1,10 +1,16 @@
 package postgres
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coffer-project/coffer"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and
@@ -71,5 +77,88 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// roundTrips counts what a connection sends and waits for: each query, each batch (a
+// pipeline of queries) once.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestViewRoundTrips: a read of a secret's current value (the secret by name, its headers,
+// the version labelled AWSCURRENT) is two round trips: BEGIN, the secret, its headers and that
+// version in one pipeline, then the rollback. A View that runs no statement sends nothing.
+func TestViewRoundTrips(t *testing.T) {
+	s, dsn := openFresh(t)
+	defer s.Close()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	sec := &coffer.Secret{ARN: coffer.SecretARN(ns, "trips", "AbCdEf"), Namespace: ns, Name: "trips",
+		CreatedDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+	const id = "00000000-0000-4000-8000-000000000001"
+	err := s.Update(t.Context(), func(ptx coffer.Tx) error {
+		if err := ptx.InsertSecret(sec); err != nil {
+			return err
+		}
+		if err := ptx.InsertVersion(&coffer.Version{SecretARN: sec.ARN, VersionID: id, WrappedKey: []byte("k"), Ciphertext: []byte("c")}); err != nil {
+			return err
+		}
+		return ptx.SetStage(sec.ARN, coffer.StageCurrent, id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	traced := &Store{pool: pool, writer: make(chan struct{}, 1)}
+	defer traced.Close()
+	read := func(ptx coffer.Tx) error {
+		got, err := ptx.SecretByName(ns, sec.Name)
+		if err != nil {
+			return err
+		}
+		hs, err := ptx.VersionHeaders(got.ARN)
+		if err != nil || len(hs) != 1 {
+			return fmt.Errorf("headers %d, %v", len(hs), err)
+		}
+		v, err := ptx.Version(got.ARN, hs[0].VersionID)
+		if err == nil && string(v.Ciphertext) != "c" {
+			err = errors.New("not the version's value")
+		}
+		return err
+	}
+	for i := range 2 { // the first also prepares the statements
+		trips.n.Store(0)
+		if err := traced.View(t.Context(), read); err != nil {
+			t.Fatal(err)
+		}
+		if n := trips.n.Load(); i == 1 && n != 2 {
+			t.Errorf("a read of a secret's current value took %d round trips; want 2", n)
+		}
+	}
+	trips.n.Store(0)
+	if err := traced.View(t.Context(), func(coffer.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load(); n != 0 {
+		t.Errorf("a View that ran no statement took %d round trips; want none", n)
 	}
 }

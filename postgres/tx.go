@@ -19,7 +19,7 @@ import (
 // tx is a coffer.Tx on one pgx transaction.
 type tx struct {
 	ctx context.Context
-	tx  pgx.Tx
+	tx  querier
 	// conflict is set when a statement failed to serialize: the transaction is doomed and
 	// Update runs it again, whatever fn returned.
 	conflict bool

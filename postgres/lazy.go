@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// querier is what a tx runs its statements through.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// lazyTx is a transaction on a connection of the pool whose BEGIN goes with its first
+// statement, in one pipeline (pgx's Batch.BeginTx): a round trip fewer than pgx's BeginTx,
+// which waits for BEGIN's answer before the first statement leaves. A transaction that runs
+// no statement takes no connection and sends nothing.
+//
+// The statements of the pipeline run in order until one fails; then PostgreSQL skips the
+// rest, and the transaction (when BEGIN went through) is aborted: every later statement, and
+// the commit, fails as in any aborted transaction.
+type lazyTx struct {
+	pool *pgxpool.Pool
+	opts pgx.TxOptions
+	conn *pgxpool.Conn // nil until the first statement
+	tx   pgx.Tx        // once begun
+}
+
+var _ querier = (*lazyTx)(nil)
+
+// send takes a connection and sends BEGIN and b's statements in one pipeline; the answers it
+// returns start with b's first statement's.
+func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.conn = conn
+	p := &pgx.Batch{}
+	p.BeginTx(l.opts)
+	p.QueuedQueries = append(p.QueuedQueries, b.QueuedQueries...)
+	br := conn.SendBatch(ctx, p)
+	l.tx = br.Tx()
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+// one sends BEGIN and one statement.
+func (l *lazyTx) one(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	return l.send(ctx, b)
+}
+
+// Exec implements querier.
+func (l *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if l.conn != nil {
+		return l.tx.Exec(ctx, sql, args...)
+	}
+	br, err := l.one(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// Query implements querier.
+func (l *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if l.conn != nil {
+		return l.tx.Query(ctx, sql, args...)
+	}
+	br, err := l.one(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		if rows != nil {
+			rows.Close()
+		}
+		br.Close()
+		return nil, err
+	}
+	return &pipelineRows{Rows: rows, br: br}, nil
+}
+
+// QueryRow implements querier.
+func (l *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if l.conn != nil {
+		return l.tx.QueryRow(ctx, sql, args...)
+	}
+	br, err := l.one(ctx, sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return pipelineRow{row: br.QueryRow(), br: br}
+}
+
+// SendBatch implements querier.
+func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if l.conn != nil {
+		return l.tx.SendBatch(ctx, b)
+	}
+	br, err := l.send(ctx, b)
+	if err != nil {
+		return errBatch{err}
+	}
+	return br
+}
+
+// commit commits the transaction; pgx's Tx.Commit fails when PostgreSQL rolled it back
+// instead (a statement had failed).
+func (l *lazyTx) commit(ctx context.Context) error {
+	if l.conn == nil {
+		return nil
+	}
+	return l.tx.Commit(ctx)
+}
+
+// end rolls back what was not committed (nothing after a commit) and gives the connection
+// back to the pool, which closes it rather than keep it when it is still in a transaction.
+func (l *lazyTx) end(ctx context.Context) {
+	if l.conn == nil {
+		return
+	}
+	l.tx.Rollback(ctx)
+	l.conn.Release()
+	l.conn, l.tx = nil, nil
+}
+
+// pipelineRows are the rows of a pipeline's statement: closing them ends the pipeline.
+type pipelineRows struct {
+	pgx.Rows
+	br  pgx.BatchResults
+	err error // of ending the pipeline
+}
+
+func (r *pipelineRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *pipelineRows) Close() {
+	r.Rows.Close()
+	if r.br != nil {
+		r.err = r.br.Close()
+		r.br = nil
+	}
+}
+
+func (r *pipelineRows) Err() error {
+	return errors.Join(r.Rows.Err(), r.err)
+}
+
+// pipelineRow is the row of a pipeline's statement: scanning it ends the pipeline.
+type pipelineRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r pipelineRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	cerr := r.br.Close()
+	if cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
+		return cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }
