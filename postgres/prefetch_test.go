@@ -13,6 +13,32 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// currentID is the id of the one version withCurrent gives its secret.
+const currentID = "00000000-0000-4000-8000-000000000001"
+
+// withCurrent stores a secret named name with one version, currentID, labelled AWSCURRENT:
+// its wrapped key is "k" and its ciphertext "c".
+func withCurrent(t *testing.T, s *Store, name string) (coffer.Namespace, *coffer.Secret) {
+	t.Helper()
+	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
+	sec := &coffer.Secret{ARN: coffer.SecretARN(ns, name, "AbCdEf"), Namespace: ns, Name: name,
+		CreatedDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+	err := s.Update(t.Context(), func(ptx coffer.Tx) error {
+		if err := ptx.InsertSecret(sec); err != nil {
+			return err
+		}
+		v := &coffer.Version{SecretARN: sec.ARN, VersionID: currentID, WrappedKey: []byte("k"), Ciphertext: []byte("c")}
+		if err := ptx.InsertVersion(v); err != nil {
+			return err
+		}
+		return ptx.SetStage(sec.ARN, coffer.StageCurrent, currentID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns, sec
+}
+
 // TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and
 // its version labelled AWSCURRENT in the same round trip, and VersionHeaders and Version hand
 // them out; an Update, whose writes could change them, does not keep them. (storetest's
@@ -20,20 +46,8 @@ import (
 func TestViewPrefetchesHeaders(t *testing.T) {
 	s, _ := openFresh(t)
 	defer s.Close()
-	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
-	sec := &coffer.Secret{ARN: coffer.SecretARN(ns, "pre", "AbCdEf"), Namespace: ns, Name: "pre",
-		CreatedDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
-	const id = "00000000-0000-4000-8000-000000000001"
+	ns, sec := withCurrent(t, s, "pre")
 	err := s.Update(t.Context(), func(ptx coffer.Tx) error {
-		if err := ptx.InsertSecret(sec); err != nil {
-			return err
-		}
-		if err := ptx.InsertVersion(&coffer.Version{SecretARN: sec.ARN, VersionID: id, WrappedKey: []byte("k"), Ciphertext: []byte("c")}); err != nil {
-			return err
-		}
-		if err := ptx.SetStage(sec.ARN, coffer.StageCurrent, id); err != nil {
-			return err
-		}
 		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 			return err
 		}
@@ -54,7 +68,7 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 				return err
 			}
 			p := ptx.(*tx).prefetched
-			if p == nil || p.arn != sec.ARN || len(p.headers) != 1 || p.headers[0].VersionID != id {
+			if p == nil || p.arn != sec.ARN || len(p.headers) != 1 || p.headers[0].VersionID != currentID {
 				t.Errorf("after the lookup, prefetched is %+v; want the one header of %s", p, sec.ARN)
 			}
 			if _, err := ptx.VersionHeaders(sec.ARN); err != nil {
@@ -63,10 +77,10 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 			if ptx.(*tx).prefetched != nil {
 				t.Error("VersionHeaders handed the prefetched headers out and kept them")
 			}
-			if c := ptx.(*tx).current; c == nil || c.VersionID != id || string(c.Ciphertext) != "c" {
-				t.Errorf("after the lookup, current is %v; want version %s, whole", c != nil, id)
+			if c := ptx.(*tx).current; c == nil || c.VersionID != currentID || string(c.Ciphertext) != "c" {
+				t.Errorf("after the lookup, current is %v; want version %s, whole", c != nil, currentID)
 			}
-			if v, err := ptx.Version(sec.ARN, id); err != nil || string(v.WrappedKey) != "k" || string(v.Ciphertext) != "c" {
+			if v, err := ptx.Version(sec.ARN, currentID); err != nil || string(v.WrappedKey) != "k" || string(v.Ciphertext) != "c" {
 				t.Errorf("Version of the current version: %v", err)
 			}
 			if ptx.(*tx).current != nil {
@@ -102,22 +116,7 @@ func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 func TestViewRoundTrips(t *testing.T) {
 	s, dsn := openFresh(t)
 	defer s.Close()
-	ns := coffer.Namespace{Account: "111111111111", Region: "us-east-1"}
-	sec := &coffer.Secret{ARN: coffer.SecretARN(ns, "trips", "AbCdEf"), Namespace: ns, Name: "trips",
-		CreatedDate: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
-	const id = "00000000-0000-4000-8000-000000000001"
-	err := s.Update(t.Context(), func(ptx coffer.Tx) error {
-		if err := ptx.InsertSecret(sec); err != nil {
-			return err
-		}
-		if err := ptx.InsertVersion(&coffer.Version{SecretARN: sec.ARN, VersionID: id, WrappedKey: []byte("k"), Ciphertext: []byte("c")}); err != nil {
-			return err
-		}
-		return ptx.SetStage(sec.ARN, coffer.StageCurrent, id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, sec := withCurrent(t, s, "trips")
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
