@@ -30,6 +30,9 @@ type lazyTx struct {
 	opts pgx.TxOptions
 	conn *pgxpool.Conn // nil until the first statement
 	tx   pgx.Tx        // once begun
+	// failed is why no connection could be had for the first statement: every later one
+	// fails with it too, rather than begin a transaction half way through the caller's.
+	failed error
 }
 
 var _ querier = (*lazyTx)(nil)
@@ -37,8 +40,12 @@ var _ querier = (*lazyTx)(nil)
 // send takes a connection and sends BEGIN and b's statements in one pipeline; the answers it
 // returns start with b's first statement's.
 func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	if l.failed != nil {
+		return nil, l.failed
+	}
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
+		l.failed = err
 		return nil, err
 	}
 	l.conn = conn
@@ -125,7 +132,7 @@ func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // instead (a statement had failed).
 func (l *lazyTx) commit(ctx context.Context) error {
 	if l.conn == nil {
-		return nil
+		return l.failed
 	}
 	return l.tx.Commit(ctx)
 }

@@ -161,3 +161,34 @@ func TestViewRoundTrips(t *testing.T) {
 		t.Errorf("a View that ran no statement took %d round trips; want none", n)
 	}
 }
+
+// TestLazyTxWithoutConnection: when the first statement of a transaction gets no connection
+// (here, its context was cancelled), every later statement, and the commit, fail too: none
+// begins a transaction half way through the caller's.
+func TestLazyTxWithoutConnection(t *testing.T) {
+	s, _ := openFresh(t)
+	defer s.Close()
+	l := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+	defer l.end(t.Context())
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	var one int
+	if err := l.QueryRow(cancelled, `SELECT 1`).Scan(&one); err == nil {
+		t.Fatal("a statement with a cancelled context succeeded")
+	}
+	if err := l.QueryRow(t.Context(), `SELECT 1`).Scan(&one); err == nil {
+		t.Error("a later QueryRow succeeded")
+	}
+	if _, err := l.Exec(t.Context(), `SELECT 1`); err == nil {
+		t.Error("a later Exec succeeded")
+	}
+	if _, err := l.Query(t.Context(), `SELECT 1`); err == nil {
+		t.Error("a later Query succeeded")
+	}
+	if err := l.SendBatch(t.Context(), &pgx.Batch{}).Close(); err == nil {
+		t.Error("a later SendBatch succeeded")
+	}
+	if err := l.commit(t.Context()); err == nil {
+		t.Error("the commit succeeded")
+	}
+}
