@@ -22,6 +22,32 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 		cases = append(cases, string(b))
 	}
+	// Mostly bytes written as they are, with one byte of every value (or a rune past ASCII)
+	// at every position of runs longer than a word: the eight-bytes-at-a-time path and its
+	// ends.
+	specials := []string{"\u2028", "é", "漢", "\xff", "\xc3"}
+	for b := range 256 {
+		specials = append(specials, string([]byte{byte(b)}))
+	}
+	for _, sp := range specials {
+		for n := range 20 {
+			base := []byte("abcdefghijklmnopqrstuvwxyz0123456789")[:n+8]
+			for at := 0; at <= len(base); at++ {
+				cases = append(cases, string(base[:at])+sp+string(base[at:]))
+			}
+		}
+	}
+	for range 2000 {
+		n := rng.IntN(100)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(0x20 + rng.IntN(0x5f))
+			if rng.IntN(20) == 0 {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		cases = append(cases, string(b))
+	}
 	for _, s := range cases {
 		want, _ := json.Marshal(s)
 		if got := AppendString(nil, s); string(got) != string(want) {
