@@ -75,13 +75,24 @@ func TestMigrateFrom0001(t *testing.T) {
 	if err := s.writer.QueryRowContext(t.Context(), `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != len(ms) {
 		t.Fatalf("schema version after Open: %d, %v; want %d", v, err, len(ms))
 	}
+	// 0006 gives what was never read the six-byte date that a mark rewrites in place; a date
+	// stays.
+	var uAccessed, gAccessed, vAccessed int64
+	if err := s.writer.QueryRowContext(t.Context(), `SELECT
+		(SELECT last_accessed_date FROM secrets WHERE arn = ?), (SELECT last_accessed_date FROM secrets WHERE arn = ?),
+		(SELECT last_accessed_date FROM versions WHERE secret_arn = ?)`, untagged, tagged, tagged).Scan(&uAccessed, &gAccessed, &vAccessed); err != nil {
+		t.Fatal(err)
+	}
+	if uAccessed != neverAccessed || gAccessed != created.UnixMilli() || vAccessed != neverAccessed {
+		t.Errorf("last access dates after migration: %d, %d, %d; want %d, %d, %d", uAccessed, gAccessed, vAccessed, int64(neverAccessed), created.UnixMilli(), int64(neverAccessed))
+	}
 	err = s.View(t.Context(), func(tx coffer.Tx) error {
 		u, err := tx.SecretByARN(untagged)
 		if err != nil {
 			return err
 		}
-		if u.Tags != nil || u.Description != "d" || !u.CreatedDate.Equal(created) || u.Type != "" || u.VersionRetention != 0 {
-			t.Errorf("untagged secret after migration: %+v; want nil Tags (0001's [] is never set), Description d, CreatedDate %v, no Type or retention", u, created)
+		if u.Tags != nil || u.Description != "d" || !u.CreatedDate.Equal(created) || u.Type != "" || u.VersionRetention != 0 || !u.LastAccessedDate.IsZero() {
+			t.Errorf("untagged secret after migration: %+v; want nil Tags (0001's [] is never set), Description d, CreatedDate %v, no Type or retention, never read", u, created)
 		}
 		g, err := tx.SecretByName(ns, "tagged")
 		if err != nil {

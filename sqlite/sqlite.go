@@ -440,10 +440,26 @@ func millis(t time.Time) int64 {
 
 // fromMillis decodes what millis encoded, in UTC.
 func fromMillis(ms int64) time.Time {
-	if ms == 0 {
+	if ms == 0 || ms == neverAccessed {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// neverAccessed is what the last_accessed_date column of a secret or version never read
+// holds (migration 0006), where every other date column holds 0 for the zero time. SQLite
+// stores 0 in no bytes and a date in six, so the first read's mark made the row grow; rows are
+// packed full in the order they were created, and each such mark split a page of the table.
+// This value takes six bytes too: the mark rewrites the row in place. It reads back as the
+// zero time, and sorts before every date, as 0 did.
+const neverAccessed = -1 << 40
+
+// accessMillis encodes a last access date: neverAccessed for the zero time.
+func accessMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return neverAccessed
+	}
+	return millis(t)
 }
 
 // blob returns b, or an empty non-nil slice for nil: the driver would store nil as NULL.

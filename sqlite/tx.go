@@ -163,7 +163,7 @@ func secretArgs(s *coffer.Secret) ([]any, error) {
 		s.KMSKeyID, tags, s.ResourcePolicy, s.RotationEnabled, s.RotationLambdaARN,
 		s.RotationRules.AutomaticallyAfterDays, s.RotationRules.Duration,
 		s.RotationRules.ScheduleExpression, s.OwningService, s.PrimaryRegion,
-		millis(s.CreatedDate), millis(s.LastChangedDate), millis(s.LastAccessedDate),
+		millis(s.CreatedDate), millis(s.LastChangedDate), accessMillis(s.LastAccessedDate),
 		millis(s.LastRotatedDate), millis(s.NextRotationDate), millis(s.DeletedDate),
 		millis(s.PurgeDate), s.Type, s.VersionRetention}, nil
 }
@@ -400,7 +400,7 @@ func sortColumn(sortBy string, c *coffer.ListCursor) (column string, at any, err
 	case coffer.SortLastChangedDate:
 		return "last_changed_date", millis(t), nil
 	case coffer.SortLastAccessedDate:
-		return "last_accessed_date", millis(t), nil
+		return "last_accessed_date", accessMillis(t), nil
 	case coffer.SortName:
 		return "name", name, nil
 	}

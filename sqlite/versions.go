@@ -346,7 +346,7 @@ func (t *tx) InsertVersion(v *coffer.Version) (err error) {
 	}
 	n, err := t.exec("insert version", `INSERT INTO versions (`+versionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		v.SecretARN, v.VersionID, millis(v.CreatedDate), millis(v.LastAccessedDate), v.KMSKeyID,
+		v.SecretARN, v.VersionID, millis(v.CreatedDate), accessMillis(v.LastAccessedDate), v.KMSKeyID,
 		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), millis(v.DestroyedDate))
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func (t *tx) UpdateVersion(v *coffer.Version) error {
 	t.touch(v.SecretARN)
 	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = ?, wrapped_key = ?,
 		ciphertext = ?, last_accessed_date = ? WHERE secret_arn = ? AND version_id = ?`,
-		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), millis(v.LastAccessedDate),
+		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), accessMillis(v.LastAccessedDate),
 		v.SecretARN, v.VersionID)
 	if err != nil {
 		return err
