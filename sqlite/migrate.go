@@ -65,6 +65,14 @@ func migrate(ctx context.Context, db *sql.DB, upTo int) error {
 	if upTo > 0 && upTo < len(ms) {
 		ms = ms[:upTo]
 	}
+	// A migration that rewrites every row of a table (0006) keeps each statement's journal of
+	// the pages it changed: in a temporary file, not in memory as the writer's other
+	// transactions do, where a million secrets' would take most of a GiB. (The writer pool
+	// has one connection: the pragma applies to the transaction below.)
+	if _, err := db.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer db.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)

@@ -291,3 +291,18 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	}
 	return strings.Join(plan, "; ")
 }
+
+// TestMigrateKeepsTempStoreInMemory: migrations journal their statements in temporary files
+// (a migration may rewrite a whole table), and the writer is back to memory after them, for
+// the savepoints of its group commits.
+func TestMigrateKeepsTempStoreInMemory(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	var mode int
+	if err := s.writer.QueryRowContext(t.Context(), `PRAGMA temp_store`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 {
+		t.Errorf("the writer's temp_store after Open is %d; want 2 (memory)", mode)
+	}
+}
