@@ -112,22 +112,22 @@ func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 	}
 	defer rows.Close()
 	var (
-		vs        []*coffer.Version
-		current   *coffer.Version // the header of the version labelled AWSCURRENT
-		wk, ct    []byte          // and its blobs
-		id, kms   string
-		stage     sql.NullString
-		binary    bool
-		created   int64
-		accessed  int64
-		destroyed int64
-		dest      = []any{&id, &created, &accessed, &kms, &binary, &destroyed, &stage, &wk, &ct}
+		vs           []*coffer.Version
+		current      *coffer.Version // the header of the version labelled AWSCURRENT
+		curWK, curCT []byte          // and its blobs
+		id, kms      string
+		stage        sql.NullString
+		binary       bool
+		created      int64
+		accessed     int64
+		destroyed    int64
+		wk, ct       []byte
+		dest         = []any{&id, &created, &accessed, &kms, &binary, &destroyed, &stage, &wk, &ct}
 	)
 	if !view {
 		dest = dest[:7]
 	}
 	for rows.Next() {
-		wk, ct = nil, nil
 		if err := rows.Scan(dest...); err != nil {
 			return nil, dbError("version headers", err)
 		}
@@ -142,8 +142,7 @@ func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 			// A version without a value (a rotation's placeholder, a destroyed one) is left to
 			// Version's own statement.
 			if view && stage.String == coffer.StageCurrent && len(wk) > 0 && len(ct) > 0 {
-				current = v
-				t.current = append(t.current, &coffer.Version{WrappedKey: wk, Ciphertext: ct})
+				current, curWK, curCT = v, wk, ct
 			}
 		}
 	}
@@ -151,12 +150,11 @@ func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 		return nil, dbError("version headers", err)
 	}
 	if current != nil {
-		// The header is complete only now, with all its stages.
-		full := t.current[len(t.current)-1]
-		wk, ct := full.WrappedKey, full.Ciphertext
-		*full = *current
+		// Whole only now, with all its stages.
+		full := *current
 		full.Stages = slices.Clone(current.Stages)
-		full.WrappedKey, full.Ciphertext = wk, ct
+		full.WrappedKey, full.Ciphertext = curWK, curCT
+		t.current = append(t.current, &full)
 	}
 	if len(vs) == 0 {
 		if err := t.secretExists("version headers", secretARN); err != nil {
