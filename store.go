@@ -288,6 +288,28 @@ func BumpAuthzGeneration(tx Tx) error {
 	return tx.PutMeta(AuthzGenerationMeta, []byte(hex.EncodeToString(b[:])))
 }
 
+// WriteDeferrer is implemented by a Tx that can hold writes back and send them together (the
+// PostgreSQL store: with its next statement or its commit, in one round trip).
+type WriteDeferrer interface {
+	// DeferWrites lets the Tx hold back the writes that follow (InsertSecret, UpdateSecret,
+	// DeleteSecret, InsertVersion, UpdateVersion, DeleteVersion, SetStage, RemoveStage)
+	// until its next read or its commit. A held write returns nil at once; its error
+	// (NotFound, ResourceExistsException, or the store's own) is then returned by the call
+	// it went with, or by Update, and the transaction does not commit whatever fn returns:
+	// every later call fails with the same error. The first failing write's error is the one
+	// returned. In a View it does nothing.
+	DeferWrites()
+}
+
+// DeferWrites calls tx.DeferWrites when tx has it. A caller uses it where, from then on, it
+// returns every error of tx unchanged, so that which call returns a write's error does not
+// matter.
+func DeferWrites(tx Tx) {
+	if d, ok := tx.(WriteDeferrer); ok {
+		d.DeferWrites()
+	}
+}
+
 // AuditLine is one record of an audit chain as a table keeps it: its place in the chain,
 // its event time (for queries) and the record's line, byte for byte.
 type AuditLine struct {

@@ -322,12 +322,17 @@ func (s *Service) sameVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Sec
 // moves AWSPREVIOUS onto the version that was current. known, when not nil, is every version
 // of sec as this transaction left them (read once by the caller, to spare the store a read
 // per step); it is kept up to date.
+//
+// From the version's insert on, the store may hold the writes back and send them together
+// (coffer.DeferWrites): every caller returns addVersion's error, and every later one of tx,
+// unchanged.
 func (s *Service) addVersion(ctx context.Context, tx coffer.Tx, sec *coffer.Secret, versionID string, val *Value, stages []string, now time.Time, known *[]*coffer.Version) (*coffer.Version, error) {
 	ver, err := s.seal(ctx, tx, sec, versionID, val)
 	if err != nil {
 		return nil, err
 	}
 	ver.CreatedDate = now
+	coffer.DeferWrites(tx)
 	if err := tx.InsertVersion(ver); err != nil {
 		return nil, err
 	}

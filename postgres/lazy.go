@@ -33,6 +33,76 @@ type lazyTx struct {
 	// failed is why no connection could be had for the first statement: every later one
 	// fails with it too, rather than begin a transaction half way through the caller's.
 	failed error
+	// pending are the writes queued since the last statement sent (see queue).
+	pending []queued
+	// doomed is the error of a queued write that failed, or did not do what its caller
+	// asked: the transaction must not commit, and every later statement fails with it.
+	doomed error
+}
+
+// queued is a write whose answer can wait.
+type queued struct {
+	sql  string
+	args []any
+	// result reads the write's answer from the pipeline it went in, and returns an error
+	// when it failed or did not do what its caller asked.
+	result func(pgx.BatchResults) error
+}
+
+// queue defers a write to the transaction's next statement, which it leaves with in one
+// pipeline, or to its commit: a transaction that writes several rows after its reads (a new
+// version, its labels, the versions it prunes, the secret's row) sends them in one round trip
+// instead of one each. The writes run in the order queued, before that
+// statement; the first whose result reports an error fails that statement (or the commit)
+// with it, and dooms the transaction: every later statement, and the commit, fail with the
+// same error, so a caller that went on after the write never commits without it.
+func (l *lazyTx) queue(sql string, args []any, result func(pgx.BatchResults) error) {
+	l.pending = append(l.pending, queued{sql: sql, args: args, result: result})
+}
+
+// direct reports whether a statement can go straight to the open transaction: nothing is
+// queued before it, and nothing failed.
+func (l *lazyTx) direct() bool {
+	return l.conn != nil && len(l.pending) == 0 && l.doomed == nil
+}
+
+// pipeline sends the queued writes and b's statements in one pipeline, after BEGIN when the
+// transaction has not begun, and reads the writes' answers: the results it returns start with
+// b's first statement's.
+func (l *lazyTx) pipeline(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	if l.doomed != nil {
+		return nil, l.doomed
+	}
+	pending := l.pending
+	l.pending = nil
+	if len(pending) > 0 {
+		p := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(pending)+len(b.QueuedQueries))}
+		for _, q := range pending {
+			p.Queue(q.sql, q.args...)
+		}
+		p.QueuedQueries = append(p.QueuedQueries, b.QueuedQueries...)
+		b = p
+	}
+	var br pgx.BatchResults
+	if l.conn == nil {
+		var err error
+		if br, err = l.send(ctx, b); err != nil {
+			if len(pending) > 0 {
+				l.doomed = err
+			}
+			return nil, err
+		}
+	} else {
+		br = l.tx.SendBatch(ctx, b)
+	}
+	for _, q := range pending {
+		if err := q.result(br); err != nil {
+			br.Close()
+			l.doomed = err
+			return nil, err
+		}
+	}
+	return br, nil
 }
 
 var _ querier = (*lazyTx)(nil)
@@ -61,16 +131,16 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	return br, nil
 }
 
-// one sends BEGIN and one statement.
+// one sends one statement in a pipeline: after BEGIN, or the queued writes, or both.
 func (l *lazyTx) one(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	b.Queue(sql, args...)
-	return l.send(ctx, b)
+	return l.pipeline(ctx, b)
 }
 
 // Exec implements querier.
 func (l *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if l.conn != nil {
+	if l.direct() {
 		return l.tx.Exec(ctx, sql, args...)
 	}
 	br, err := l.one(ctx, sql, args)
@@ -86,7 +156,7 @@ func (l *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 
 // Query implements querier.
 func (l *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if l.conn != nil {
+	if l.direct() {
 		return l.tx.Query(ctx, sql, args...)
 	}
 	br, err := l.one(ctx, sql, args)
@@ -106,7 +176,7 @@ func (l *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 // QueryRow implements querier.
 func (l *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if l.conn != nil {
+	if l.direct() {
 		return l.tx.QueryRow(ctx, sql, args...)
 	}
 	br, err := l.one(ctx, sql, args)
@@ -118,19 +188,33 @@ func (l *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 
 // SendBatch implements querier.
 func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if l.conn != nil {
+	if l.direct() {
 		return l.tx.SendBatch(ctx, b)
 	}
-	br, err := l.send(ctx, b)
+	br, err := l.pipeline(ctx, b)
 	if err != nil {
 		return errBatch{err}
 	}
 	return br
 }
 
-// commit commits the transaction; pgx's Tx.Commit fails when PostgreSQL rolled it back
-// instead (a statement had failed).
+// commit sends the writes still queued, and then, when they all did what their callers
+// asked, commits the transaction. (Not in one pipeline: a write that changed no row is no
+// error to PostgreSQL, which would go on to the COMMIT.) It fails when PostgreSQL rolled the
+// transaction back instead (a statement had failed), as pgx's Tx.Commit does.
 func (l *lazyTx) commit(ctx context.Context) error {
+	if len(l.pending) > 0 {
+		br, err := l.pipeline(ctx, &pgx.Batch{})
+		if err != nil {
+			return err
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+	}
+	if l.doomed != nil {
+		return l.doomed
+	}
 	if l.conn == nil {
 		return l.failed
 	}
@@ -140,6 +224,7 @@ func (l *lazyTx) commit(ctx context.Context) error {
 // end rolls back what was not committed (nothing after a commit) and gives the connection
 // back to the pool, which closes it rather than keep it when it is still in a transaction.
 func (l *lazyTx) end(ctx context.Context) {
+	l.pending = nil
 	if l.conn == nil {
 		return
 	}

@@ -148,6 +148,9 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 		return true, coffer.Internal(errors.New("postgres: transaction failed to serialize"))
 	}
 	if err := pgTx.commit(ctx); err != nil {
+		if err == pgTx.doomed { // a queued write's, already the caller's error
+			return t.conflict, err
+		}
 		return isConflict(err), coffer.Internal(fmt.Errorf("postgres: commit: %w", err))
 	}
 	return false, nil

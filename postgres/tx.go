@@ -23,6 +23,8 @@ type tx struct {
 	// conflict is set when a statement failed to serialize: the transaction is doomed and
 	// Update runs it again, whatever fn returned.
 	conflict bool
+	// deferWrites is set by DeferWrites: write queues its statements (lazyTx.queue).
+	deferWrites bool
 	// view is set in a View: a lookup of a secret by name or ARN then reads its versions'
 	// headers in the same round trip (nearly every read asks for them next), and keeps them
 	// in prefetched for VersionHeaders. Nothing in a View can change them.
@@ -49,8 +51,13 @@ const secretColumns = `arn, account, region, name, description, kms_key_id, tags
 
 // dbError turns an error of the driver into a coffer error, noting a serialization failure: a
 // uniqueness violation that an insert did not foresee is ResourceExists, anything else is
-// internal. PgError.Error leaves out the Detail field, the only one that may quote row contents.
+// internal. A coffer error (a queued write's, returned by the statement it went with) stays
+// as it is. PgError.Error leaves out the Detail field, the only one that may quote row contents.
 func (t *tx) dbError(op string, err error) error {
+	var ce *coffer.Error
+	if errors.As(err, &ce) { // a queued write's error, already the caller's (lazyTx.queue)
+		return err
+	}
 	if isConflict(err) {
 		t.conflict = true
 	}
@@ -220,6 +227,55 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
+// DeferWrites implements coffer.WriteDeferrer: from now on write (and InsertVersion) queue
+// their statements to go with the next statement or the commit (lazyTx.queue).
+func (t *tx) DeferWrites() {
+	t.deferWrites = !t.view
+}
+
+// later returns the transaction to queue a write on, or nil when writes run at once.
+func (t *tx) later() *lazyTx {
+	if !t.deferWrites {
+		return nil
+	}
+	l, _ := t.tx.(*lazyTx)
+	return l
+}
+
+// write runs a statement that changes rows, or, after DeferWrites, queues it to go with the
+// next statement or the commit. check, when not nil, turns the number of rows it changed into
+// the caller's error; when the statement was queued, that error, or the statement's own, is
+// the error of the next statement or of the commit, and the Update's.
+func (t *tx) write(op string, check func(n int64) error, query string, args ...any) error {
+	l := t.later()
+	if l == nil {
+		n, err := t.exec(op, query, args...)
+		if err == nil && check != nil {
+			err = check(n)
+		}
+		return err
+	}
+	l.queue(query, args, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return t.dbError(op, err)
+		}
+		if check != nil {
+			return check(tag.RowsAffected())
+		}
+		return nil
+	})
+	return nil
+}
+
+// mustChange is the check of a write that fails with NotFound when it changed no row.
+func mustChange(n int64) error {
+	if n == 0 {
+		return coffer.NotFound
+	}
+	return nil
+}
+
 // SecretByName implements coffer.Tx.
 func (t *tx) SecretByName(ns coffer.Namespace, name string) (*coffer.Secret, error) {
 	const where = `account = $1 AND region = $2 AND name = $3`
@@ -240,16 +296,15 @@ func (t *tx) InsertSecret(s *coffer.Secret) error {
 	if err != nil {
 		return coffer.Internal(fmt.Errorf("postgres: insert secret: %w", err))
 	}
-	n, err := t.exec("insert secret", `INSERT INTO secrets (`+secretColumns+`)
+	name := s.Name
+	return t.write("insert secret", func(n int64) error {
+		if n == 0 {
+			return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", name)
+		}
+		return nil
+	}, `INSERT INTO secrets (`+secretColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
 		$19, $20, $21, $22, $23, $24) ON CONFLICT DO NOTHING`, args...)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return coffer.Errorf(coffer.ErrResourceExists, "The operation failed because the secret %s already exists.", s.Name)
-	}
-	return nil
 }
 
 // UpdateSecret implements coffer.Tx.
@@ -259,32 +314,18 @@ func (t *tx) UpdateSecret(s *coffer.Secret) error {
 		return coffer.Internal(fmt.Errorf("postgres: update secret: %w", err))
 	}
 	// args[4:] skips arn, account, region and name, which never change.
-	n, err := t.exec("update secret", `UPDATE secrets SET description = $1, kms_key_id = $2,
+	return t.write("update secret", mustChange, `UPDATE secrets SET description = $1, kms_key_id = $2,
 		tags = $3, resource_policy = $4, rotation_enabled = $5, rotation_lambda_arn = $6,
 		rotation_after_days = $7, rotation_duration = $8, rotation_schedule = $9,
 		owning_service = $10, primary_region = $11, created_date = $12, last_changed_date = $13,
 		last_accessed_date = $14, last_rotated_date = $15, next_rotation_date = $16,
 		deleted_date = $17, purge_date = $18, type = $19, version_retention = $20
 		WHERE arn = $21`, append(args[4:], s.ARN)...)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return coffer.NotFound
-	}
-	return nil
 }
 
 // DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteSecret(arn string) error {
-	n, err := t.exec("delete secret", `DELETE FROM secrets WHERE arn = $1`, arn)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return coffer.NotFound
-	}
-	return nil
+	return t.write("delete secret", mustChange, `DELETE FROM secrets WHERE arn = $1`, arn)
 }
 
 // sortKey returns the expression ListSecrets orders by for sortBy, and its value at the

@@ -128,26 +128,36 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 	return v, nil
 }
 
-// InsertVersion implements coffer.Tx, in one round trip: the statement looks the secret up
-// and inserts the version only when it exists (a foreign key violation would abort the
-// transaction, where NotFound leaves it usable), and says which of the two happened.
+// InsertVersion implements coffer.Tx, in one statement: it looks the secret up and inserts
+// the version only when it exists (a foreign key violation would abort the transaction, where
+// NotFound leaves it usable), and says which of the two happened. After DeferWrites it is
+// queued, as write queues the others.
 func (t *tx) InsertVersion(v *coffer.Version) error {
-	var secret, inserted bool
-	err := t.tx.QueryRow(t.ctx, `WITH s AS (SELECT 1 FROM secrets WHERE arn = $1),
-		ins AS (INSERT INTO versions (`+versionColumns+`)
+	const query = `WITH s AS (SELECT 1 FROM secrets WHERE arn = $1),
+		ins AS (INSERT INTO versions (` + versionColumns + `)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM s ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM ins)`,
-		v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
-		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate)).Scan(&secret, &inserted)
-	switch {
-	case err != nil:
-		return t.dbError("insert version", err)
-	case !secret:
-		return coffer.NotFound
-	case !inserted:
-		return coffer.Errorf(coffer.ErrResourceExists, "A version with the ID %s already exists.", v.VersionID)
+		SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM ins)`
+	args := []any{v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
+		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate)}
+	versionID := v.VersionID
+	result := func(row pgx.Row) error {
+		var secret, inserted bool
+		err := row.Scan(&secret, &inserted)
+		switch {
+		case err != nil:
+			return t.dbError("insert version", err)
+		case !secret:
+			return coffer.NotFound
+		case !inserted:
+			return coffer.Errorf(coffer.ErrResourceExists, "A version with the ID %s already exists.", versionID)
+		}
+		return nil
 	}
-	return nil
+	if l := t.later(); l != nil {
+		l.queue(query, args, func(br pgx.BatchResults) error { return result(br.QueryRow()) })
+		return nil
+	}
+	return result(t.tx.QueryRow(t.ctx, query, args...))
 }
 
 // MarkAccessed implements coffer.Tx.
@@ -172,30 +182,16 @@ func (t *tx) MarkAccessed(secretARN, versionID string, day time.Time) error {
 
 // UpdateVersion implements coffer.Tx.
 func (t *tx) UpdateVersion(v *coffer.Version) error {
-	n, err := t.exec("update version", `UPDATE versions SET kms_key_id = $1, wrapped_key = $2,
+	return t.write("update version", mustChange, `UPDATE versions SET kms_key_id = $1, wrapped_key = $2,
 		ciphertext = $3, last_accessed_date = $4 WHERE secret_arn = $5 AND version_id = $6`,
 		v.KMSKeyID, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.LastAccessedDate),
 		v.SecretARN, v.VersionID)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return coffer.NotFound
-	}
-	return nil
 }
 
 // DeleteVersion implements coffer.Tx. Its stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteVersion(secretARN, versionID string) error {
-	n, err := t.exec("delete version", `DELETE FROM versions WHERE secret_arn = $1 AND version_id = $2`,
+	return t.write("delete version", mustChange, `DELETE FROM versions WHERE secret_arn = $1 AND version_id = $2`,
 		secretARN, versionID)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return coffer.NotFound
-	}
-	return nil
 }
 
 // DestroyVersion implements coffer.Tx. It updates the row to empty blobs. Under MVCC the old
@@ -231,18 +227,13 @@ func (t *tx) DestroyVersion(secretARN, versionID string, at time.Time) error {
 // SetStage implements coffer.Tx.
 func (t *tx) SetStage(secretARN, stage, versionID string) error {
 	// One statement: the row is written only when the version exists.
-	n, err := t.exec("set stage", `INSERT INTO stages (secret_arn, stage, version_id)
+	return t.write("set stage", mustChange, `INSERT INTO stages (secret_arn, stage, version_id)
 		SELECT secret_arn, $2, version_id FROM versions WHERE secret_arn = $1 AND version_id = $3
 		ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = EXCLUDED.version_id`,
 		secretARN, stage, versionID)
-	if err == nil && n == 0 {
-		err = coffer.NotFound
-	}
-	return err
 }
 
 // RemoveStage implements coffer.Tx.
 func (t *tx) RemoveStage(secretARN, stage string) error {
-	_, err := t.exec("remove stage", `DELETE FROM stages WHERE secret_arn = $1 AND stage = $2`, secretARN, stage)
-	return err
+	return t.write("remove stage", nil, `DELETE FROM stages WHERE secret_arn = $1 AND stage = $2`, secretARN, stage)
 }

@@ -76,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) coffer.Store) {
 		{"MarkAccessed", testMarkAccessed},
 		{"VersionHeaders", testVersionHeaders},
 		{"HeadersAfterLookup", testHeadersAfterLookup},
+		{"DeferredWrites", testDeferredWrites},
+		{"DeferredWriteErrors", testDeferredWriteErrors},
 		{"ListSecretsSortBy", testListSecretsSortBy},
 		{"ListSecretsSortByCursorBetween", testListSecretsSortByCursorBetween},
 		{"DueForPurge", testDueForPurge},
