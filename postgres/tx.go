@@ -25,11 +25,16 @@ type tx struct {
 	conflict bool
 	// deferWrites is set by DeferWrites: write queues its statements (lazyTx.queue).
 	deferWrites bool
-	// view is set in a View: a lookup of a secret by name or ARN then reads its versions'
-	// headers in the same round trip (nearly every read asks for them next), and keeps them
-	// in prefetched for VersionHeaders. Nothing in a View can change them.
-	view       bool
+	// view is set in a View.
+	view bool
+	// prefetched are the version headers of the secret a lookup (by name or ARN) last
+	// found, read in the same round trip, since nearly every operation asks for them next
+	// (in an Update too: a new version, a label moved). VersionHeaders hands them out once,
+	// and only while the transaction has written nothing since (writes).
 	prefetched *prefetch
+	// writes counts the statements that changed, or may have changed, rows (exec, write,
+	// InsertVersion).
+	writes int
 	// current is, in a View, the version labelled AWSCURRENT of the secret last looked up,
 	// whole, read in the same round trip (nil when it has none, or it holds no value): a read
 	// of the secret's value asks for it next. Version hands it out once.
@@ -40,6 +45,7 @@ type tx struct {
 type prefetch struct {
 	arn     string
 	headers []*coffer.Version
+	writes  int // tx.writes when they were read
 }
 
 var _ coffer.Tx = (*tx)(nil)
@@ -132,17 +138,18 @@ func secretArgs(s *coffer.Secret) ([]any, error) {
 
 // oneSecret runs a query for at most one secret.
 //
-// In a View, versionsWhere (a condition on versions.secret_arn, with the same arguments)
-// selects the secret's versions, whose headers are read in the same round trip and kept for
-// VersionHeaders; outside a View it is not used.
+// versionsWhere (a condition on versions.secret_arn, with the same arguments) selects the
+// secret's versions, whose headers are read in the same round trip and kept for
+// VersionHeaders (in a View with the AWSCURRENT version's blobs, kept for Version).
 func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Secret, error) {
-	if !t.view {
-		return t.scanOneSecret(op, t.tx.QueryRow(t.ctx, query, args...))
-	}
 	t.prefetched, t.current = nil, nil
+	columns := headerColumns
+	if t.view {
+		columns = headerCurrentColumns
+	}
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
-	b.Queue(versionsQuery(headerCurrentColumns, versionsWhere), args...)
+	b.Queue(versionsQuery(columns, versionsWhere), args...)
 	br := t.tx.SendBatch(t.ctx, b)
 	s, err := t.scanOneSecret(op, br.QueryRow())
 	var headers []*coffer.Version
@@ -161,7 +168,7 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	if err != nil {
 		return nil, err
 	}
-	t.prefetched = &prefetch{arn: s.ARN, headers: headers}
+	t.prefetched = &prefetch{arn: s.ARN, headers: headers, writes: t.writes}
 	for _, h := range headers {
 		if len(h.Ciphertext) > 0 { // AWSCURRENT's (headerCurrentColumns)
 			v := *h
@@ -220,6 +227,7 @@ func (t *tx) exists(op, query string, args ...any) (bool, error) {
 
 // exec runs a statement and returns how many rows it changed.
 func (t *tx) exec(op, query string, args ...any) (int64, error) {
+	t.writes++
 	tag, err := t.tx.Exec(t.ctx, query, args...)
 	if err != nil {
 		return 0, t.dbError(op, err)
@@ -255,6 +263,7 @@ func (t *tx) write(op string, check func(n int64) error, query string, args ...a
 		}
 		return err
 	}
+	t.writes++
 	l.queue(query, args, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err != nil {

@@ -31,10 +31,10 @@ const headerCurrentColumns = `secret_arn, version_id, created_date, last_accesse
 const isCurrent = `EXISTS (SELECT 1 FROM stages s WHERE s.secret_arn = versions.secret_arn
 	AND s.version_id = versions.version_id AND s.stage = 'AWSCURRENT')`
 
-// VersionHeaders implements coffer.Tx. In a View, the headers of the secret the View last
-// looked up come from that lookup's round trip (tx.prefetched).
+// VersionHeaders implements coffer.Tx. The headers of the secret the transaction last looked
+// up come from that lookup's round trip (tx.prefetched) when it wrote nothing since.
 func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
-	if p := t.prefetched; p != nil && p.arn == secretARN {
+	if p := t.prefetched; p != nil && p.arn == secretARN && p.writes == t.writes {
 		t.prefetched = nil // handed out once: the caller may change them
 		return p.headers, nil
 	}
@@ -140,6 +140,7 @@ func (t *tx) InsertVersion(v *coffer.Version) error {
 	args := []any{v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
 		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate)}
 	versionID := v.VersionID
+	t.writes++
 	result := func(row pgx.Row) error {
 		var secret, inserted bool
 		err := row.Scan(&secret, &inserted)

@@ -677,4 +677,36 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		version("then b's", tx, b.ARN, versionID(2), curB)
 		return nil
 	})
+	// In an Update, the headers after a lookup show what the transaction wrote since: a
+	// label moved, a version added, a version deleted (a store that keeps headers read with
+	// the lookup must not hand them out after a write).
+	steps := []struct {
+		what  string
+		write func(tx coffer.Tx) error
+		want  string
+	}{
+		{"a label moved", func(tx coffer.Tx) error { return tx.SetStage(a.ARN, coffer.StageCurrent, versionID(0)) },
+			versionID(0) + ":" + coffer.StageCurrent + " " + versionID(1) + ":"},
+		{"a version added", func(tx coffer.Tx) error {
+			return tx.InsertVersion(newVersion(a.ARN, versionID(3), at(3*time.Second), 4))
+		}, versionID(0) + ":" + coffer.StageCurrent + " " + versionID(1) + ": " + versionID(3) + ":"},
+		{"a version deleted", func(tx coffer.Tx) error { return tx.DeleteVersion(a.ARN, versionID(1)) },
+			versionID(0) + ":" + coffer.StageCurrent + " " + versionID(3) + ":"},
+	}
+	update(t, s, func(tx coffer.Tx) error {
+		for _, step := range steps {
+			if _, err := tx.SecretByName(ns, a.Name); err != nil {
+				return err
+			}
+			if err := step.write(tx); err != nil {
+				return err
+			}
+			check("in an Update, a lookup, then "+step.what, tx, a.ARN, step.want)
+		}
+		if _, err := tx.SecretByARN(b.ARN); err != nil {
+			return err
+		}
+		check("in an Update, a lookup and no write", tx, b.ARN, wantB)
+		return nil
+	})
 }
