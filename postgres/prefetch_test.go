@@ -41,8 +41,8 @@ func withCurrent(t *testing.T, s *Store, name string) (coffer.Namespace, *coffer
 
 // TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and
 // its version labelled AWSCURRENT in the same round trip, and VersionHeaders and Version hand
-// them out; an Update, whose writes could change them, does not keep them. (storetest's
-// HeadersAfterLookup checks the answers.)
+// them out; an Update keeps the headers only, without any version's blobs, and not past a
+// write. (storetest's HeadersAfterLookup checks the answers.)
 func TestViewPrefetchesHeaders(t *testing.T) {
 	s, _ := openFresh(t)
 	defer s.Close()
@@ -51,8 +51,12 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 			return err
 		}
-		if ptx.(*tx).prefetched != nil || ptx.(*tx).current != nil {
-			t.Error("an Update kept the headers or the current version of the secret it looked up")
+		p := ptx.(*tx).prefetched
+		if p == nil || len(p.headers) != 1 || len(p.headers[0].Ciphertext) != 0 || len(p.headers[0].WrappedKey) != 0 {
+			t.Errorf("after a lookup in an Update, prefetched is %+v; want the one header, without blobs", p)
+		}
+		if ptx.(*tx).current != nil {
+			t.Error("an Update kept the current version of the secret it looked up")
 		}
 		return nil
 	})
