@@ -25,7 +25,8 @@ func benchDatabase(ctx context.Context, spec string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: --store: %w", err)
 	}
-	conn, err := pgx.Connect(ctx, spec)
+	admin := adminURL(u)
+	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: --store: %w", err)
 	}
@@ -39,10 +40,25 @@ func benchDatabase(ctx context.Context, spec string) (string, func(), error) {
 	u.Path = "/" + name
 	drop := func() {
 		ctx := context.Background()
-		if c, err := pgx.Connect(ctx, spec); err == nil {
+		if c, err := pgx.Connect(ctx, admin); err == nil {
 			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 			c.Close(ctx)
 		}
 	}
 	return u.String(), drop, nil
+}
+
+// adminURL is u without the parameters of pgx's connection pool (pool_max_conns, …), which
+// the server coffer starts reads, and which a single connection, as the one that creates and
+// drops the database, refuses.
+func adminURL(u *url.URL) string {
+	a := *u
+	q := a.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	a.RawQuery = q.Encode()
+	return a.String()
 }

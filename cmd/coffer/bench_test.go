@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -258,5 +259,28 @@ func TestBenchFlags(t *testing.T) {
 	f, err := parseBenchFlags([]string{"--workers", "3", "--op", "put"}, &bytes.Buffer{})
 	if err != nil || f.connections.String() != "3" || f.size != defaultPutSize || !f.baseline {
 		t.Errorf("--workers 3 --op put: %+v, %v", f, err)
+	}
+}
+
+// TestBenchAdminURL: the connection that creates and drops bench's database goes without the
+// pool's parameters, which a single connection refuses, and keeps the others.
+func TestBenchAdminURL(t *testing.T) {
+	u, err := url.Parse("postgres://bench@db.example:5432/test?sslmode=disable&pool_max_conns=16&pool_min_conns=2&search_path=coffer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := url.Parse(adminURL(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := got.Query()
+	if q.Has("pool_max_conns") || q.Has("pool_min_conns") {
+		t.Errorf("adminURL kept the pool's parameters: %s", got)
+	}
+	if q.Get("sslmode") != "disable" || q.Get("search_path") != "coffer" || got.Host != "db.example:5432" || got.Path != "/test" {
+		t.Errorf("adminURL lost something else: %s", got)
+	}
+	if !u.Query().Has("pool_max_conns") {
+		t.Error("adminURL changed the URL it was given")
 	}
 }
