@@ -52,10 +52,10 @@ type queued struct {
 // queue defers a write to the transaction's next statement, which it leaves with in one
 // pipeline, or to its commit: a transaction that writes several rows after its reads (a new
 // version, its labels, the versions it prunes, the secret's row) sends them in one round trip
-// instead of one each. The writes run in the order queued, before that
-// statement; the first whose result reports an error fails that statement (or the commit)
-// with it, and dooms the transaction: every later statement, and the commit, fail with the
-// same error, so a caller that went on after the write never commits without it.
+// instead of one each. The writes run in the order queued, before that statement; the first
+// whose result reports an error fails that statement (or the commit) with it, and dooms the
+// transaction: every later statement, and the commit, fail with the same error, so a caller
+// that went on after the write never commits without it.
 func (l *lazyTx) queue(sql string, args []any, result func(pgx.BatchResults) error) {
 	l.pending = append(l.pending, queued{sql: sql, args: args, result: result})
 }
