@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/coffer-project/coffer"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestDeferredWriteDoomsTransaction: a write queued after DeferWrites that names something
@@ -57,17 +56,7 @@ func TestPutRoundTrips(t *testing.T) {
 	s, dsn := openFresh(t)
 	defer s.Close()
 	ns, sec := withCurrent(t, s, "put-trips")
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trips := &roundTrips{}
-	cfg.ConnConfig.Tracer = trips
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	traced := &Store{pool: pool, writer: make(chan struct{}, 1)}
+	traced, trips := tracedStore(t, dsn)
 	defer traced.Close()
 	prev := currentID
 	for i, id := range []string{"00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"} {
@@ -110,7 +99,7 @@ func TestPutRoundTrips(t *testing.T) {
 		prev = id
 	}
 	var stages map[string][]string
-	err = s.View(t.Context(), func(ptx coffer.Tx) error {
+	err := s.View(t.Context(), func(ptx coffer.Tx) error {
 		vs, err := ptx.Versions(sec.ARN)
 		stages = map[string][]string{}
 		for _, v := range vs {

@@ -98,6 +98,23 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 	}
 }
 
+// tracedStore opens a second Store on the database at dsn whose connections count their
+// round trips.
+func tracedStore(t *testing.T, dsn string) (*Store, *roundTrips) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Store{pool: pool, writer: make(chan struct{}, 1)}, trips
+}
+
 // roundTrips counts what a connection sends and waits for: each query, each batch (a
 // pipeline of queries) once.
 type roundTrips struct{ n atomic.Int64 }
@@ -121,17 +138,7 @@ func TestViewRoundTrips(t *testing.T) {
 	s, dsn := openFresh(t)
 	defer s.Close()
 	ns, sec := withCurrent(t, s, "trips")
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trips := &roundTrips{}
-	cfg.ConnConfig.Tracer = trips
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	traced := &Store{pool: pool, writer: make(chan struct{}, 1)}
+	traced, trips := tracedStore(t, dsn)
 	defer traced.Close()
 	read := func(ptx coffer.Tx) error {
 		got, err := ptx.SecretByName(ns, sec.Name)
