@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coffer-project/coffer"
@@ -112,5 +115,54 @@ func TestPutRoundTrips(t *testing.T) {
 	}
 	if len(stages) != 2 || len(stages[prev]) != 1 || stages[prev][0] != coffer.StageCurrent {
 		t.Errorf("versions after the puts: %v; want two, the last one AWSCURRENT", stages)
+	}
+}
+
+// TestUpdateRetriesQueuedConflicts: a serialization failure of a queued write (reported by the
+// commit's pipeline) is a conflict as any other: Update runs fn again, and both writers
+// commit.
+func TestUpdateRetriesQueuedConflicts(t *testing.T) {
+	s1, dsn := openFresh(t)
+	defer s1.Close()
+	s2, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	_, sec := withCurrent(t, s1, "queued-conflict")
+	var runs atomic.Int32
+	read := make(chan struct{})
+	release := make(chan struct{})
+	errs := make(chan error, 2)
+	for i, s := range []*Store{s1, s2} {
+		go func() {
+			first := true
+			errs <- s.Update(context.Background(), func(ptx coffer.Tx) error {
+				runs.Add(1)
+				got, err := ptx.SecretByARN(sec.ARN)
+				if err != nil {
+					return err
+				}
+				if first {
+					first = false
+					read <- struct{}{}
+					<-release
+				}
+				coffer.DeferWrites(ptx)
+				got.Description = fmt.Sprintf("writer %d", i)
+				return ptx.UpdateSecret(got)
+			})
+		}()
+	}
+	<-read
+	<-read
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Update: %v", err)
+		}
+	}
+	if got := runs.Load(); got < 3 {
+		t.Errorf("fn ran %d times, want at least 3 (one retry)", got)
 	}
 }
