@@ -310,6 +310,23 @@ func DeferWrites(tx Tx) {
 	}
 }
 
+// CurrentReader is implemented by a Tx that can read, with the version headers of a secret,
+// the key and ciphertext of its version labelled AWSCURRENT, in the same statement (SQLite)
+// or round trip (PostgreSQL), for Version to hand out without a statement of its own.
+type CurrentReader interface {
+	// ReadCurrent asks for that from now on: the caller reads the AWSCURRENT value of the
+	// secrets it looks up. In an Update it does nothing. Without it, reads of headers carry
+	// no blob.
+	ReadCurrent()
+}
+
+// ReadCurrent calls tx.ReadCurrent when tx has it.
+func ReadCurrent(tx Tx) {
+	if r, ok := tx.(CurrentReader); ok {
+		r.ReadCurrent()
+	}
+}
+
 // AuditLine is one record of an audit chain as a table keeps it: its place in the chain,
 // its event time (for queries) and the record's line, byte for byte.
 type AuditLine struct {

@@ -37,6 +37,9 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 	var out *SecretValue
 	var touch bool
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
+		if in.VersionId == nil && (in.VersionStage == nil || *in.VersionStage == coffer.StageCurrent) {
+			coffer.ReadCurrent(tx) // the store may read that version with the secret's headers
+		}
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

@@ -39,10 +39,10 @@ func withCurrent(t *testing.T, s *Store, name string) (coffer.Namespace, *coffer
 	return ns, sec
 }
 
-// TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and
-// its version labelled AWSCURRENT in the same round trip, and VersionHeaders and Version hand
-// them out; an Update keeps the headers only, without any version's blobs, and not past a
-// write. (storetest's HeadersAfterLookup checks the answers.)
+// TestViewPrefetchesHeaders: in a View, a lookup of a secret reads its version headers and,
+// after ReadCurrent, its version labelled AWSCURRENT in the same round trip, and VersionHeaders
+// and Version hand them out; an Update keeps the headers only, without any version's blobs,
+// and not past a write. (storetest's HeadersAfterLookup checks the answers.)
 func TestViewPrefetchesHeaders(t *testing.T) {
 	s, _ := openFresh(t)
 	defer s.Close()
@@ -68,6 +68,7 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 		func(x coffer.Tx) (*coffer.Secret, error) { return x.SecretByARN(sec.ARN) },
 	} {
 		err := s.View(t.Context(), func(ptx coffer.Tx) error {
+			coffer.ReadCurrent(ptx)
 			if _, err := lookup(ptx); err != nil {
 				return err
 			}
@@ -95,6 +96,23 @@ func TestViewPrefetchesHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Without ReadCurrent (DescribeSecret, say), the headers carry no blob.
+	err = s.View(t.Context(), func(ptx coffer.Tx) error {
+		if _, err := ptx.SecretByARN(sec.ARN); err != nil {
+			return err
+		}
+		p := ptx.(*tx).prefetched
+		if p == nil || len(p.headers) != 1 || len(p.headers[0].Ciphertext) != 0 {
+			t.Errorf("after a lookup without ReadCurrent, prefetched is %+v; want the one header, without blobs", p)
+		}
+		if ptx.(*tx).current != nil {
+			t.Error("a View read the current version without ReadCurrent")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -141,6 +159,7 @@ func TestViewRoundTrips(t *testing.T) {
 	traced, trips := tracedStore(t, dsn)
 	defer traced.Close()
 	read := func(ptx coffer.Tx) error {
+		coffer.ReadCurrent(ptx) // as GetSecretValue
 		got, err := ptx.SecretByName(ns, sec.Name)
 		if err != nil {
 			return err

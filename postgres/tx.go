@@ -27,6 +27,9 @@ type tx struct {
 	deferWrites bool
 	// view is set in a View.
 	view bool
+	// readCurrent is set, in a View, by ReadCurrent: a lookup also reads the version
+	// labelled AWSCURRENT whole (current).
+	readCurrent bool
 	// prefetched are the version headers of the secret a lookup (by name or ARN) last
 	// found, read in the same round trip, since nearly every operation asks for them next
 	// (in an Update too: a new version, a label moved). VersionHeaders hands them out once,
@@ -35,9 +38,9 @@ type tx struct {
 	// writes counts the statements that changed, or may have changed, rows (exec, write,
 	// InsertVersion).
 	writes int
-	// current is, in a View, the version labelled AWSCURRENT of the secret last looked up,
-	// whole, read in the same round trip (nil when it has none, or it holds no value): a read
-	// of the secret's value asks for it next. Version hands it out once.
+	// current is, after ReadCurrent, the version labelled AWSCURRENT of the secret last
+	// looked up, whole, read in the same round trip (nil when it has none, or it holds no
+	// value): a read of the secret's value asks for it next. Version hands it out once.
 	current *coffer.Version
 }
 
@@ -140,11 +143,11 @@ func secretArgs(s *coffer.Secret) ([]any, error) {
 //
 // versionsWhere (a condition on versions.secret_arn, with the same arguments) selects the
 // secret's versions, whose headers are read in the same round trip and kept for
-// VersionHeaders (in a View with the AWSCURRENT version's blobs, kept for Version).
+// VersionHeaders (after ReadCurrent, with the AWSCURRENT version's blobs, kept for Version).
 func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Secret, error) {
 	t.prefetched, t.current = nil, nil
 	columns := headerColumns
-	if t.view {
+	if t.readCurrent {
 		columns = headerCurrentColumns
 	}
 	b := &pgx.Batch{}
@@ -233,6 +236,11 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 		return 0, t.dbError(op, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ReadCurrent implements coffer.CurrentReader.
+func (t *tx) ReadCurrent() {
+	t.readCurrent = t.view
 }
 
 // DeferWrites implements coffer.WriteDeferrer: from now on write (and InsertVersion) queue

@@ -22,8 +22,8 @@ const headerColumns = `secret_arn, version_id, created_date, last_accessed_date,
 	is_binary, ''::bytea, ''::bytea, destroyed_date`
 
 // headerCurrentColumns are headerColumns with the key and ciphertext of the version labelled
-// AWSCURRENT: what a View reads with a secret it looks up, since a read of the secret's value
-// reads that version next (Version).
+// AWSCURRENT: what a View reads with a secret it looks up after ReadCurrent, since a read of
+// the secret's value reads that version next (Version).
 const headerCurrentColumns = `secret_arn, version_id, created_date, last_accessed_date, kms_key_id,
 	is_binary, CASE WHEN ` + isCurrent + ` THEN wrapped_key ELSE ''::bytea END,
 	CASE WHEN ` + isCurrent + ` THEN ciphertext ELSE ''::bytea END, destroyed_date`

@@ -25,9 +25,10 @@ type tx struct {
 	cache *readCache
 	gen   uint64
 	lazy  *lazyBegin // a View's: tx is begun at the first query
-	// current holds, in a View, the versions labelled AWSCURRENT that versionHeaders read
-	// whole, for Version to give out (copies).
-	current []*coffer.Version
+	// readCurrent is set, in a View, by ReadCurrent: versionHeaders then also reads the
+	// version labelled AWSCURRENT whole, into current, for Version to give out (copies).
+	readCurrent bool
+	current     []*coffer.Version
 	// touched lists the secrets an Update wrote to: their cache entries go after the commit.
 	touched []string
 	// w is an Update's view of the write cache (nil in a View, or when the cache is off).

@@ -79,10 +79,10 @@ func (t *tx) VersionHeaders(secretARN string) ([]*coffer.Version, error) {
 
 // headersQuery reads a secret's versions without their key and ciphertext, each with its
 // stages: a row per stage (one row without a stage for a deprecated version), the rows of a
-// version one after the other, its stages in order. A View's query (current) also reads the
-// key and ciphertext of the version labelled AWSCURRENT, on that label's row: the version a
-// read of the secret's value reads next, which Version then gives without a statement of its
-// own.
+// version one after the other, its stages in order. After ReadCurrent, a View's query
+// (current) also reads the key and ciphertext of the version labelled AWSCURRENT, on that
+// label's row: the version a read of the secret's value reads next, which Version then gives
+// without a statement of its own.
 func headersQuery(current bool) string {
 	blobs := ""
 	if current {
@@ -100,8 +100,13 @@ var (
 	headersWithCurrent = headersQuery(true)
 )
 
+// ReadCurrent implements coffer.CurrentReader.
+func (t *tx) ReadCurrent() {
+	t.readCurrent = t.lazy != nil
+}
+
 func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
-	view := t.lazy != nil
+	view := t.readCurrent // with the AWSCURRENT version's blobs
 	query := headersOnly
 	if view {
 		query = headersWithCurrent

@@ -512,7 +512,19 @@ func testVersionHeaders(t *testing.T, s coffer.Store) {
 	})
 	empty := newSecret(ns, "headers-none", at(0))
 	insertSecrets(t, s, empty)
+	// The same answers whether or not the caller asked for the AWSCURRENT value with the
+	// headers (coffer.ReadCurrent).
+	for _, current := range []bool{true, false} { // first, before a cache holds the headers
+		viewHeaders(t, s, current, sec, empty)
+	}
+}
+
+func viewHeaders(t *testing.T, s coffer.Store, current bool, sec, empty *coffer.Secret) {
+	t.Helper()
 	view(t, s, func(tx coffer.Tx) error {
+		if current {
+			coffer.ReadCurrent(tx)
+		}
 		full, err := tx.Versions(sec.ARN)
 		if err != nil {
 			return err
@@ -602,35 +614,14 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		}
 		return vs
 	}
-	view(t, s, func(tx coffer.Tx) error {
-		if _, err := tx.SecretByName(ns, a.Name); err != nil {
-			return err
-		}
-		vs := check("after SecretByName of a", tx, a.ARN, wantA)
-		for _, v := range vs { // a caller may change what it was given
-			v.Stages = append(v.Stages[:0:0], "changed")
-		}
-		check("again", tx, a.ARN, wantA)
-		if _, err := tx.SecretByARN(b.ARN); err != nil {
-			return err
-		}
-		check("after SecretByARN of b, the headers of a", tx, a.ARN, wantA)
-		check("then of b", tx, b.ARN, wantB)
-		if _, err := tx.SecretByName(ns, a.Name); err != nil {
-			return err
-		}
-		if _, err := tx.SecretByName(ns, "lookup-missing"); !coffer.IsNotFound(err) {
-			t.Errorf("SecretByName of a missing secret: %v, want NotFound", err)
-		}
-		check("after a lookup that found nothing, a", tx, a.ARN, wantA)
-		if _, err := tx.SecretByName(ns, none.Name); err != nil {
-			return err
-		}
-		if vs, err := tx.VersionHeaders(none.ARN); err != nil || len(vs) != 0 {
-			t.Errorf("VersionHeaders after SecretByName of a secret without versions: %v, %v; want none", vs, err)
-		}
-		return nil
-	})
+	for _, current := range []bool{true, false} { // with and without coffer.ReadCurrent
+		view(t, s, func(tx coffer.Tx) error {
+			if current {
+				coffer.ReadCurrent(tx)
+			}
+			return headersAfterLookups(t, tx, ns, a, b, none, wantA, wantB, check)
+		})
+	}
 	// Version after a lookup (which a store may answer for the version labelled AWSCURRENT
 	// from the lookup's round trip): whole, every time, and for that secret only.
 	var curA, curB *coffer.Version
@@ -663,20 +654,14 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		v.Stages = append(v.Stages[:0:0], "changed") // a caller may change what it was given
 		v.KMSKeyID, v.CreatedDate = "changed", at(time.Hour)
 	}
-	view(t, s, func(tx coffer.Tx) error {
-		if _, err := tx.SecretByName(ns, a.Name); err != nil {
-			return err
-		}
-		version("after SecretByName of a, its current version", tx, a.ARN, versionID(1), curA)
-		version("again", tx, a.ARN, versionID(1), curA)
-		if _, err := tx.SecretByARN(b.ARN); err != nil {
-			return err
-		}
-		version("after SecretByARN of b, b's current version under a's ARN", tx, a.ARN, versionID(2), nil)
-		version("then a's", tx, a.ARN, versionID(1), curA)
-		version("then b's", tx, b.ARN, versionID(2), curB)
-		return nil
-	})
+	for _, current := range []bool{true, false} { // with and without coffer.ReadCurrent
+		view(t, s, func(tx coffer.Tx) error {
+			if current {
+				coffer.ReadCurrent(tx)
+			}
+			return versionsAfterLookups(tx, ns, a, b, curA, curB, version)
+		})
+	}
 	// In an Update, the headers after a lookup show what the transaction wrote since: a
 	// label moved, a version added, a version deleted (a store that keeps headers read with
 	// the lookup must not hand them out after a write).
@@ -709,4 +694,56 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		check("in an Update, a lookup and no write", tx, b.ARN, wantB)
 		return nil
 	})
+}
+
+// versionsAfterLookups is the part of testHeadersAfterLookup that reads versions after
+// lookups, in one View.
+func versionsAfterLookups(tx coffer.Tx, ns coffer.Namespace, a, b *coffer.Secret, curA, curB *coffer.Version,
+	version func(what string, tx coffer.Tx, arn, id string, want *coffer.Version)) error {
+	if _, err := tx.SecretByName(ns, a.Name); err != nil {
+		return err
+	}
+	version("after SecretByName of a, its current version", tx, a.ARN, versionID(1), curA)
+	version("again", tx, a.ARN, versionID(1), curA)
+	if _, err := tx.SecretByARN(b.ARN); err != nil {
+		return err
+	}
+	version("after SecretByARN of b, b's current version under a's ARN", tx, a.ARN, versionID(2), nil)
+	version("then a's", tx, a.ARN, versionID(1), curA)
+	version("then b's", tx, b.ARN, versionID(2), curB)
+	return nil
+}
+
+// headersAfterLookups is the part of testHeadersAfterLookup that reads headers after lookups,
+// in one View.
+func headersAfterLookups(t *testing.T, tx coffer.Tx, ns coffer.Namespace, a, b, none *coffer.Secret, wantA, wantB string,
+	check func(what string, tx coffer.Tx, arn, want string) []*coffer.Version) error {
+	t.Helper()
+	if _, err := tx.SecretByName(ns, a.Name); err != nil {
+		return err
+	}
+	vs := check("after SecretByName of a", tx, a.ARN, wantA)
+	for _, v := range vs { // a caller may change what it was given
+		v.Stages = append(v.Stages[:0:0], "changed")
+	}
+	check("again", tx, a.ARN, wantA)
+	if _, err := tx.SecretByARN(b.ARN); err != nil {
+		return err
+	}
+	check("after SecretByARN of b, the headers of a", tx, a.ARN, wantA)
+	check("then of b", tx, b.ARN, wantB)
+	if _, err := tx.SecretByName(ns, a.Name); err != nil {
+		return err
+	}
+	if _, err := tx.SecretByName(ns, "lookup-missing"); !coffer.IsNotFound(err) {
+		t.Errorf("SecretByName of a missing secret: %v, want NotFound", err)
+	}
+	check("after a lookup that found nothing, a", tx, a.ARN, wantA)
+	if _, err := tx.SecretByName(ns, none.Name); err != nil {
+		return err
+	}
+	if vs, err := tx.VersionHeaders(none.ARN); err != nil || len(vs) != 0 {
+		t.Errorf("VersionHeaders after SecretByName of a secret without versions: %v, %v; want none", vs, err)
+	}
+	return nil
 }
