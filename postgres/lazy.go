@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/coffer-project/coffer"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -121,12 +123,36 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	l.conn = conn
 	p := &pgx.Batch{}
 	p.BeginTx(l.opts)
+	// The first transaction of a call whose context carries an access-control check reads
+	// the generation first, in the same round trip (coffer.AuthzCheck).
+	check := coffer.AuthzCheckFrom(ctx)
+	if check != nil && !check.Start() {
+		check = nil
+	}
+	if check != nil {
+		p.Queue(metaQuery, coffer.AuthzGenerationMeta)
+	}
 	p.QueuedQueries = append(p.QueuedQueries, b.QueuedQueries...)
 	br := conn.SendBatch(ctx, p)
 	l.tx = br.Tx()
 	if _, err := br.Exec(); err != nil {
 		br.Close()
+		if check != nil {
+			check.Finish("", err)
+		}
 		return nil, err
+	}
+	if check != nil {
+		var gen []byte
+		err := br.QueryRow().Scan(&gen)
+		if errors.Is(err, pgx.ErrNoRows) { // never set: no access control written yet
+			err = nil
+		}
+		if err := check.Finish(string(gen), err); err != nil {
+			br.Close()
+			l.doomed = err // nothing of this transaction may commit, or be read on
+			return nil, err
+		}
 	}
 	return br, nil
 }

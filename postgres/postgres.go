@@ -147,6 +147,13 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 	if t.conflict {
 		return true, coffer.Internal(errors.New("postgres: transaction failed to serialize"))
 	}
+	// A call's access-control check that another of its transactions runs must pass before
+	// this one commits (coffer.AuthzCheck).
+	if c := coffer.AuthzCheckFrom(ctx); c != nil {
+		if err := c.Wait(ctx); err != nil {
+			return false, coffer.Internal(fmt.Errorf("postgres: %w", err))
+		}
+	}
 	if err := pgTx.commit(ctx); err != nil {
 		if err == pgTx.doomed { // a queued write's, already the caller's error
 			return t.conflict, err
@@ -164,6 +171,10 @@ func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
 	defer pgTx.end(context.WithoutCancel(ctx))
 	return fn(&tx{ctx: ctx, tx: pgTx, view: true})
 }
+
+// ChecksAuthz implements coffer.AuthzChecker: the first transaction under a context that
+// carries a coffer.AuthzCheck reads the access-control generation in its first round trip.
+func (s *Store) ChecksAuthz() {}
 
 // Close closes every connection of the pool, waiting for those in use to be released.
 func (s *Store) Close() error {

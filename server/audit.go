@@ -52,6 +52,15 @@ type auditRec struct {
 	reported  []*audit.Event // reads an agent served from its cache (coffer.ReportCachedReads)
 }
 
+// rerun forgets what a call that runs again (after a stale access-control check) recorded
+// while it ran: the resources, key uses and reports its second run records anew.
+func (rec *auditRec) rerun() {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.resources, rec.uses, rec.reported = nil, nil, nil
+	rec.principal, rec.key, rec.sess = nil, nil, nil
+}
+
 func withAudit(ctx context.Context, rec *auditRec) context.Context {
 	return context.WithValue(ctx, auditKey{}, rec)
 }

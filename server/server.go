@@ -304,7 +304,7 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 	if err != nil {
 		return "", err
 	}
-	if err := h.syncGeneration(ctx); err != nil {
+	if _, err := h.syncGeneration(ctx); err != nil {
 		return "", err
 	}
 	rec := auditFrom(ctx)
@@ -351,72 +351,34 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return "", false, err
 	}
-	if err := h.syncGeneration(ctx); err != nil {
+	// On a store shared with other servers, the access-control generation is read in the
+	// call's first transaction, beside its first statement (coffer.AuthzCheck), rather than
+	// in a round trip of its own before the call; the call runs again, after the caches are
+	// emptied, when it had changed. A store that cannot do that has it read first.
+	check := h.authzCheck()
+	callCtx := ctx
+	if check != nil {
+		callCtx = coffer.WithAuthzCheck(ctx, check)
+	} else if _, err := h.syncGeneration(ctx); err != nil {
 		return "", false, err
 	}
-	rec := auditFrom(ctx)
-	target, terr := awsapi.ParseTarget(r)
-	if terr == nil {
-		rec.setRequest(targetService(target.Prefix), target.Operation, body, false)
-	}
-	ident, err := h.verifier.Verify(ctx, r, body)
-	if err != nil {
-		return target.Operation, target.Prefix == KMSPrefix, err
-	}
-	if ident.Region != "" {
-		rec.region = ident.Region
-	}
-	if terr != nil {
-		return "", false, terr
-	}
-	isKMS := target.Prefix == KMSPrefix
-	// The signature's service must be the one the target belongs to.
-	want := "secretsmanager"
-	if isKMS {
-		want = "kms"
-	}
-	if err := sigv4.ScopeError(ident, want, true); err != nil {
-		return target.Operation, isKMS, err
-	}
-	ctx, key, err := h.callerKey(ctx, ident)
-	if err != nil {
-		return target.Operation, isKMS, err
-	}
-	rec.key, rec.sess = key, sessionFrom(ctx)
-	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
-	h.markUsed(ctx, key, ident)
-	service := targetService(target.Prefix)
-	c, err := h.newCall(ctx, r, key, ns, service+":"+target.Operation)
-	if err != nil {
-		return target.Operation, isKMS, err
-	}
-	ctx = withCall(ctx, c)
-	if isKMS {
-		err = h.authorizeKMS(ctx, c, body)
-	} else {
-		err = h.authorizeSecretsManager(c, target.Operation, body)
-	}
-	if err != nil {
-		return target.Operation, isKMS, err
-	}
-	var out any
-	switch target.Prefix {
-	case "secretsmanager":
-		out, err = h.secretsManager(ctx, ns, target.Operation, body)
-	case ExtensionPrefix:
-		if target.Operation == SealOperation {
-			out, err = h.sealServer(ctx, key, body)
-			break
+	op, isKMS, out, err := h.call(callCtx, r, body)
+	if check != nil {
+		rerun, serr := h.settle(ctx, check)
+		if serr != nil {
+			wipeOut(out)
+			return op, isKMS, serr
 		}
-		out, err = h.extension(ctx, ns, target.Operation, body)
-	case KMSPrefix:
-		out, err = h.kmsCall(ctx, ns, target.Operation, body)
-	default:
-		return target.Operation, false, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", target.Prefix, target.Operation)
+		if rerun {
+			wipeOut(out)
+			auditFrom(ctx).rerun()
+			op, isKMS, out, err = h.call(ctx, r, body)
+		}
 	}
 	if err != nil {
-		return target.Operation, isKMS, err
+		return op, isKMS, err
 	}
+	rec := auditFrom(ctx)
 	switch o := out.(type) {
 	case wiping:
 		rec.setOutput(o.out)
@@ -435,7 +397,112 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	default:
 		awsapi.WriteJSON(w, out)
 	}
-	return target.Operation, isKMS, nil
+	return op, isKMS, nil
+}
+
+// authzCheck returns a check of the access-control generation for a call to carry to the
+// store, or nil when the store is not shared or cannot run it.
+func (h *Handler) authzCheck() *coffer.AuthzCheck {
+	if !h.cfg.SharedStore || h.cfg.Creds == nil {
+		return nil
+	}
+	if _, ok := h.cfg.Creds.store.(coffer.AuthzChecker); !ok {
+		return nil
+	}
+	h.genMu.Lock()
+	defer h.genMu.Unlock()
+	return &coffer.AuthzCheck{Want: h.gen}
+}
+
+// settle ends a call's access-control check: when no transaction ran it, the generation is
+// read now. It reports whether the call must run again: the generation had changed (the
+// caches are emptied by then, and the generation read).
+func (h *Handler) settle(ctx context.Context, check *coffer.AuthzCheck) (rerun bool, err error) {
+	done, _, fresh := check.Outcome()
+	if done && fresh {
+		return false, nil
+	}
+	changed, err := h.syncGeneration(ctx)
+	if err != nil {
+		return false, err
+	}
+	return !done && changed || done, nil
+}
+
+// wipeOut wipes the values of an answer that is not sent.
+func wipeOut(out any) {
+	switch o := out.(type) {
+	case wiping:
+		for _, v := range o.vals {
+			v.Wipe()
+		}
+	case interface{ Wipe() }:
+		o.Wipe()
+	}
+}
+
+// call authenticates, authorizes and runs one API call, and returns its answer, unwritten.
+func (h *Handler) call(ctx context.Context, r *http.Request, body []byte) (op string, isKMS bool, out any, err error) {
+	rec := auditFrom(ctx)
+	target, terr := awsapi.ParseTarget(r)
+	if terr == nil {
+		rec.setRequest(targetService(target.Prefix), target.Operation, body, false)
+	}
+	ident, err := h.verifier.Verify(ctx, r, body)
+	if err != nil {
+		return target.Operation, target.Prefix == KMSPrefix, nil, err
+	}
+	if ident.Region != "" {
+		rec.region = ident.Region
+	}
+	if terr != nil {
+		return "", false, nil, terr
+	}
+	isKMS = target.Prefix == KMSPrefix
+	// The signature's service must be the one the target belongs to.
+	want := "secretsmanager"
+	if isKMS {
+		want = "kms"
+	}
+	if err := sigv4.ScopeError(ident, want, true); err != nil {
+		return target.Operation, isKMS, nil, err
+	}
+	ctx, key, err := h.callerKey(ctx, ident)
+	if err != nil {
+		return target.Operation, isKMS, nil, err
+	}
+	rec.key, rec.sess = key, sessionFrom(ctx)
+	ns := coffer.Namespace{Account: key.Account, Region: ident.Region}
+	h.markUsed(ctx, key, ident)
+	service := targetService(target.Prefix)
+	c, err := h.newCall(ctx, r, key, ns, service+":"+target.Operation)
+	if err != nil {
+		return target.Operation, isKMS, nil, err
+	}
+	ctx = withCall(ctx, c)
+	if isKMS {
+		err = h.authorizeKMS(ctx, c, body)
+	} else {
+		err = h.authorizeSecretsManager(c, target.Operation, body)
+	}
+	if err != nil {
+		return target.Operation, isKMS, nil, err
+	}
+	switch target.Prefix {
+	case "secretsmanager":
+		out, err = h.secretsManager(ctx, ns, target.Operation, body)
+	case ExtensionPrefix:
+		if target.Operation == SealOperation {
+			out, err = h.sealServer(ctx, key, body)
+			break
+		}
+		out, err = h.extension(ctx, ns, target.Operation, body)
+	case KMSPrefix:
+		out, err = h.kmsCall(ctx, ns, target.Operation, body)
+	default:
+		return target.Operation, false, nil, coffer.Errorf(coffer.ErrUnknownOperation, "Unknown operation: %s.%s", target.Prefix, target.Operation)
+	}
+	return target.Operation, isKMS, out, err
 }
 
 // health answers a probe with a fixed body that reveals nothing about the deployment.
@@ -478,12 +545,11 @@ type MetaReader interface {
 
 // syncGeneration empties the access-control caches when another server sharing the store
 // has changed access control since the last request.
-func (h *Handler) syncGeneration(ctx context.Context) error {
+func (h *Handler) syncGeneration(ctx context.Context) (changed bool, err error) {
 	if !h.cfg.SharedStore || h.cfg.Creds == nil {
-		return nil
+		return false, nil
 	}
 	var b []byte
-	var err error
 	if r, ok := h.cfg.Creds.store.(MetaReader); ok {
 		b, err = r.ReadMeta(ctx, coffer.AuthzGenerationMeta)
 	} else {
@@ -493,11 +559,11 @@ func (h *Handler) syncGeneration(ctx context.Context) error {
 		})
 	}
 	if err != nil && !coffer.IsNotFound(err) {
-		return err
+		return false, err
 	}
 	gen := string(b)
 	h.genMu.Lock()
-	changed := gen != h.gen
+	changed = gen != h.gen
 	h.gen = gen
 	h.genMu.Unlock()
 	if changed {
@@ -507,5 +573,5 @@ func (h *Handler) syncGeneration(ctx context.Context) error {
 			h.cfg.Secrets.KMS().InvalidateCaches()
 		}
 	}
-	return nil
+	return changed, nil
 }

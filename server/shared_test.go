@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,11 +49,31 @@ func TestSharedStoreInvalidation(t *testing.T) {
 // pointed at it. It stops when the test ends.
 func secondServer(t *testing.T, first *testServer) *testServer {
 	t.Helper()
-	store, err := postgres.Open(context.Background(), first.DSN)
+	second, _ := secondServerCounted(t, first)
+	return second
+}
+
+// metaCounter is a PostgreSQL store that counts the access-control generation reads made in
+// a round trip of their own (server.MetaReader).
+type metaCounter struct {
+	*postgres.Store
+	reads atomic.Int64
+}
+
+func (m *metaCounter) ReadMeta(ctx context.Context, key string) ([]byte, error) {
+	m.reads.Add(1)
+	return m.Store.ReadMeta(ctx, key)
+}
+
+// secondServerCounted is secondServer, whose store counts its separate generation reads.
+func secondServerCounted(t *testing.T, first *testServer) (*testServer, *metaCounter) {
+	t.Helper()
+	pg, err := postgres.Open(context.Background(), first.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { pg.Close() })
+	store := &metaCounter{Store: pg}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := core.New(store, first.Keys, core.Options{Logger: log})
 	h := server.New(server.Config{Regions: []string{"us-east-1"}, Secrets: svc, Creds: server.NewCredentials(store, first.Keys), Logger: log, SharedStore: true,
@@ -66,5 +87,34 @@ func secondServer(t *testing.T, first *testServer) *testServer {
 	t.Cleanup(func() { srv.Close() })
 	second := *first
 	second.URL = "http://" + ln.Addr().String()
-	return &second
+	return &second, store
+}
+
+// TestSharedStoreChecksInPipeline: on a shared store, a call reads the access-control
+// generation beside its first statement, not in a round trip of its own before it; when
+// the generation changed, the call runs again on fresh caches (one separate read), and is
+// refused as the change says.
+func TestSharedStoreChecksInPipeline(t *testing.T) {
+	first := startServer(t, serverOpts{postgres: true})
+	ctx := context.Background()
+	second, store := secondServerCounted(t, first)
+	must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("piped"), SecretString: aws.String("v")})).get(t)
+	creds := newUser(t, first, "reader", "", nil, "CofferSecretsReadValues")
+	other := second.clientWith("us-east-1", creds)
+	must(other.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("piped")})).get(t) // fills the caches
+	before := store.reads.Load()
+	for range 5 {
+		must(other.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("piped")})).get(t)
+	}
+	if n := store.reads.Load() - before; n != 0 {
+		t.Errorf("5 reads through a warm server read the generation apart %d times; want 0", n)
+	}
+	ic := first.iamClient(first.Creds)
+	must(ic.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String("reader"), PolicyArn: aws.String("arn:aws:iam::aws:policy/coffer/CofferSecretsReadValues")})).get(t)
+	before = store.reads.Load()
+	_, err := other.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("piped")})
+	wantErr(t, err, "AccessDeniedException", "")
+	if n := store.reads.Load() - before; n != 1 {
+		t.Errorf("the read after a change read the generation apart %d times; want 1 (before running again)", n)
+	}
 }

@@ -1,0 +1,109 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// AuthzCheck is a check of the access-control generation (AuthzGenerationMeta) that a server
+// sharing its store with others hands to the store with a call's context (WithAuthzCheck),
+// rather than read the generation in a round trip of its own before the call: a store that is
+// an AuthzChecker reads it beside the first statement of the call's first transaction, in the
+// same round trip and snapshot, and when it is not Want fails that statement, and every later
+// one and the commit of that transaction, with ErrStaleAuthz. The server then empties its
+// access-control caches and runs the call again. A write never commits under access control
+// older than its own snapshot.
+type AuthzCheck struct {
+	// Want is the generation the server's access-control caches hold.
+	Want string
+
+	mu      sync.Mutex
+	started bool
+	done    chan struct{} // closed when the store has the answer
+	got     string
+	failed  error
+}
+
+// ErrStaleAuthz is the error of a statement whose transaction found the access-control
+// generation changed since the server's caches were filled (AuthzCheck).
+var ErrStaleAuthz = errors.New("access control changed since the caches were filled")
+
+// AuthzChecker is a store that honours an AuthzCheck in the contexts of its transactions.
+type AuthzChecker interface {
+	ChecksAuthz()
+}
+
+type authzCheckKey struct{}
+
+// WithAuthzCheck returns ctx carrying c.
+func WithAuthzCheck(ctx context.Context, c *AuthzCheck) context.Context {
+	c.done = make(chan struct{})
+	return context.WithValue(ctx, authzCheckKey{}, c)
+}
+
+// AuthzCheckFrom returns the check ctx carries, or nil.
+func AuthzCheckFrom(ctx context.Context) *AuthzCheck {
+	c, _ := ctx.Value(authzCheckKey{}).(*AuthzCheck)
+	return c
+}
+
+// Start reports whether the caller (a store's first transaction under the context) is to
+// read the generation: true once, for the first caller.
+func (c *AuthzCheck) Start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return false
+	}
+	c.started = true
+	return true
+}
+
+// Finish records what the store read (got; err when it could not read it) and returns
+// ErrStaleAuthz when got is not Want, or err.
+func (c *AuthzCheck) Finish(got string, err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = got
+	switch {
+	case err != nil:
+		c.failed = err
+	case got != c.Want:
+		c.failed = ErrStaleAuthz
+	}
+	close(c.done)
+	return c.failed
+}
+
+// Wait waits for the answer of a check that was started, and returns what Finish returned;
+// it returns at once when no store started it.
+func (c *AuthzCheck) Wait(ctx context.Context) error {
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+// Outcome reports whether a store ran the check, and if so, the generation it read and
+// whether that was Want.
+func (c *AuthzCheck) Outcome() (done bool, got string, fresh bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return true, c.got, c.failed == nil
+	default:
+		return false, "", false
+	}
+}
