@@ -30,15 +30,27 @@ func (c *countingStore) Update(ctx context.Context, fn func(coffer.Tx) error) er
 // with *now as its clock.
 func countedService(t *testing.T, now *time.Time) (*core.Service, *countingStore, coffer.Store) {
 	t.Helper()
+	base := openBase(t)
+	store := &countingStore{Store: base}
+	return core.New(store, testKeys(), core.Options{Now: func() time.Time { return *now }}), store, base
+}
+
+// openBase opens a real SQLite store in the test's directory, closed when the test ends.
+func openBase(t *testing.T) coffer.Store {
+	t.Helper()
 	base, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { base.Close() })
-	store := &countingStore{Store: base}
+	return base
+}
+
+// testKeys returns a keyring under a new root key.
+func testKeys() *keyring.Keyring {
 	root, _ := keyring.NewRootKey()
 	keys, _ := keyring.New(root)
-	return core.New(store, keys, core.Options{Now: func() time.Time { return *now }}), store, base
+	return keys
 }
 
 // TestReadsWriteNothing: GetSecretValue never writes; the access date is written once, in
@@ -119,14 +131,8 @@ func (g *gatedStore) Update(ctx context.Context, fn func(coffer.Tx) error) error
 // and not yet written it, DescribeSecret waits for that write instead of missing the date.
 func TestDescribeSeesReadBeingRecorded(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	store := &gatedStore{Store: base}
-	root, _ := keyring.NewRootKey()
-	keys, _ := keyring.New(root)
+	store := &gatedStore{Store: openBase(t)}
+	keys := testKeys()
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	svc := core.New(store, keys, core.Options{Now: func() time.Time { return now }})
 	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}

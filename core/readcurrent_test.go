@@ -2,15 +2,12 @@ package core_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/core"
-	"github.com/coffer-project/coffer/keyring"
-	"github.com/coffer-project/coffer/sqlite"
 )
 
 // currentStore is a real store whose read transactions count the ReadCurrent calls they get.
@@ -39,15 +36,8 @@ func (t currentTx) ReadCurrent() {
 // do not use.
 func TestReadCurrentOnlyForCurrentValue(t *testing.T) {
 	ctx := context.Background()
-	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithCacheCheck())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	store := &currentStore{Store: base}
-	root, _ := keyring.NewRootKey()
-	keys, _ := keyring.New(root)
-	svc := core.New(store, keys, core.Options{Now: func() time.Time { return time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) }})
+	store := &currentStore{Store: openBase(t)}
+	svc := core.New(store, testKeys(), core.Options{Now: func() time.Time { return time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) }})
 	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
 	name, token := "app", "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 	val := core.Text("v1")

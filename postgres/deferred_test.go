@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/coffer-project/coffer"
@@ -130,39 +128,15 @@ func TestUpdateRetriesQueuedConflicts(t *testing.T) {
 	}
 	defer s2.Close()
 	_, sec := withCurrent(t, s1, "queued-conflict")
-	var runs atomic.Int32
-	read := make(chan struct{})
-	release := make(chan struct{})
-	errs := make(chan error, 2)
-	for i, s := range []*Store{s1, s2} {
-		go func() {
-			first := true
-			errs <- s.Update(context.Background(), func(ptx coffer.Tx) error {
-				runs.Add(1)
-				got, err := ptx.SecretByARN(sec.ARN)
-				if err != nil {
-					return err
-				}
-				if first {
-					first = false
-					read <- struct{}{}
-					<-release
-				}
-				coffer.DeferWrites(ptx)
-				got.Description = fmt.Sprintf("writer %d", i)
-				return ptx.UpdateSecret(got)
-			})
-		}()
-	}
-	<-read
-	<-read
-	close(release)
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Errorf("Update: %v", err)
+	racingUpdates(t, s1, s2, func(ptx coffer.Tx, i int) (func() error, error) {
+		got, err := ptx.SecretByARN(sec.ARN)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if got := runs.Load(); got < 3 {
-		t.Errorf("fn ran %d times, want at least 3 (one retry)", got)
-	}
+		return func() error {
+			coffer.DeferWrites(ptx)
+			got.Description = fmt.Sprintf("writer %d", i)
+			return ptx.UpdateSecret(got)
+		}, nil
+	})
 }

@@ -182,29 +182,44 @@ func TestUpdateRetriesConflicts(t *testing.T) {
 	defer s2.Close()
 	// Two transactions read the same row and both write it: one of them must fail to
 	// serialize, and Update must run its fn again rather than return the failure.
+	racingUpdates(t, s1, s2, func(tx coffer.Tx, _ int) (func() error, error) {
+		if _, err := tx.Meta("x"); err != nil && !coffer.IsNotFound(err) {
+			return nil, err
+		}
+		return func() error { return tx.PutMeta("x", []byte("y")) }, nil
+	})
+}
+
+// racingUpdates runs an Update on each of two Stores at once: each fn reads (read, which
+// returns the write to make), and, the first time, waits for the other to have read before it
+// writes, so that one of them fails to serialize. It fails the test unless both Updates
+// succeed and their fns ran at least three times between them (one retry).
+func racingUpdates(t *testing.T, s1, s2 *Store, read func(tx coffer.Tx, i int) (write func() error, err error)) {
+	t.Helper()
 	var runs atomic.Int32
-	read := make(chan struct{})
+	readDone := make(chan struct{})
 	release := make(chan struct{})
 	errs := make(chan error, 2)
-	for _, s := range []*Store{s1, s2} {
+	for i, s := range []*Store{s1, s2} {
 		go func() {
 			first := true
 			errs <- s.Update(context.Background(), func(tx coffer.Tx) error {
 				runs.Add(1)
-				if _, err := tx.Meta("x"); err != nil && !coffer.IsNotFound(err) {
+				write, err := read(tx, i)
+				if err != nil {
 					return err
 				}
 				if first {
 					first = false
-					read <- struct{}{}
+					readDone <- struct{}{}
 					<-release
 				}
-				return tx.PutMeta("x", []byte("y"))
+				return write()
 			})
 		}()
 	}
-	<-read
-	<-read
+	<-readDone
+	<-readDone
 	close(release)
 	for range 2 {
 		if err := <-errs; err != nil {
