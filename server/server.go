@@ -426,7 +426,10 @@ func (h *Handler) settle(ctx context.Context, check *coffer.AuthzCheck) (rerun b
 	if err != nil {
 		return false, err
 	}
-	return !done && changed || done, nil
+	if !done { // no transaction read it: the call stands unless it changed meanwhile
+		return changed, nil
+	}
+	return true, nil // a transaction found it changed (or could not read it)
 }
 
 // wipeOut wipes the values of an answer that is not sent.
