@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	itypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coffer-project/coffer/core"
@@ -117,4 +118,19 @@ func TestSharedStoreChecksInPipeline(t *testing.T) {
 	if n := store.reads.Load() - before; n != 1 {
 		t.Errorf("the read after a change read the generation apart %d times; want 1 (before running again)", n)
 	}
+
+	// A call that runs no transaction (GenerateRandom) reads the generation before it
+	// answers; a KMS call after a DisableKey through the first server is refused.
+	k2 := second.kmsClient("us-east-1")
+	must(k2.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16)})).get(t) // the caller's key into the caches
+	before = store.reads.Load()
+	must(k2.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16)})).get(t)
+	if n := store.reads.Load() - before; n != 1 {
+		t.Errorf("a GenerateRandom read the generation apart %d times; want 1 (it runs no transaction)", n)
+	}
+	key := must(first.kmsClient("us-east-1").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("piped")})).get(t)
+	must(k2.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("p")})).get(t)
+	must(first.kmsClient("us-east-1").DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId})).get(t)
+	_, err = k2.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("p")})
+	wantErr(t, err, "DisabledException", "")
 }
