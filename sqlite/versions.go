@@ -106,9 +106,9 @@ func (t *tx) ReadCurrent() {
 }
 
 func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
-	view := t.readCurrent // with the AWSCURRENT version's blobs
+	withCurrent := t.readCurrent // and the AWSCURRENT version's blobs
 	query := headersOnly
-	if view {
+	if withCurrent {
 		query = headersWithCurrent
 	}
 	rows, err := t.query(query, secretARN)
@@ -129,7 +129,7 @@ func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 		wk, ct       []byte
 		dest         = []any{&id, &created, &accessed, &kms, &binary, &destroyed, &stage, &wk, &ct}
 	)
-	if !view {
+	if !withCurrent {
 		dest = dest[:7]
 	}
 	for rows.Next() {
@@ -146,7 +146,7 @@ func (t *tx) versionHeaders(secretARN string) ([]*coffer.Version, error) {
 			v.Stages = append(v.Stages, stage.String)
 			// A version without a value (a rotation's placeholder, a destroyed one) is left to
 			// Version's own statement.
-			if view && stage.String == coffer.StageCurrent && len(wk) > 0 && len(ct) > 0 {
+			if withCurrent && stage.String == coffer.StageCurrent && len(wk) > 0 && len(ct) > 0 {
 				current, curWK, curCT = v, wk, ct
 			}
 		}
