@@ -316,7 +316,10 @@ func DeferWrites(tx Tx) {
 type CurrentReader interface {
 	// ReadCurrent asks for that from now on: the caller reads the AWSCURRENT value of the
 	// secrets it looks up. In an Update it does nothing. Without it, reads of headers carry
-	// no blob.
+	// no blob. A store may then end the View's transaction with the lookup's round trip
+	// (PostgreSQL), expecting nothing more to be read; when fn does read more, the store runs
+	// fn again in a transaction that stays open, so fn, in a View that calls ReadCurrent, must
+	// only read, and keep only what its last run found.
 	ReadCurrent()
 }
 

@@ -34,17 +34,21 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var out *SecretValue
-	var touch bool
+	var (
+		sec *coffer.Secret
+		ver *coffer.Version
+	)
+	// This View may run more than once (coffer.ReadCurrent): it only reads, and keeps what it
+	// found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
 		if in.VersionId == nil && (in.VersionStage == nil || *in.VersionStage == coffer.StageCurrent) {
 			coffer.ReadCurrent(tx) // the store may read that version with the secret's headers
 		}
-		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
+		var err error
+		sec, err = s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
-		var ver *coffer.Version
 		switch {
 		case in.VersionId != nil:
 			ver, err = tx.Version(sec.ARN, *in.VersionId)
@@ -79,22 +83,27 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 			}
 			return coffer.Errorf(coffer.ErrResourceNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", str(in.VersionStage))
 		}
-		val, err := s.open(ctx, tx, ver)
-		if err != nil {
-			return err
-		}
-		out = &SecretValue{ARN: sec.ARN, Name: sec.Name, Version: ver, Value: val}
-		today := s.clock()
-		touch = !sameDay(sec.LastAccessedDate, today) || !sameDay(ver.LastAccessedDate, today)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if touch {
-		s.access.mark(out.ARN, out.Version.VersionID, s.clock())
+	// The value is opened apart from the read, as AWS's Secrets Manager asks KMS to decrypt
+	// it: a key the key cache lacks is read in a transaction of its own, and the key's use is
+	// recorded once, whatever the read's View did.
+	var val *Value
+	err = s.store.View(ctx, func(tx coffer.Tx) error {
+		var err error
+		val, err = s.open(ctx, tx, ver)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	if today := s.clock(); !sameDay(sec.LastAccessedDate, today) || !sameDay(ver.LastAccessedDate, today) {
+		s.access.mark(sec.ARN, ver.VersionID, today)
+	}
+	return &SecretValue{ARN: sec.ARN, Name: sec.Name, Version: ver, Value: val}, nil
 }
 
 func sameDay(a, b time.Time) bool {

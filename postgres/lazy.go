@@ -40,6 +40,28 @@ type lazyTx struct {
 	// doomed is the error of a queued write that failed, or did not do what its caller
 	// asked: the transaction must not commit, and every later statement fails with it.
 	doomed error
+	// mayEnd is set on a View's first attempt: its first pipeline may end the transaction
+	// (endFirst), when the caller expects that pipeline to read all it needs.
+	mayEnd bool
+	// endFirst is set, before the first statement, when the first pipeline is to end with
+	// the transaction's ROLLBACK: a read-only transaction whose reads all go in that pipeline
+	// takes one round trip instead of two.
+	endFirst bool
+	// ended is set once that pipeline is sent: the transaction, and its snapshot, are gone.
+	ended bool
+	// overrun is set when a statement was asked for after the end: the caller read more than
+	// its first pipeline, and must run again in a transaction that stays open (View).
+	overrun bool
+}
+
+// errEnded is the error of a statement asked for after the first pipeline ended the
+// transaction (lazyTx.endFirst); View runs the caller again.
+var errEnded = errors.New("postgres: the transaction ended with its first round trip")
+
+// endWithFirst asks, before the transaction's first statement, for that statement's pipeline
+// to end the transaction, when the transaction allows it (lazyTx.mayEnd).
+func (l *lazyTx) endWithFirst() {
+	l.endFirst = l.mayEnd && l.conn == nil && l.failed == nil
 }
 
 // queued is a write whose answer can wait.
@@ -65,7 +87,7 @@ func (l *lazyTx) queue(sql string, args []any, result func(pgx.BatchResults) err
 // direct reports whether a statement can go straight to the open transaction: nothing is
 // queued before it, and nothing failed.
 func (l *lazyTx) direct() bool {
-	return l.conn != nil && len(l.pending) == 0 && l.doomed == nil
+	return l.conn != nil && len(l.pending) == 0 && l.doomed == nil && !l.ended
 }
 
 // pipeline sends the queued writes and b's statements in one pipeline, after BEGIN when the
@@ -74,6 +96,10 @@ func (l *lazyTx) direct() bool {
 func (l *lazyTx) pipeline(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 	if l.doomed != nil {
 		return nil, l.doomed
+	}
+	if l.ended {
+		l.overrun = true
+		return nil, errEnded
 	}
 	pending := l.pending
 	l.pending = nil
@@ -133,6 +159,13 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 		p.Queue(metaQuery, coffer.AuthzGenerationMeta)
 	}
 	p.QueuedQueries = append(p.QueuedQueries, b.QueuedQueries...)
+	if l.endFirst {
+		// PostgreSQL runs it only when every statement before it succeeded; otherwise the
+		// transaction is left aborted, and end rolls it back as usual. Either way, no later
+		// statement may read this snapshot.
+		p.Queue("ROLLBACK")
+		l.ended = true
+	}
 	br := conn.SendBatch(ctx, p)
 	l.tx = br.Tx()
 	if _, err := br.Exec(); err != nil {
@@ -247,8 +280,10 @@ func (l *lazyTx) commit(ctx context.Context) error {
 	return l.tx.Commit(ctx)
 }
 
-// end rolls back what was not committed (nothing after a commit) and gives the connection
-// back to the pool, which closes it rather than keep it when it is still in a transaction.
+// end rolls back what was not committed (nothing after a commit, or after a first pipeline
+// that ended the transaction: pgx's Tx is closed then, and sends nothing) and gives the
+// connection back to the pool, which closes it rather than keep it when it is still in a
+// transaction.
 func (l *lazyTx) end(ctx context.Context) {
 	l.pending = nil
 	if l.conn == nil {

@@ -165,11 +165,27 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot, and writes fail. An
 // error from fn is returned unchanged.
+//
+// After ReadCurrent, a lookup's pipeline also ends the transaction (a read of a secret's
+// current value needs nothing more): one round trip instead of two. When fn then asks for
+// another statement, that statement fails, and View runs fn again in a transaction that stays
+// open until fn returns; so fn, when it calls ReadCurrent, must act only through its Tx.
 func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
-	pgTx := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}}
+	overrun, err := s.view(ctx, fn, true)
+	if overrun {
+		_, err = s.view(ctx, fn, false)
+	}
+	return err
+}
+
+// view runs fn once for View, and reports whether fn read past a first pipeline that ended
+// the transaction (mayEnd).
+func (s *Store) view(ctx context.Context, fn func(coffer.Tx) error, mayEnd bool) (overrun bool, err error) {
+	pgTx := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, mayEnd: mayEnd}
 	// Nothing to commit: rolling back ends the transaction and releases its snapshot.
 	defer pgTx.end(context.WithoutCancel(ctx))
-	return fn(&tx{ctx: ctx, tx: pgTx, view: true})
+	err = fn(&tx{ctx: ctx, tx: pgTx, view: true})
+	return pgTx.overrun, err
 }
 
 // ChecksAuthz implements coffer.AuthzChecker: the first transaction under a context that

@@ -150,8 +150,8 @@ func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQ
 func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // TestViewRoundTrips: a read of a secret's current value (the secret by name, its headers,
-// the version labelled AWSCURRENT) is two round trips: BEGIN, the secret, its headers and that
-// version in one pipeline, then the rollback. A View that runs no statement sends nothing.
+// the version labelled AWSCURRENT) is one round trip: BEGIN, the secret, its headers and that
+// version, and the ROLLBACK, in one pipeline. A View that runs no statement sends nothing.
 func TestViewRoundTrips(t *testing.T) {
 	s, dsn := openFresh(t)
 	defer s.Close()
@@ -179,8 +179,8 @@ func TestViewRoundTrips(t *testing.T) {
 		if err := traced.View(t.Context(), read); err != nil {
 			t.Fatal(err)
 		}
-		if n := trips.n.Load(); i == 1 && n != 2 {
-			t.Errorf("a read of a secret's current value took %d round trips; want 2", n)
+		if n := trips.n.Load(); i == 1 && n != 1 {
+			t.Errorf("a read of a secret's current value took %d round trips; want 1", n)
 		}
 	}
 	trips.n.Store(0)
@@ -189,6 +189,73 @@ func TestViewRoundTrips(t *testing.T) {
 	}
 	if n := trips.n.Load(); n != 0 {
 		t.Errorf("a View that ran no statement took %d round trips; want none", n)
+	}
+}
+
+// TestViewEndedByLookup: after ReadCurrent, the lookup's pipeline ends the View's transaction
+// and leaves its connection outside any transaction; a fn that then reads more gets an error
+// for that statement (it may not read another snapshot than its first statement's), and runs
+// again in a transaction that stays open, whose answers the View returns.
+func TestViewEndedByLookup(t *testing.T) {
+	s, dsn := openFresh(t)
+	defer s.Close()
+	ns, sec := withCurrent(t, s, "ended")
+	_, other := withCurrent(t, s, "other")
+	traced, trips := tracedStore(t, dsn)
+	defer traced.Close()
+
+	var runs []error // what each run's second lookup returned
+	var found string
+	readTwo := func(ptx coffer.Tx) error {
+		coffer.ReadCurrent(ptx)
+		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
+			return err
+		}
+		got, err := ptx.SecretByARN(other.ARN)
+		runs = append(runs, err)
+		if err != nil {
+			return err
+		}
+		found = got.Name
+		return nil
+	}
+	traced.View(t.Context(), readTwo) // prepares the statements
+	runs = nil
+	trips.n.Store(0)
+	if err := traced.View(t.Context(), readTwo); err != nil {
+		t.Fatalf("a View that reads past its first pipeline: %v", err)
+	}
+	if len(runs) != 2 || !errors.Is(runs[0], errEnded) || runs[1] != nil {
+		t.Errorf("the second lookup's errors, run by run: %v; want [%v <nil>]", runs, errEnded)
+	}
+	if found != other.Name {
+		t.Errorf("the View's answer: %q; want %q", found, other.Name)
+	}
+	// The first run's pipeline; then BEGIN and the first lookup, the second, the ROLLBACK.
+	if n := trips.n.Load(); n != 4 {
+		t.Errorf("a View run again took %d round trips; want 4", n)
+	}
+
+	// The connection of a View its lookup ended is idle, not left in a transaction (which the
+	// pool would close rather than keep).
+	err := traced.View(t.Context(), func(ptx coffer.Tx) error {
+		coffer.ReadCurrent(ptx)
+		_, err := ptx.SecretByName(ns, sec.Name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := traced.pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if st := conn.Conn().PgConn().TxStatus(); st != 'I' {
+		t.Errorf("the connection's transaction status after the View: %q; want 'I'", st)
+	}
+	if n := traced.pool.Stat().TotalConns(); n != 1 {
+		t.Errorf("the pool holds %d connections; want 1, the one every View used", n)
 	}
 }
 

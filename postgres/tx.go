@@ -153,6 +153,9 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
 	b.Queue(versionsQuery(columns, versionsWhere), args...)
+	if l, ok := t.tx.(*lazyTx); ok && t.readCurrent {
+		l.endWithFirst() // a read of the current value needs nothing more (View)
+	}
 	br := t.tx.SendBatch(t.ctx, b)
 	s, err := t.scanOneSecret(op, br.QueryRow())
 	var headers []*coffer.Version

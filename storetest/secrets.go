@@ -606,20 +606,19 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		wantA, wantB = stages(va), stages(vb)
 		return err
 	})
-	check := func(what string, tx coffer.Tx, arn, want string) []*coffer.Version {
-		t.Helper()
+	check := func(errorf func(string, ...any), what string, tx coffer.Tx, arn, want string) []*coffer.Version {
 		vs, err := tx.VersionHeaders(arn)
 		if err != nil || stages(vs) != want {
-			t.Errorf("%s: VersionHeaders %q, %v; want %q", what, stages(vs), err, want)
+			errorf("%s: VersionHeaders %q, %v; want %q", what, stages(vs), err, want)
 		}
 		return vs
 	}
 	for _, current := range []bool{true, false} { // with and without coffer.ReadCurrent
-		view(t, s, func(tx coffer.Tx) error {
+		viewReporting(t, s, func(tx coffer.Tx, errorf func(string, ...any)) error {
 			if current {
 				coffer.ReadCurrent(tx)
 			}
-			return headersAfterLookups(t, tx, ns, a, b, none, wantA, wantB, check)
+			return headersAfterLookups(errorf, tx, ns, a, b, none, wantA, wantB, check)
 		})
 	}
 	// Version after a lookup (which a store may answer for the version labelled AWSCURRENT
@@ -633,33 +632,34 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 		curB, err = tx.Version(b.ARN, versionID(2))
 		return err
 	})
-	version := func(what string, tx coffer.Tx, arn, id string, want *coffer.Version) {
-		t.Helper()
+	version := func(errorf func(string, ...any), what string, tx coffer.Tx, arn, id string, want *coffer.Version) {
 		v, err := tx.Version(arn, id)
 		if want == nil {
 			if !coffer.IsNotFound(err) {
 				if v != nil {
-					t.Errorf("%s: Version gave %s of %s; want NotFound", what, v.VersionID, v.SecretARN)
+					errorf("%s: Version gave %s of %s; want NotFound", what, v.VersionID, v.SecretARN)
 				} else {
-					t.Errorf("%s: Version: %v; want NotFound", what, err)
+					errorf("%s: Version: %v; want NotFound", what, err)
 				}
 			}
 			return
 		}
 		if err != nil {
-			t.Errorf("%s: Version: %v", what, err)
+			errorf("%s: Version: %v", what, err)
 			return
 		}
-		checkVersion(t, what, v, want)
+		for _, d := range diffVersion(v, want) {
+			errorf("%s: %s", what, d)
+		}
 		v.Stages = append(v.Stages[:0:0], "changed") // a caller may change what it was given
 		v.KMSKeyID, v.CreatedDate = "changed", at(time.Hour)
 	}
 	for _, current := range []bool{true, false} { // with and without coffer.ReadCurrent
-		view(t, s, func(tx coffer.Tx) error {
+		viewReporting(t, s, func(tx coffer.Tx, errorf func(string, ...any)) error {
 			if current {
 				coffer.ReadCurrent(tx)
 			}
-			return versionsAfterLookups(tx, ns, a, b, curA, curB, version)
+			return versionsAfterLookups(errorf, tx, ns, a, b, curA, curB, version)
 		})
 	}
 	// In an Update, the headers after a lookup show what the transaction wrote since: a
@@ -686,64 +686,63 @@ func testHeadersAfterLookup(t *testing.T, s coffer.Store) {
 			if err := step.write(tx); err != nil {
 				return err
 			}
-			check("in an Update, a lookup, then "+step.what, tx, a.ARN, step.want)
+			check(t.Errorf, "in an Update, a lookup, then "+step.what, tx, a.ARN, step.want)
 		}
 		if _, err := tx.SecretByARN(b.ARN); err != nil {
 			return err
 		}
-		check("in an Update, a lookup and no write", tx, b.ARN, wantB)
+		check(t.Errorf, "in an Update, a lookup and no write", tx, b.ARN, wantB)
 		return nil
 	})
 }
 
 // versionsAfterLookups is the part of testHeadersAfterLookup that reads versions after
 // lookups, in one View.
-func versionsAfterLookups(tx coffer.Tx, ns coffer.Namespace, a, b *coffer.Secret, curA, curB *coffer.Version,
-	version func(what string, tx coffer.Tx, arn, id string, want *coffer.Version)) error {
+func versionsAfterLookups(errorf func(string, ...any), tx coffer.Tx, ns coffer.Namespace, a, b *coffer.Secret, curA, curB *coffer.Version,
+	version func(errorf func(string, ...any), what string, tx coffer.Tx, arn, id string, want *coffer.Version)) error {
 	if _, err := tx.SecretByName(ns, a.Name); err != nil {
 		return err
 	}
-	version("after SecretByName of a, its current version", tx, a.ARN, versionID(1), curA)
-	version("again", tx, a.ARN, versionID(1), curA)
+	version(errorf, "after SecretByName of a, its current version", tx, a.ARN, versionID(1), curA)
+	version(errorf, "again", tx, a.ARN, versionID(1), curA)
 	if _, err := tx.SecretByARN(b.ARN); err != nil {
 		return err
 	}
-	version("after SecretByARN of b, b's current version under a's ARN", tx, a.ARN, versionID(2), nil)
-	version("then a's", tx, a.ARN, versionID(1), curA)
-	version("then b's", tx, b.ARN, versionID(2), curB)
+	version(errorf, "after SecretByARN of b, b's current version under a's ARN", tx, a.ARN, versionID(2), nil)
+	version(errorf, "then a's", tx, a.ARN, versionID(1), curA)
+	version(errorf, "then b's", tx, b.ARN, versionID(2), curB)
 	return nil
 }
 
 // headersAfterLookups is the part of testHeadersAfterLookup that reads headers after lookups,
 // in one View.
-func headersAfterLookups(t *testing.T, tx coffer.Tx, ns coffer.Namespace, a, b, none *coffer.Secret, wantA, wantB string,
-	check func(what string, tx coffer.Tx, arn, want string) []*coffer.Version) error {
-	t.Helper()
+func headersAfterLookups(errorf func(string, ...any), tx coffer.Tx, ns coffer.Namespace, a, b, none *coffer.Secret, wantA, wantB string,
+	check func(errorf func(string, ...any), what string, tx coffer.Tx, arn, want string) []*coffer.Version) error {
 	if _, err := tx.SecretByName(ns, a.Name); err != nil {
 		return err
 	}
-	vs := check("after SecretByName of a", tx, a.ARN, wantA)
+	vs := check(errorf, "after SecretByName of a", tx, a.ARN, wantA)
 	for _, v := range vs { // a caller may change what it was given
 		v.Stages = append(v.Stages[:0:0], "changed")
 	}
-	check("again", tx, a.ARN, wantA)
+	check(errorf, "again", tx, a.ARN, wantA)
 	if _, err := tx.SecretByARN(b.ARN); err != nil {
 		return err
 	}
-	check("after SecretByARN of b, the headers of a", tx, a.ARN, wantA)
-	check("then of b", tx, b.ARN, wantB)
+	check(errorf, "after SecretByARN of b, the headers of a", tx, a.ARN, wantA)
+	check(errorf, "then of b", tx, b.ARN, wantB)
 	if _, err := tx.SecretByName(ns, a.Name); err != nil {
 		return err
 	}
 	if _, err := tx.SecretByName(ns, "lookup-missing"); !coffer.IsNotFound(err) {
-		t.Errorf("SecretByName of a missing secret: %v, want NotFound", err)
+		errorf("SecretByName of a missing secret: %v, want NotFound", err)
 	}
-	check("after a lookup that found nothing, a", tx, a.ARN, wantA)
+	check(errorf, "after a lookup that found nothing, a", tx, a.ARN, wantA)
 	if _, err := tx.SecretByName(ns, none.Name); err != nil {
 		return err
 	}
 	if vs, err := tx.VersionHeaders(none.ARN); err != nil || len(vs) != 0 {
-		t.Errorf("VersionHeaders after SecretByName of a secret without versions: %v, %v; want none", vs, err)
+		errorf("VersionHeaders after SecretByName of a secret without versions: %v, %v; want none", vs, err)
 	}
 	return nil
 }

@@ -239,6 +239,22 @@ func view(t *testing.T, s coffer.Store, fn func(coffer.Tx) error) {
 	}
 }
 
+// viewReporting is view for a fn that calls coffer.ReadCurrent, which a store may answer by
+// running fn again (coffer.CurrentReader): fn reports failures through errorf, and only its
+// last run's reach t.
+func viewReporting(t *testing.T, s coffer.Store, fn func(tx coffer.Tx, errorf func(string, ...any)) error) {
+	t.Helper()
+	var failures []string
+	errorf := func(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
+	view(t, s, func(tx coffer.Tx) error {
+		failures = failures[:0]
+		return fn(tx, errorf)
+	})
+	for _, f := range failures {
+		t.Error(f)
+	}
+}
+
 // insertSecrets inserts every secret in one transaction.
 func insertSecrets(t *testing.T, s coffer.Store, secrets ...*coffer.Secret) {
 	t.Helper()
