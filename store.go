@@ -316,10 +316,7 @@ func DeferWrites(tx Tx) {
 type CurrentReader interface {
 	// ReadCurrent asks for that from now on: the caller reads the AWSCURRENT value of the
 	// secrets it looks up. In an Update it does nothing. Without it, reads of headers carry
-	// no blob. A store may then end the View's transaction with the lookup's round trip
-	// (PostgreSQL), expecting nothing more to be read; when fn does read more, the store runs
-	// fn again in a transaction that stays open, so fn, in a View that calls ReadCurrent, must
-	// only read, and keep only what its last run found.
+	// no blob.
 	ReadCurrent()
 }
 
@@ -327,6 +324,25 @@ type CurrentReader interface {
 func ReadCurrent(tx Tx) {
 	if r, ok := tx.(CurrentReader); ok {
 		r.ReadCurrent()
+	}
+}
+
+// LookupEnder is implemented by a Tx whose store can end a View's transaction in the round
+// trip of its first lookup of a secret (PostgreSQL: BEGIN, the secret, its version headers
+// and, after ReadCurrent, its AWSCURRENT version, then ROLLBACK, in one pipeline), for a
+// caller that reads nothing else.
+type LookupEnder interface {
+	// EndWithLookup asks for that, before the View's first statement. When fn then reads
+	// more, that read fails, and the store runs fn again in a transaction that stays open:
+	// fn must only read, and keep only what its last run found. In an Update it does
+	// nothing.
+	EndWithLookup()
+}
+
+// EndWithLookup calls tx.EndWithLookup when tx has it.
+func EndWithLookup(tx Tx) {
+	if e, ok := tx.(LookupEnder); ok {
+		e.EndWithLookup()
 	}
 }
 

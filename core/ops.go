@@ -38,11 +38,12 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 		sec *coffer.Secret
 		ver *coffer.Version
 	)
-	// This View may run more than once (coffer.ReadCurrent): it only reads, and keeps what it
-	// found last.
+	// This View may run more than once (coffer.EndWithLookup): it only reads, and keeps what
+	// it found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
 		if in.VersionId == nil && (in.VersionStage == nil || *in.VersionStage == coffer.StageCurrent) {
 			coffer.ReadCurrent(tx) // the store may read that version with the secret's headers
+			coffer.EndWithLookup(tx)
 		}
 		var err error
 		sec, err = s.findLive(ctx, tx, ns, *in.SecretId)
@@ -328,7 +329,10 @@ func (s *Service) DescribeSecret(ctx context.Context, ns coffer.Namespace, in *D
 		return nil, err
 	}
 	var out *SecretDetails
+	// This View may run more than once (coffer.EndWithLookup): it only reads, and keeps what
+	// it found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
+		coffer.EndWithLookup(tx) // the secret and its headers are all it reads
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

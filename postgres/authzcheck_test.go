@@ -25,6 +25,7 @@ func TestAuthzCheckInFirstRoundTrip(t *testing.T) {
 	defer traced.Close()
 	read := func(ptx coffer.Tx) error {
 		coffer.ReadCurrent(ptx)
+		coffer.EndWithLookup(ptx)
 		got, err := ptx.SecretByName(ns, sec.Name)
 		if err != nil {
 			return err

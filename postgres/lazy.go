@@ -44,8 +44,8 @@ type lazyTx struct {
 	// (endFirst), when the caller expects that pipeline to read all it needs.
 	mayEnd bool
 	// endFirst is set, before the first statement, when the first pipeline is to end with
-	// the transaction's ROLLBACK: a read-only transaction whose reads all go in that pipeline
-	// takes one round trip instead of two.
+	// the transaction's ROLLBACK (coffer.EndWithLookup): a read-only transaction whose reads
+	// all go in that pipeline takes one round trip instead of two.
 	endFirst bool
 	// ended is set once that pipeline is sent: the transaction, and its snapshot, are gone.
 	ended bool

@@ -166,10 +166,9 @@ func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry boo
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot, and writes fail. An
 // error from fn is returned unchanged.
 //
-// After ReadCurrent, a lookup's pipeline also ends the transaction (a read of a secret's
-// current value needs nothing more): one round trip instead of two. When fn then asks for
-// another statement, that statement fails, and View runs fn again in a transaction that stays
-// open until fn returns; so fn, when it calls ReadCurrent, must act only through its Tx.
+// After EndWithLookup, the first lookup's pipeline also ends the transaction: one round trip
+// instead of two. When fn then asks for another statement, that statement fails, and View
+// runs fn again in a transaction that stays open until fn returns (coffer.LookupEnder).
 func (s *Store) View(ctx context.Context, fn func(coffer.Tx) error) error {
 	overrun, err := s.view(ctx, fn, true)
 	if overrun {

@@ -160,6 +160,7 @@ func TestViewRoundTrips(t *testing.T) {
 	defer traced.Close()
 	read := func(ptx coffer.Tx) error {
 		coffer.ReadCurrent(ptx) // as GetSecretValue
+		coffer.EndWithLookup(ptx)
 		got, err := ptx.SecretByName(ns, sec.Name)
 		if err != nil {
 			return err
@@ -183,6 +184,40 @@ func TestViewRoundTrips(t *testing.T) {
 			t.Errorf("a read of a secret's current value took %d round trips; want 1", n)
 		}
 	}
+	// As DescribeSecret: the secret and its headers, in one round trip too.
+	trips.n.Store(0)
+	err := traced.View(t.Context(), func(ptx coffer.Tx) error {
+		coffer.EndWithLookup(ptx)
+		got, err := ptx.SecretByARN(sec.ARN)
+		if err != nil {
+			return err
+		}
+		hs, err := ptx.VersionHeaders(got.ARN)
+		if err == nil && len(hs) != 1 {
+			err = fmt.Errorf("headers %d", len(hs))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load(); n != 1 {
+		t.Errorf("a read of a secret and its headers took %d round trips; want 1", n)
+	}
+	// Without EndWithLookup, the transaction stays open for what fn reads next: its ROLLBACK
+	// is a round trip of its own.
+	trips.n.Store(0)
+	err = traced.View(t.Context(), func(ptx coffer.Tx) error {
+		coffer.ReadCurrent(ptx)
+		_, err := ptx.SecretByName(ns, sec.Name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.n.Load(); n != 2 {
+		t.Errorf("a lookup without EndWithLookup took %d round trips; want 2", n)
+	}
 	trips.n.Store(0)
 	if err := traced.View(t.Context(), func(coffer.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
@@ -192,7 +227,7 @@ func TestViewRoundTrips(t *testing.T) {
 	}
 }
 
-// TestViewEndedByLookup: after ReadCurrent, the lookup's pipeline ends the View's transaction
+// TestViewEndedByLookup: after EndWithLookup, the lookup's pipeline ends the View's transaction
 // and leaves its connection outside any transaction; a fn that then reads more gets an error
 // for that statement (it may not read another snapshot than its first statement's), and runs
 // again in a transaction that stays open, whose answers the View returns.
@@ -208,6 +243,7 @@ func TestViewEndedByLookup(t *testing.T) {
 	var found string
 	readTwo := func(ptx coffer.Tx) error {
 		coffer.ReadCurrent(ptx)
+		coffer.EndWithLookup(ptx)
 		if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 			return err
 		}
@@ -239,7 +275,7 @@ func TestViewEndedByLookup(t *testing.T) {
 	// The connection of a View its lookup ended is idle, not left in a transaction (which the
 	// pool would close rather than keep).
 	err := traced.View(t.Context(), func(ptx coffer.Tx) error {
-		coffer.ReadCurrent(ptx)
+		coffer.EndWithLookup(ptx)
 		_, err := ptx.SecretByName(ns, sec.Name)
 		return err
 	})

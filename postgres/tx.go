@@ -30,6 +30,9 @@ type tx struct {
 	// readCurrent is set, in a View, by ReadCurrent: a lookup also reads the version
 	// labelled AWSCURRENT whole (current).
 	readCurrent bool
+	// endWithLookup is set, in a View, by EndWithLookup: the first lookup's pipeline ends
+	// the transaction (lazyTx.endWithFirst).
+	endWithLookup bool
 	// prefetched are the version headers of the secret a lookup (by name or ARN) last
 	// found, read in the same round trip, since nearly every operation asks for them next
 	// (in an Update too: a new version, a label moved). VersionHeaders hands them out once,
@@ -153,8 +156,8 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
 	b.Queue(versionsQuery(columns, versionsWhere), args...)
-	if l, ok := t.tx.(*lazyTx); ok && t.readCurrent {
-		l.endWithFirst() // a read of the current value needs nothing more (View)
+	if l, ok := t.tx.(*lazyTx); ok && t.endWithLookup {
+		l.endWithFirst()
 	}
 	br := t.tx.SendBatch(t.ctx, b)
 	s, err := t.scanOneSecret(op, br.QueryRow())
@@ -244,6 +247,11 @@ func (t *tx) exec(op, query string, args ...any) (int64, error) {
 // ReadCurrent implements coffer.CurrentReader.
 func (t *tx) ReadCurrent() {
 	t.readCurrent = t.view
+}
+
+// EndWithLookup implements coffer.LookupEnder.
+func (t *tx) EndWithLookup() {
+	t.endWithLookup = t.view
 }
 
 // DeferWrites implements coffer.WriteDeferrer: from now on write (and InsertVersion) queue

@@ -239,8 +239,8 @@ func view(t *testing.T, s coffer.Store, fn func(coffer.Tx) error) {
 	}
 }
 
-// viewReporting is view for a fn that calls coffer.ReadCurrent, which a store may answer by
-// running fn again (coffer.CurrentReader): fn reports failures through errorf, and only its
+// viewReporting is view for a fn that calls coffer.EndWithLookup, which a store may answer by
+// running fn again (coffer.LookupEnder): fn reports failures through errorf, and only its
 // last run's reach t.
 func viewReporting(t *testing.T, s coffer.Store, fn func(tx coffer.Tx, errorf func(string, ...any)) error) {
 	t.Helper()
