@@ -257,19 +257,28 @@ func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return br
 }
 
-// commit sends the writes still queued, and then, when they all did what their callers
-// asked, commits the transaction. (Not in one pipeline: a write that changed no row is no
-// error to PostgreSQL, which would go on to the COMMIT.) It fails when PostgreSQL rolled the
-// transaction back instead (a statement had failed), as pgx's Tx.Commit does.
+// commit sends the writes still queued and COMMIT in one pipeline. A queued write that fails,
+// or changes no row where its caller needs one (it then fails in the database: see
+// tx.write), makes PostgreSQL skip the COMMIT and leave the transaction aborted, which end
+// rolls back; commit then returns that write's error. It fails when PostgreSQL rolled the
+// transaction back instead of committing (a statement had failed, or the commit did not
+// serialize), as pgx's Tx.Commit does.
 func (l *lazyTx) commit(ctx context.Context) error {
 	if len(l.pending) > 0 {
-		br, err := l.pipeline(ctx, &pgx.Batch{})
+		b := &pgx.Batch{}
+		b.Queue("COMMIT")
+		br, err := l.pipeline(ctx, b)
 		if err != nil {
 			return err
 		}
-		if err := br.Close(); err != nil {
-			return err
+		tag, err := br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
+		if err == nil && tag.String() != "COMMIT" { // ROLLBACK: the transaction had failed
+			err = pgx.ErrTxCommitRollback
+		}
+		return err
 	}
 	if l.doomed != nil {
 		return l.doomed
@@ -280,16 +289,17 @@ func (l *lazyTx) commit(ctx context.Context) error {
 	return l.tx.Commit(ctx)
 }
 
-// end rolls back what was not committed (nothing after a commit, or after a first pipeline
-// that ended the transaction: pgx's Tx is closed then, and sends nothing) and gives the
-// connection back to the pool, which closes it rather than keep it when it is still in a
-// transaction.
+// end rolls back what was not committed and gives the connection back to the pool, which
+// closes it rather than keep it when it is still in a transaction. It sends nothing when the
+// transaction ended already (committed, or rolled back in a pipeline: coffer.EndWithLookup).
 func (l *lazyTx) end(ctx context.Context) {
 	l.pending = nil
 	if l.conn == nil {
 		return
 	}
-	l.tx.Rollback(ctx)
+	if l.conn.Conn().PgConn().TxStatus() != 'I' {
+		l.tx.Rollback(ctx)
+	}
 	l.conn.Release()
 	l.conn, l.tx = nil, nil
 }

@@ -52,6 +52,9 @@ const (
 	sqlstateUniqueViolation      = "23505"
 	sqlstateSerializationFailure = "40001"
 	sqlstateDeadlockDetected     = "40P01"
+	// sqlstateNoRow is raised by coffer_no_row (migration 0007): a queued write changed no
+	// row where its caller needed one.
+	sqlstateNoRow = "CF001"
 )
 
 // Store is a coffer.Store on a PostgreSQL database. It is safe for concurrent use.

@@ -283,17 +283,39 @@ func (t *tx) write(op string, check func(n int64) error, query string, args ...a
 		return err
 	}
 	t.writes++
-	l.queue(query, args, func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err != nil {
-			return t.dbError(op, err)
-		}
-		if check != nil {
-			return check(tag.RowsAffected())
-		}
+	if check == nil {
+		l.queue(query, args, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return t.dbError(op, err)
+			}
+			return nil
+		})
 		return nil
-	})
+	}
+	// Queued, a write that must change a row says so in the database (coffer_no_row), so
+	// that a COMMIT in its pipeline does not run after it (lazyTx.commit).
+	l.queue(`WITH w AS (`+query+` RETURNING 1)
+		SELECT CASE WHEN EXISTS (SELECT 1 FROM w) THEN true ELSE coffer_no_row('row') END`, args,
+		func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			if noRow(err) == "row" {
+				return check(0)
+			}
+			if err != nil {
+				return t.dbError(op, err)
+			}
+			return nil
+		})
 	return nil
+}
+
+// noRow returns what coffer_no_row was told when err is its error, and "" otherwise.
+func noRow(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) && e.Code == sqlstateNoRow {
+		return e.Message
+	}
+	return ""
 }
 
 // mustChange is the check of a write that fails with NotFound when it changed no row.

@@ -128,25 +128,24 @@ func (t *tx) Version(secretARN, versionID string) (*coffer.Version, error) {
 	return v, nil
 }
 
-// InsertVersion implements coffer.Tx, in one statement: it looks the secret up and inserts
-// the version only when it exists (a foreign key violation would abort the transaction, where
-// NotFound leaves it usable), and says which of the two happened. After DeferWrites it is
-// queued, as write queues the others.
+// insertVersion looks the secret up and inserts the version only when it exists; the
+// statements of InsertVersion add what they answer.
+const insertVersion = `WITH s AS (SELECT 1 FROM secrets WHERE arn = $1),
+	ins AS (INSERT INTO versions (` + versionColumns + `)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM s ON CONFLICT DO NOTHING RETURNING 1) `
+
+// InsertVersion implements coffer.Tx, in one statement: it inserts the version only when its
+// secret exists (a foreign key violation would abort the transaction, where NotFound leaves
+// it usable), and says which of the two happened. After DeferWrites it is queued, as write
+// queues the others, and then fails in the database when it inserts nothing.
 func (t *tx) InsertVersion(v *coffer.Version) error {
-	const query = `WITH s AS (SELECT 1 FROM secrets WHERE arn = $1),
-		ins AS (INSERT INTO versions (` + versionColumns + `)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM s ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM ins)`
+	const query = insertVersion + `SELECT EXISTS (SELECT 1 FROM s), EXISTS (SELECT 1 FROM ins)`
 	args := []any{v.SecretARN, v.VersionID, required(v.CreatedDate), timestamp(v.LastAccessedDate), v.KMSKeyID,
 		v.Binary, blob(v.WrappedKey), blob(v.Ciphertext), timestamp(v.DestroyedDate)}
 	versionID := v.VersionID
 	t.writes++
-	result := func(row pgx.Row) error {
-		var secret, inserted bool
-		err := row.Scan(&secret, &inserted)
+	outcome := func(secret, inserted bool) error {
 		switch {
-		case err != nil:
-			return t.dbError("insert version", err)
 		case !secret:
 			return coffer.NotFound
 		case !inserted:
@@ -155,10 +154,29 @@ func (t *tx) InsertVersion(v *coffer.Version) error {
 		return nil
 	}
 	if l := t.later(); l != nil {
-		l.queue(query, args, func(br pgx.BatchResults) error { return result(br.QueryRow()) })
+		// So that a COMMIT in its pipeline does not run after it (lazyTx.commit).
+		const queued = insertVersion + `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN coffer_no_row('secret')
+			WHEN NOT EXISTS (SELECT 1 FROM ins) THEN coffer_no_row('version') ELSE true END`
+		l.queue(queued, args, func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			switch noRow(err) {
+			case "secret":
+				return outcome(false, false)
+			case "version":
+				return outcome(true, false)
+			}
+			if err != nil {
+				return t.dbError("insert version", err)
+			}
+			return nil
+		})
 		return nil
 	}
-	return result(t.tx.QueryRow(t.ctx, query, args...))
+	var secret, inserted bool
+	if err := t.tx.QueryRow(t.ctx, query, args...).Scan(&secret, &inserted); err != nil {
+		return t.dbError("insert version", err)
+	}
+	return outcome(secret, inserted)
 }
 
 // MarkAccessed implements coffer.Tx.
