@@ -13,7 +13,8 @@ import (
 // same round trip and snapshot, and when it is not Want fails that statement, and every later
 // one and the commit of that transaction, with ErrStaleAuthz. The server then empties its
 // access-control caches and runs the call again. A write never commits under access control
-// older than its own snapshot.
+// older than its own snapshot: every later write transaction of the call (another Update, or
+// an Update's attempt after a serialization failure) reads the generation again (Recheck).
 type AuthzCheck struct {
 	// Want is the generation the server's access-control caches hold.
 	Want string
@@ -73,6 +74,23 @@ func (c *AuthzCheck) Finish(got string, err error) error {
 		c.failed = ErrStaleAuthz
 	}
 	close(c.done)
+	return c.failed
+}
+
+// Recheck records what a later write transaction of the call read (got; err when it could not
+// read it), and returns ErrStaleAuthz when got is not Want, or err; from then on the check has
+// failed (Wait, Outcome), as if the first transaction had found it so.
+func (c *AuthzCheck) Recheck(got string, err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed == nil {
+		switch {
+		case err != nil:
+			c.failed = err
+		case got != c.Want:
+			c.got, c.failed = got, ErrStaleAuthz
+		}
+	}
 	return c.failed
 }
 

@@ -10,10 +10,11 @@ import (
 
 // TestAuthzCheckInFirstRoundTrip: a transaction under a context carrying a coffer.AuthzCheck
 // reads the access-control generation with BEGIN and its first statement, in the same round
-// trip (a read of a secret's current value stays one round trip); when the generation is not the one wanted, that statement, every later one and the
-// commit fail, and nothing of the transaction is written, even when fn goes on; a later
-// transaction of the same call does not check again, but does not commit after a failed
-// check either.
+// trip (a read of a secret's current value stays one round trip); when the generation is not
+// the one wanted, that statement, every later one and the commit fail, and nothing of the
+// transaction is written, even when fn goes on; a later transaction of the same call does not
+// commit after a failed check either, and a later write transaction of a call whose check
+// passed reads the generation again.
 func TestAuthzCheckInFirstRoundTrip(t *testing.T) {
 	s, dsn := openFresh(t)
 	defer s.Close()
@@ -75,14 +76,41 @@ func TestAuthzCheckInFirstRoundTrip(t *testing.T) {
 	if err == nil {
 		t.Error("a second Update of a call whose check failed committed")
 	}
-	err = s.View(context.Background(), func(ptx coffer.Tx) error {
-		got, err := ptx.SecretByARN(sec.ARN)
-		if err == nil && got.Description != sec.Description {
-			t.Errorf("the secret's description is %q: a stale call wrote", got.Description)
+	unchanged := func(what string) {
+		t.Helper()
+		err := s.View(context.Background(), func(ptx coffer.Tx) error {
+			got, err := ptx.SecretByARN(sec.ARN)
+			if err == nil && got.Description != sec.Description {
+				t.Errorf("the secret's description is %q: %s wrote", got.Description, what)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
+	}
+	unchanged("a stale call")
+
+	// A later write transaction of a call whose check passed (another Update, or an attempt
+	// after a serialization failure) reads the generation again: its snapshot is later. When
+	// the generation moved in between, that transaction writes nothing, and the check fails.
+	passed := &coffer.AuthzCheck{Want: "g1"}
+	ctx = coffer.WithAuthzCheck(t.Context(), passed)
+	if err := traced.View(ctx, read); err != nil {
+		t.Fatalf("a read under a check that passes: %v", err)
+	}
+	if err := s.Update(t.Context(), func(ptx coffer.Tx) error { return ptx.PutMeta(coffer.AuthzGenerationMeta, []byte("g2")) }); err != nil {
 		t.Fatal(err)
 	}
+	err = traced.Update(ctx, func(ptx coffer.Tx) error {
+		ptx.UpdateSecret(&changed) // fails: the generation read with it
+		return nil
+	})
+	if !errors.Is(err, coffer.ErrStaleAuthz) {
+		t.Errorf("an Update after the generation moved, in a call whose first check passed: %v; want ErrStaleAuthz", err)
+	}
+	if done, got, fresh := passed.Outcome(); !done || got != "g2" || fresh {
+		t.Errorf("the check's outcome after the recheck: done %v, read %q, fresh %v; want true, g2, false", done, got, fresh)
+	}
+	unchanged("an Update under access control older than its snapshot")
 }

@@ -150,9 +150,11 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	p := &pgx.Batch{}
 	p.BeginTx(l.opts)
 	// The first transaction of a call whose context carries an access-control check reads
-	// the generation first, in the same round trip (coffer.AuthzCheck).
+	// the generation first, in the same round trip (coffer.AuthzCheck); so does every later
+	// write transaction of the call (Recheck), whose snapshot is later.
 	check := coffer.AuthzCheckFrom(ctx)
-	if check != nil && !check.Start() {
+	first := check != nil && check.Start()
+	if check != nil && !first && l.opts.AccessMode != pgx.ReadWrite {
 		check = nil
 	}
 	if check != nil {
@@ -168,10 +170,16 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	}
 	br := conn.SendBatch(ctx, p)
 	l.tx = br.Tx()
+	finish := func(got string, err error) error {
+		if first {
+			return check.Finish(got, err)
+		}
+		return check.Recheck(got, err)
+	}
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		if check != nil {
-			check.Finish("", err)
+			finish("", err)
 		}
 		return nil, err
 	}
@@ -181,7 +189,7 @@ func (l *lazyTx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 		if errors.Is(err, pgx.ErrNoRows) { // never set: no access control written yet
 			err = nil
 		}
-		if err := check.Finish(string(gen), err); err != nil {
+		if err := finish(string(gen), err); err != nil {
 			br.Close()
 			l.doomed = err // nothing of this transaction may commit, or be read on
 			return nil, err
