@@ -28,6 +28,9 @@ own run: the server, then the baseline, the same load generator signing the same
 
   --op get    GetSecretValue; baseline: a bare net/http handler in a child process serving
               the same response bytes (the ceiling of HTTP on this machine for them)
+  --op describe
+              DescribeSecret (which AWS's caching clients poll for new versions); baseline as
+              for get
   --op list   ListSecrets with a name filter, first page only; baseline as for get
   --op put    PutSecretValue, each connection to its own secret, a fresh ClientRequestToken per
               call; baseline: durable single-row SQLite inserts from as many writers, group
@@ -98,7 +101,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	f := &benchFlags{connections: intList{16, 1}}
 	fs := flag.NewFlagSet("coffer bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.op, "op", "get", "operation to load: get (GetSecretValue), put (PutSecretValue) or list (ListSecrets)")
+	fs.StringVar(&f.op, "op", "get", "operation to load: get (GetSecretValue), describe (DescribeSecret), put (PutSecretValue) or list (ListSecrets)")
 	fs.Var(&f.connections, "connections", "connection counts, comma-separated; each is its own run, each connection a keep-alive HTTP/1.1 connection")
 	fs.Func("workers", "deprecated: --connections with a single value", func(s string) error {
 		return f.connections.setOne(s)
@@ -108,7 +111,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run, on the same connections")
 	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and the SQLite baseline's rows (default 400)")
 	fs.BoolVar(&f.baseline, "baseline", true, "also load the op's baseline after each run and report server ÷ baseline (--baseline=false: the server alone)")
-	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get reads, created with a random value when missing; "random": a random one of the --populate secrets per request`)
+	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get)`)
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
 	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
 	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0000001", "name prefix of the list op's ListSecrets filter (the default matches 100 secrets of any --populate of 200 or more)")
@@ -148,8 +151,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 // check refuses settings that cannot make a measurement.
 func (f *benchFlags) check() error {
 	switch {
-	case f.op != "get" && f.op != "put" && f.op != "list":
-		return fmt.Errorf("bench: --op must be get, put or list, not %q", f.op)
+	case f.op != "get" && f.op != "describe" && f.op != "put" && f.op != "list":
+		return fmt.Errorf("bench: --op must be get, describe, put or list, not %q", f.op)
 	case len(f.connections) == 0:
 		return errors.New("bench: --connections names no connection count")
 	case f.runs < 1 || f.duration <= 0 || f.warmup < 0:
@@ -320,6 +323,8 @@ func (b *bench) plan() []*workload {
 		return []*workload{putWorkload(f.connections.largest(), f.size)}
 	case "list":
 		return []*workload{listWorkload(f.listFilter)}
+	case "describe":
+		return []*workload{describeWorkload(f.secretID, f.size)}
 	}
 	var ws []*workload
 	if f.secretID != randomSecretID {

@@ -174,6 +174,16 @@ func TestBenchGet(t *testing.T) {
 	checkChildrenGone(t, out, "coffer", "baseline get")
 }
 
+// TestBenchDescribe runs a short describe bench against its child server and bare baseline.
+func TestBenchDescribe(t *testing.T) {
+	out := runBenchCmd(t, "--op", "describe", "--baseline", "--duration", "300ms", "--warmup", "0", "--connections", "2")
+	checkSeries(t, out, "describe", 2)
+	if want := regexp.MustCompile(`DescribeSecret of "bench/secret" \(created with a 1024-byte value when missing\); a \d+-byte response`); !want.MatchString(out) {
+		t.Errorf("no match for %s in:\n%s", want, out)
+	}
+	checkChildrenGone(t, out, "coffer", "baseline describe")
+}
+
 // TestBenchPut runs a short put bench against its SQLite baseline.
 func TestBenchPut(t *testing.T) {
 	out := runBenchCmd(t, "--op", "put", "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")

@@ -14,7 +14,7 @@ import (
 // A workload is the calls of one series: an operation, the body of each call, and how a
 // target is made ready for them.
 type workload struct {
-	name     string // the series' name: get, get random, list or put
+	name     string // the series' name: get, get random, describe, list or put
 	op       string // the X-Amz-Target operation
 	describe string
 	// body returns the body of the next call on connection conn (0 ≤ conn < connections).
@@ -32,21 +32,33 @@ func popName(i int) string { return fmt.Sprintf("bench/pop/%09d", i) }
 // getWorkload reads the secret id, which prepare creates with a random size-byte value when
 // it is missing.
 func getWorkload(id string, size int) *workload {
+	return oneSecretWorkload("get", "GetSecretValue", id, size)
+}
+
+// describeWorkload describes the secret id, as AWS's caching clients do to learn whether it
+// has a new version; prepare creates it as getWorkload's.
+func describeWorkload(id string, size int) *workload {
+	return oneSecretWorkload("describe", "DescribeSecret", id, size)
+}
+
+// oneSecretWorkload calls op on the secret id, which prepare creates with a random size-byte
+// value when it is missing.
+func oneSecretWorkload(name, op, id string, size int) *workload {
 	body := mustJSON(map[string]string{"SecretId": id})
 	return &workload{
-		name:     "get",
-		op:       "GetSecretValue",
-		describe: fmt.Sprintf("GetSecretValue of %q (created with a %d-byte value when missing)", id, size),
+		name:     name,
+		op:       op,
+		describe: fmt.Sprintf("%s of %q (created with a %d-byte value when missing)", op, id, size),
 		body:     func(int) []byte { return body },
 		prepare: func(ctx context.Context, t target) ([]byte, error) {
-			code, resp, err := t.call(ctx, t.url, "GetSecretValue", map[string]string{"SecretId": id})
+			code, resp, err := t.call(ctx, t.url, op, map[string]string{"SecretId": id})
 			if err == nil && code != http.StatusOK {
 				if err := createSecret(ctx, t, id, randomText(size)); err != nil {
 					return nil, err
 				}
-				code, resp, err = t.call(ctx, t.url, "GetSecretValue", map[string]string{"SecretId": id})
+				code, resp, err = t.call(ctx, t.url, op, map[string]string{"SecretId": id})
 			}
-			return expectOK(t, "read "+id, code, resp, err)
+			return expectOK(t, "call "+op+" on "+id, code, resp, err)
 		},
 	}
 }
