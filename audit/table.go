@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,9 +110,12 @@ func parseLine(server string, l coffer.AuditLine) (*Record, error) {
 }
 
 // recordTime returns the time of the event or digest a line holds, the zero time when it
-// names none that parses. Records being written carry only their line, so it is decoded
-// here; the time is for queries, the hash covers the line whatever this returns.
+// names none that parses. Records being written carry only their line, so it is read from
+// there; the time is for queries, the hash covers the line whatever this returns.
 func recordTime(raw []byte) time.Time {
+	if t, ok := leadingTime(raw); ok {
+		return t
+	}
 	var r struct {
 		Event struct {
 			EventTime string `json:"eventTime"`
@@ -132,6 +136,41 @@ func recordTime(raw []byte) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// leadingTime finds the time of a line as the log writes it without decoding the line, which
+// took a tenth of a read's CPU on PostgreSQL: the first "eventTime" field of an event record,
+// or the first "time" field of a digest record. Nothing before either can hold one: the
+// record's seq, prev and kind, then an event's eventVersion, or a digest's server name, seq
+// and hash (strings, JSON-escaped, in which a quote cannot open a field name). It reports
+// false for a line of another shape, which recordTime then decodes.
+func leadingTime(raw []byte) (time.Time, bool) {
+	if !bytes.HasPrefix(raw, []byte(`{"seq":`)) {
+		return time.Time{}, false
+	}
+	head := raw[:min(len(raw), 192)] // the seq, a hash or the genesis hash, the kind
+	field := []byte(`"eventTime":"`)
+	switch {
+	case bytes.Contains(head, []byte(`","kind":"event","event":{"eventVersion":`)):
+	case bytes.Contains(head, []byte(`","kind":"digest","digest":{"server":`)):
+		field = []byte(`"time":"`)
+	default:
+		return time.Time{}, false
+	}
+	i := bytes.Index(raw, field)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := raw[i+len(field):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
 }
 
 // TableSource reads the chain of one server from a coffer.AuditTable, to verify or query it.
