@@ -17,28 +17,6 @@ func TestLeadingTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 28, 4, 30, 1, 234000000, time.UTC)
-	decoded := func(raw []byte) time.Time {
-		var r struct {
-			Event struct {
-				EventTime string `json:"eventTime"`
-			} `json:"event"`
-			Digest struct {
-				Time string `json:"time"`
-			} `json:"digest"`
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatalf("a record line does not decode: %v", err)
-		}
-		s := r.Event.EventTime
-		if s == "" {
-			s = r.Digest.Time
-		}
-		got, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatalf("a record's time %q does not parse: %v", s, err)
-		}
-		return got.UTC()
-	}
 	ev := &Event{EventVersion: "1.08", EventTime: FormatTime(at), EventSource: "secretsmanager.amazonaws.com",
 		EventName: "GetSecretValue", UserAgent: `x","eventTime":"1999-01-01T00:00:00Z","time":"1999-01-01T00:00:00Z`,
 		RequestParameters: map[string]any{"eventTime": "1998-01-01T00:00:00Z", "time": "1998-01-01T00:00:00Z"}}
@@ -50,13 +28,18 @@ func TestLeadingTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := encodeRecord(2, first.Hash, KindDigest, body)
-	for _, r := range []*Record{first, digest} {
-		got, ok := leadingTime(r.Raw)
-		if want := decoded(r.Raw); !ok || !got.Equal(want) {
-			t.Errorf("%s record: leadingTime %v, %v; decoding gives %v", r.Kind, got, ok, want)
+	for _, c := range []struct {
+		r    *Record
+		want time.Time
+	}{{first, at.Truncate(time.Second)}, {digest, at.Add(time.Second)}} { // events in seconds, digests in milliseconds
+		if got := decodedTime(c.r.Raw); !got.Equal(c.want) {
+			t.Fatalf("%s record: decoding gives %v; want %v", c.r.Kind, got, c.want)
 		}
-		if got := recordTime(r.Raw); !got.Equal(decoded(r.Raw)) {
-			t.Errorf("%s record: recordTime %v; decoding gives %v", r.Kind, got, decoded(r.Raw))
+		if got, ok := leadingTime(c.r.Raw); !ok || !got.Equal(c.want) {
+			t.Errorf("%s record: leadingTime %v, %v; want %v", c.r.Kind, got, ok, c.want)
+		}
+		if got := recordTime(c.r.Raw); !got.Equal(c.want) {
+			t.Errorf("%s record: recordTime %v; want %v", c.r.Kind, got, c.want)
 		}
 	}
 	// Another shape: decoded.

@@ -116,6 +116,11 @@ func recordTime(raw []byte) time.Time {
 	if t, ok := leadingTime(raw); ok {
 		return t
 	}
+	return decodedTime(raw)
+}
+
+// decodedTime is recordTime for a line of any shape: it decodes the line.
+func decodedTime(raw []byte) time.Time {
 	var r struct {
 		Event struct {
 			EventTime string `json:"eventTime"`

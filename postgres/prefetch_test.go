@@ -175,55 +175,42 @@ func TestViewRoundTrips(t *testing.T) {
 		}
 		return err
 	}
-	for i := range 2 { // the first also prepares the statements
-		trips.n.Store(0)
-		if err := traced.View(t.Context(), read); err != nil {
-			t.Fatal(err)
-		}
-		if n := trips.n.Load(); i == 1 && n != 1 {
-			t.Errorf("a read of a secret's current value took %d round trips; want 1", n)
-		}
-	}
-	// As DescribeSecret: the secret and its headers, in one round trip too.
-	trips.n.Store(0)
-	err := traced.View(t.Context(), func(ptx coffer.Tx) error {
-		coffer.EndWithLookup(ptx)
-		got, err := ptx.SecretByARN(sec.ARN)
-		if err != nil {
+	traced.View(t.Context(), read) // prepares the statements
+	for _, c := range []struct {
+		what string
+		fn   func(coffer.Tx) error
+		want int64
+	}{
+		{"a read of a secret's current value", read, 1},
+		// As DescribeSecret: the secret and its headers, in one round trip too.
+		{"a read of a secret and its headers", func(ptx coffer.Tx) error {
+			coffer.EndWithLookup(ptx)
+			got, err := ptx.SecretByARN(sec.ARN)
+			if err != nil {
+				return err
+			}
+			hs, err := ptx.VersionHeaders(got.ARN)
+			if err == nil && len(hs) != 1 {
+				err = fmt.Errorf("headers %d", len(hs))
+			}
 			return err
+		}, 1},
+		// Without EndWithLookup, the transaction stays open for what fn reads next: its
+		// ROLLBACK is a round trip of its own.
+		{"a lookup without EndWithLookup", func(ptx coffer.Tx) error {
+			coffer.ReadCurrent(ptx)
+			_, err := ptx.SecretByName(ns, sec.Name)
+			return err
+		}, 2},
+		{"a View that ran no statement", func(coffer.Tx) error { return nil }, 0},
+	} {
+		trips.n.Store(0)
+		if err := traced.View(t.Context(), c.fn); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
 		}
-		hs, err := ptx.VersionHeaders(got.ARN)
-		if err == nil && len(hs) != 1 {
-			err = fmt.Errorf("headers %d", len(hs))
+		if n := trips.n.Load(); n != c.want {
+			t.Errorf("%s took %d round trips; want %d", c.what, n, c.want)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := trips.n.Load(); n != 1 {
-		t.Errorf("a read of a secret and its headers took %d round trips; want 1", n)
-	}
-	// Without EndWithLookup, the transaction stays open for what fn reads next: its ROLLBACK
-	// is a round trip of its own.
-	trips.n.Store(0)
-	err = traced.View(t.Context(), func(ptx coffer.Tx) error {
-		coffer.ReadCurrent(ptx)
-		_, err := ptx.SecretByName(ns, sec.Name)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := trips.n.Load(); n != 2 {
-		t.Errorf("a lookup without EndWithLookup took %d round trips; want 2", n)
-	}
-	trips.n.Store(0)
-	if err := traced.View(t.Context(), func(coffer.Tx) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n := trips.n.Load(); n != 0 {
-		t.Errorf("a View that ran no statement took %d round trips; want none", n)
 	}
 }
 
