@@ -34,22 +34,26 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var (
+	// What the View found (one variable, one allocation).
+	var r struct {
 		sec *coffer.Secret
 		ver *coffer.Version
-	)
+		val *Value
+	}
 	// This View may run more than once (coffer.EndWithLookup): it only reads, and keeps what
 	// it found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
+		var again bool // the store may run fn again: the value is opened after the View
 		if in.VersionId == nil && (in.VersionStage == nil || *in.VersionStage == coffer.StageCurrent) {
 			coffer.ReadCurrent(tx) // the store may read that version with the secret's headers
 			coffer.EndWithLookup(tx)
+			_, again = tx.(coffer.LookupEnder)
 		}
-		var err error
-		sec, err = s.findLive(ctx, tx, ns, *in.SecretId)
+		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
 		}
+		var ver *coffer.Version
 		switch {
 		case in.VersionId != nil:
 			ver, err = tx.Version(sec.ARN, *in.VersionId)
@@ -84,27 +88,34 @@ func (s *Service) GetSecretValue(ctx context.Context, ns coffer.Namespace, in *G
 			}
 			return coffer.Errorf(coffer.ErrResourceNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", str(in.VersionStage))
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The value is opened apart from the read, as AWS's Secrets Manager asks KMS to decrypt
-	// it: a key the key cache lacks is read in a transaction of its own, and the key's use is
-	// recorded once, whatever the read's View did.
-	var val *Value
-	err = s.store.View(ctx, func(tx coffer.Tx) error {
-		var err error
-		val, err = s.open(ctx, tx, ver)
+		r.sec, r.ver = sec, ver
+		if again {
+			return nil
+		}
+		r.val, err = s.open(ctx, tx, ver)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if r.val == nil {
+		// A store that may run the View again: the value is opened apart from it, as AWS's
+		// Secrets Manager asks KMS to decrypt it, so that the key's use is recorded once; a key
+		// the key cache lacks is read in a transaction of its own.
+		err = s.store.View(ctx, func(tx coffer.Tx) error {
+			var err error
+			r.val, err = s.open(ctx, tx, r.ver)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sec, ver := r.sec, r.ver
 	if today := s.clock(); !sameDay(sec.LastAccessedDate, today) || !sameDay(ver.LastAccessedDate, today) {
 		s.access.mark(sec.ARN, ver.VersionID, today)
 	}
-	return &SecretValue{ARN: sec.ARN, Name: sec.Name, Version: ver, Value: val}, nil
+	return &SecretValue{ARN: sec.ARN, Name: sec.Name, Version: ver, Value: r.val}, nil
 }
 
 func sameDay(a, b time.Time) bool {
