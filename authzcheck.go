@@ -79,7 +79,10 @@ func (c *AuthzCheck) Finish(got string, err error) error {
 
 // Recheck records what a later write transaction of the call read (got; err when it could not
 // read it), and returns ErrStaleAuthz when got is not Want, or err; from then on the check has
-// failed (Wait, Outcome), as if the first transaction had found it so.
+// failed (Wait, Outcome), as if the first transaction had found it so. The server then runs
+// the whole call again, which is safe because a call commits at most one write transaction
+// that matters: an Update's earlier attempts committed nothing, and the only writes a call
+// may commit before another are the access dates a read flushes, which are the same again.
 func (c *AuthzCheck) Recheck(got string, err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
