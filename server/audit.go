@@ -59,6 +59,7 @@ func (rec *auditRec) rerun() {
 	defer rec.mu.Unlock()
 	rec.resources, rec.uses, rec.reported = nil, nil, nil
 	rec.principal, rec.key, rec.sess = nil, nil, nil
+	rec.response = nil // a query-protocol call's first answer, discarded
 }
 
 func withAudit(ctx context.Context, rec *auditRec) context.Context {

@@ -298,15 +298,58 @@ func (h *Handler) dispatch(ctx context.Context, w http.ResponseWriter, r *http.R
 	return h.serve(ctx, w, r)
 }
 
-// serveQueryRequest authenticates a query-protocol (IAM, STS) request and serves it.
+// serveQueryRequest authenticates a query-protocol (IAM, STS) request and serves it. On a
+// shared store, as serve does, the access-control generation is read in the call's first
+// transaction (coffer.AuthzCheck), and the call runs again, its first answer discarded, when
+// it had changed.
 func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, r *http.Request, id string) (string, error) {
 	body, err := awsapi.ReadBody(r)
 	if err != nil {
 		return "", err
 	}
-	if _, err := h.syncGeneration(ctx); err != nil {
+	check := h.authzCheck()
+	callCtx := ctx
+	if check != nil {
+		callCtx = coffer.WithAuthzCheck(ctx, check)
+	} else if _, err := h.syncGeneration(ctx); err != nil {
 		return "", err
 	}
+	op, err := h.queryCall(callCtx, w, r, body, id)
+	if check == nil {
+		return op, err
+	}
+	rerun, serr := h.settle(ctx, check)
+	if serr != nil || rerun {
+		if bw, ok := w.(*bufferedWriter); ok {
+			bw.discard() // the first answer (it may hold a secret access key)
+		}
+	}
+	if serr != nil {
+		return op, serr
+	}
+	if rerun {
+		auditFrom(ctx).rerun()
+		op, err = h.queryCall(ctx, w, r, body, id)
+	}
+	h.syncAfterWrite(ctx, err, op)
+	return op, err
+}
+
+// syncAfterWrite reads the access-control generation after a call that may have changed it
+// (an IAM or KMS write) succeeded, so that the server's next call does not find the server's
+// own change stale and run again. (Its own caches forgot what the write changed.)
+func (h *Handler) syncAfterWrite(ctx context.Context, err error, op string) {
+	rec := auditFrom(ctx)
+	if err != nil || !h.cfg.SharedStore || (rec.service != "iam" && rec.service != "kms") || audit.ReadOnly(eventSource(rec.service), op) {
+		return
+	}
+	if _, err := h.syncGeneration(ctx); err != nil {
+		h.log.Debug("reading the access-control generation after a write failed; the next call reads it", "err", err)
+	}
+}
+
+// queryCall authenticates and serves one query-protocol call, writing its answer to w.
+func (h *Handler) queryCall(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, id string) (string, error) {
 	rec := auditFrom(ctx)
 	// The action decides which members the model marks sensitive: it is read first.
 	action, _ := queryAction(body)
@@ -374,6 +417,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			auditFrom(ctx).rerun()
 			op, isKMS, out, err = h.call(ctx, r, body)
 		}
+		h.syncAfterWrite(ctx, err, op)
 	}
 	if err != nil {
 		return op, isKMS, err
