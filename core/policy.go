@@ -124,7 +124,10 @@ func (s *Service) GetResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 		return nil, err
 	}
 	var out *ResourcePolicy
+	// This View may run more than once (coffer.EndWithLookup): it only reads, and keeps what
+	// it found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
+		coffer.EndWithLookup(tx) // the secret is all it reads
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

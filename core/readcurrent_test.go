@@ -86,6 +86,16 @@ func TestReadCurrentOnlyForCurrentValue(t *testing.T) {
 			_, err := svc.DescribeSecret(ctx, ns, &core.DescribeSecretInput{SecretId: &name})
 			return err
 		}, 0, 1},
+		{"GetResourcePolicy", func() error {
+			_, err := svc.GetResourcePolicy(ctx, ns, &core.GetResourcePolicyInput{SecretId: &name})
+			return err
+		}, 0, 1},
+		// It reads each version's key's name, a statement of its own: ending with the lookup
+		// would run it twice every time.
+		{"ListSecretVersionIds", func() error {
+			_, err := svc.ListSecretVersionIds(ctx, ns, &core.ListSecretVersionIdsInput{SecretId: &name})
+			return err
+		}, 0, 0},
 	}
 	for _, c := range cases {
 		before, endedBefore := store.asked.Load(), store.ended.Load()
