@@ -50,7 +50,10 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 		}
 	}
 	var page *VersionPage
+	// This View may run more than once (coffer.EndWithLookup): it only reads, and keeps what
+	// it found last.
 	err := s.store.View(ctx, func(tx coffer.Tx) error {
+		coffer.EndWithLookup(tx) // the secret and its headers (the keys' names from the cache)
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -77,7 +80,7 @@ func (s *Service) ListSecretVersionIds(ctx context.Context, ns coffer.Namespace,
 			}
 			page.Versions = append(page.Versions, ver)
 			if _, ok := page.KeyNames[ver.KMSKeyID]; !ok && ver.KMSKeyID != "" {
-				if page.KeyNames[ver.KMSKeyID], err = keyName(tx, ver.KMSKeyID); err != nil {
+				if page.KeyNames[ver.KMSKeyID], err = s.keyName(tx, ver.KMSKeyID); err != nil {
 					return err
 				}
 			}
@@ -192,8 +195,8 @@ func (s *Service) changed(tx coffer.Tx, sec *coffer.Secret) error {
 
 // keyName is how ListSecretVersionIds names the key of a version: AWS says
 // "DefaultEncryptionKey" for the account's AWS-managed key.
-func keyName(tx coffer.Tx, keyID string) (string, error) {
-	k, err := tx.Key(keyID)
+func (s *Service) keyName(tx coffer.Tx, keyID string) (string, error) {
+	k, err := s.kms.CachedKey(tx, keyID) // a key's ARN and manager never change
 	if coffer.IsNotFound(err) {
 		return "DefaultEncryptionKey", nil // the foundation's default key, not yet adopted
 	}

@@ -78,6 +78,13 @@ type cachedKey struct {
 	at  time.Time
 }
 
+// CachedKey returns key id as tx sees it, or as it was read less than a second ago (the
+// cache the secrets' reads use, emptied by every key write of this server): for what does
+// not change in a key's life, its ARN and its manager, say.
+func (s *Service) CachedKey(tx coffer.Tx, id string) (*coffer.Key, error) {
+	return s.cachedKey(tx, id)
+}
+
 // cachedKey returns key id as tx sees it, or as it was read less than keyCacheTTL ago.
 func (s *Service) cachedKey(tx coffer.Tx, id string) (*coffer.Key, error) {
 	now := time.Now()
