@@ -24,6 +24,7 @@ type AuthzCheck struct {
 	done    chan struct{} // closed when the store has the answer
 	got     string
 	failed  error
+	wrote   string // the generation a transaction under the check wrote last (Wrote)
 }
 
 // ErrStaleAuthz is the error of a statement whose transaction found the access-control
@@ -95,6 +96,24 @@ func (c *AuthzCheck) Recheck(got string, err error) error {
 		}
 	}
 	return c.failed
+}
+
+// Wrote records gen, the generation a write transaction under the check wrote
+// (BumpAuthzGeneration), which a store running the check only lets happen after the check
+// passed in that transaction. When the call succeeds and the store still holds gen, no other
+// server changed access control since the check: the server's caches, which its own write
+// emptied of what it changed, stand for gen (Written).
+func (c *AuthzCheck) Wrote(gen string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wrote = gen
+}
+
+// Written returns the generation Wrote recorded last, "" for none.
+func (c *AuthzCheck) Written() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wrote
 }
 
 // Wait waits for the answer of a check that was started, and returns what Finish returned;

@@ -599,6 +599,12 @@ func (s *Store) ReadMeta(ctx context.Context, key string) ([]byte, error) {
 func (t *tx) PutMeta(key string, value []byte) error {
 	_, err := t.exec("put meta", `INSERT INTO meta (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, blob(value))
+	if err == nil && key == coffer.AuthzGenerationMeta {
+		// Only after the transaction's check passed: a failed one fails every statement.
+		if c := coffer.AuthzCheckFrom(t.ctx); c != nil {
+			c.Wrote(string(value))
+		}
+	}
 	return err
 }
 

@@ -331,19 +331,28 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 		auditFrom(ctx).rerun()
 		op, err = h.queryCall(ctx, w, r, body, id)
 	}
-	h.syncAfterWrite(ctx, err, op)
+	h.syncAfterWrite(ctx, check, err, op)
 	return op, err
 }
 
 // syncAfterWrite reads the access-control generation after a call that may have changed it
 // (an IAM or KMS write) succeeded, so that the server's next call does not find the server's
-// own change stale and run again. (Its own caches forgot what the write changed.)
-func (h *Handler) syncAfterWrite(ctx context.Context, err error, op string) {
+// own change stale and run again. When the store still holds the generation the call wrote
+// under a check that passed (coffer.AuthzCheck.Written), no other server changed anything
+// since, and the caches stay: the write emptied them of what it changed, as it does on a
+// store of its own.
+func (h *Handler) syncAfterWrite(ctx context.Context, check *coffer.AuthzCheck, err error, op string) {
 	rec := auditFrom(ctx)
 	if err != nil || !h.cfg.SharedStore || (rec.service != "iam" && rec.service != "kms") || audit.ReadOnly(eventSource(rec.service), op) {
 		return
 	}
-	if _, err := h.syncGeneration(ctx); err != nil {
+	own := ""
+	if check != nil {
+		if done, _, fresh := check.Outcome(); done && fresh {
+			own = check.Written()
+		}
+	}
+	if _, err := h.syncGenerationOwn(ctx, own); err != nil {
 		h.log.Debug("reading the access-control generation after a write failed; the next call reads it", "err", err)
 	}
 }
@@ -417,7 +426,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			auditFrom(ctx).rerun()
 			op, isKMS, out, err = h.call(ctx, r, body)
 		}
-		h.syncAfterWrite(ctx, err, op)
+		h.syncAfterWrite(ctx, check, err, op)
 	}
 	if err != nil {
 		return op, isKMS, err
@@ -593,6 +602,12 @@ type MetaReader interface {
 // syncGeneration empties the access-control caches when another server sharing the store
 // has changed access control since the last request.
 func (h *Handler) syncGeneration(ctx context.Context) (changed bool, err error) {
+	return h.syncGenerationOwn(ctx, "")
+}
+
+// syncGenerationOwn is syncGeneration after the server's own write of generation own: when
+// the store holds own, the server takes it as its generation and keeps its caches.
+func (h *Handler) syncGenerationOwn(ctx context.Context, own string) (changed bool, err error) {
 	if !h.cfg.SharedStore || h.cfg.Creds == nil {
 		return false, nil
 	}
@@ -610,7 +625,7 @@ func (h *Handler) syncGeneration(ctx context.Context) (changed bool, err error) 
 	}
 	gen := string(b)
 	h.genMu.Lock()
-	changed = gen != h.gen
+	changed = gen != h.gen && (own == "" || gen != own)
 	h.gen = gen
 	h.genMu.Unlock()
 	if changed {

@@ -18,6 +18,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/postgres"
 	"github.com/coffer-project/coffer/server"
@@ -57,11 +58,31 @@ func secondServer(t *testing.T, first *testServer) *testServer {
 }
 
 // metaCounter is a PostgreSQL store that counts the access-control generation reads made in
-// a round trip of their own (server.MetaReader).
+// a round trip of their own (server.MetaReader), and the access keys its Views read (a
+// server whose credential cache was emptied reads its callers' again).
 type metaCounter struct {
 	*postgres.Store
-	reads atomic.Int64
+	reads    atomic.Int64
+	keyReads atomic.Int64
 }
+
+func (m *metaCounter) View(ctx context.Context, fn func(coffer.Tx) error) error {
+	return m.Store.View(ctx, func(tx coffer.Tx) error { return fn(keyCountingTx{tx, m}) })
+}
+
+// keyCountingTx counts AccessKey reads, and passes the optional methods on.
+type keyCountingTx struct {
+	coffer.Tx
+	m *metaCounter
+}
+
+func (t keyCountingTx) AccessKey(id string) (*coffer.AccessKey, error) {
+	t.m.keyReads.Add(1)
+	return t.Tx.AccessKey(id)
+}
+
+func (t keyCountingTx) ReadCurrent()   { coffer.ReadCurrent(t.Tx) }
+func (t keyCountingTx) EndWithLookup() { coffer.EndWithLookup(t.Tx) }
 
 func (m *metaCounter) ReadMeta(ctx context.Context, key string) ([]byte, error) {
 	m.reads.Add(1)
@@ -137,12 +158,32 @@ func TestSharedStoreChecksInPipeline(t *testing.T) {
 	wantErr(t, err, "DisabledException", "")
 
 	// A KMS write through this server reads the generation it wrote after it, so that the
-	// next call does not find the server's own change stale.
+	// next call does not find the server's own change stale; finding there what it wrote,
+	// it keeps its caches (the caller's access key is not read again).
+	// The caches keep entries for a second: let the caller's access key expire, and be read
+	// again, so that it is fresh for what follows.
+	time.Sleep(1100 * time.Millisecond)
+	filled := time.Now()
+	must(k2.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16)})).get(t)
 	own := must(k2.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("own")})).get(t)
-	before = store.reads.Load()
+	before, keys := store.reads.Load(), store.keyReads.Load()
 	must(k2.Encrypt(ctx, &kms.EncryptInput{KeyId: own.KeyMetadata.KeyId, Plaintext: []byte("p")})).get(t)
 	if n := store.reads.Load() - before; n != 0 {
 		t.Errorf("the KMS call after this server's own key write read the generation apart %d times; want 0", n)
+	}
+	if took := time.Since(filled); took < 800*time.Millisecond {
+		if n := store.keyReads.Load() - keys; n != 0 {
+			t.Errorf("the KMS call after this server's own key write read access keys %d times; want 0 (the caches stay)", n)
+		}
+	} else {
+		t.Logf("not checked whether the caches stayed: the calls took %v, near the caches' second", took)
+	}
+	// A change through the other server still empties them.
+	must(first.kmsClient("us-east-1").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("theirs")})).get(t)
+	keys = store.keyReads.Load()
+	must(k2.Encrypt(ctx, &kms.EncryptInput{KeyId: own.KeyMetadata.KeyId, Plaintext: []byte("p")})).get(t)
+	if n := store.keyReads.Load() - keys; n == 0 {
+		t.Error("the KMS call after another server's key write read no access key: the caches were kept")
 	}
 }
 
