@@ -19,6 +19,9 @@ type Credentials struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedAccessKey
+	// gen counts Forget and ForgetAll calls: a lookup stores what it read only when none
+	// came while it read, lest a record read before a deactivation outlive it.
+	gen uint64
 }
 
 // credentialsTTL bounds how long a key deactivated or deleted through another server sharing
@@ -34,6 +37,7 @@ type cachedAccessKey struct {
 func (c *Credentials) Forget(id string) {
 	c.mu.Lock()
 	delete(c.cache, id)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -51,6 +55,7 @@ func (c *Credentials) Key(ctx context.Context, id string) (*coffer.AccessKey, er
 	now := time.Now()
 	c.mu.RLock()
 	e, ok := c.cache[id]
+	gen := c.gen
 	c.mu.RUnlock()
 	if ok && now.Sub(e.at) < credentialsTTL {
 		return e.key, nil
@@ -74,7 +79,9 @@ func (c *Credentials) Key(ctx context.Context, id string) (*coffer.AccessKey, er
 	if len(c.cache) > 100_000 {
 		clear(c.cache)
 	}
-	c.cache[id] = cachedAccessKey{key: k, at: now}
+	if c.gen == gen { // nothing was forgotten while this read ran
+		c.cache[id] = cachedAccessKey{key: k, at: now}
+	}
 	c.mu.Unlock()
 	return k, nil
 }
@@ -97,5 +104,6 @@ func (c *Credentials) SecretAccessKey(ctx context.Context, id string) ([]byte, e
 func (c *Credentials) ForgetAll() {
 	c.mu.Lock()
 	clear(c.cache)
+	c.gen++
 	c.mu.Unlock()
 }
