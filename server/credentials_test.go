@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-project/coffer"
-	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/internal/testserver"
 	"github.com/coffer-project/coffer/server"
 	"github.com/coffer-project/coffer/sqlite"
 )
@@ -40,14 +40,7 @@ func TestCredentialsForgetDuringLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer base.Close()
-	root, err := keyring.NewRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := testserver.Keyring(t)
 	const id = "AKIAFORGETDURINGLOOK"
 	err = base.Update(ctx, func(tx coffer.Tx) error {
 		return tx.InsertAccessKey(&coffer.AccessKey{ID: id, Account: "111122223333", PrincipalARN: "arn:aws:iam::111122223333:user/u",

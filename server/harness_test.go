@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/core"
+	"github.com/coffer-project/coffer/internal/testserver"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/postgres"
 	"github.com/coffer-project/coffer/rotation"
@@ -91,16 +92,12 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 		o.regions = []string{"us-east-1"}
 	}
 	dir := t.TempDir()
-	root, err := keyring.NewRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store coffer.Store
-	var dsn string
+	keys := testserver.Keyring(t)
+	var (
+		store coffer.Store
+		dsn   string
+		err   error
+	)
 	if o.postgres {
 		dsn = storetest.PostgresDSN(t)
 		store, err = postgres.Open(ctx, dsn)

@@ -50,11 +50,9 @@ type Server struct {
 	srv *http.Server
 }
 
-// Start starts a server that is stopped, and its files removed, when t ends.
-func Start(t testing.TB) *Server {
+// Keyring returns a keyring under a new root key.
+func Keyring(t testing.TB) *keyring.Keyring {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
 	root, err := keyring.NewRootKey()
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +61,15 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+// Start starts a server that is stopped, and its files removed, when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	keys := Keyring(t)
 	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"), sqlite.WithCacheCheck())
 	if err != nil {
 		t.Fatal(err)
