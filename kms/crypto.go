@@ -82,7 +82,7 @@ func (s *Service) decryptBlob(tx coffer.Tx, ns coffer.Namespace, blob []byte, ct
 	if err != nil {
 		return nil, 0, nil, coffer.Errorf(coffer.ErrKMSInvalidCiphertext, "")
 	}
-	k, err := s.cachedKey(tx, keyID)
+	k, err := s.CachedKey(tx, keyID)
 	if err == nil && version > k.CurrentMaterial {
 		k, err = tx.Key(keyID) // rotated since it was cached, maybe by another server
 	}

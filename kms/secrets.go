@@ -64,7 +64,7 @@ func (s *Service) OpenValue(cx context.Context, tx coffer.Tx, ns coffer.Namespac
 		}
 		s.reportUse(cx, "Decrypt", k, version, ctx, err)
 	}()
-	if kk, kerr := s.cachedKey(tx, keyID); kerr == nil {
+	if kk, kerr := s.CachedKey(tx, keyID); kerr == nil {
 		if err := s.authorizeUse(cx, "kms:Decrypt", kk); err != nil {
 			return nil, kk, err
 		}

@@ -78,15 +78,9 @@ type cachedKey struct {
 	at  time.Time
 }
 
-// CachedKey returns key id as tx sees it, or as it was read less than a second ago (the
-// cache the secrets' reads use, emptied by every key write of this server): for what does
-// not change in a key's life, its ARN and its manager, say.
+// CachedKey returns key id as tx sees it, or as it was read less than keyCacheTTL ago (the
+// cache the secrets' reads use, emptied by every key write of this server).
 func (s *Service) CachedKey(tx coffer.Tx, id string) (*coffer.Key, error) {
-	return s.cachedKey(tx, id)
-}
-
-// cachedKey returns key id as tx sees it, or as it was read less than keyCacheTTL ago.
-func (s *Service) cachedKey(tx coffer.Tx, id string) (*coffer.Key, error) {
 	now := time.Now()
 	c := &s.keyCache
 	c.mu.Lock()
@@ -339,7 +333,7 @@ func (s *Service) managedKey(tx coffer.Tx, ns coffer.Namespace) (*coffer.Key, er
 	// Every new version of a secret under the default key asks for it: from memory, but for
 	// the key's state, which the key cache keeps as it keeps it for reads.
 	if id, ok := s.managedIDs.Load(ns); ok {
-		k, err := s.cachedKey(tx, id.(string))
+		k, err := s.CachedKey(tx, id.(string))
 		if !coffer.IsNotFound(err) {
 			return k, err
 		}

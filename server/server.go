@@ -335,22 +335,20 @@ func (h *Handler) serveQueryRequest(ctx context.Context, w http.ResponseWriter, 
 	return op, err
 }
 
-// syncAfterWrite reads the access-control generation after a call that may have changed it
-// (an IAM or KMS write) succeeded, so that the server's next call does not find the server's
-// own change stale and run again. When the store still holds the generation the call wrote
-// under a check that passed (coffer.AuthzCheck.Written), no other server changed anything
-// since, and the caches stay: the write emptied them of what it changed, as it does on a
-// store of its own.
+// syncAfterWrite reads the access-control generation after a call under check that may have
+// changed it (an IAM or KMS write) succeeded, so that the server's next call does not find
+// the server's own change stale and run again. When the store still holds the generation the
+// call wrote under the check, passed (coffer.AuthzCheck.Written), no other server changed
+// anything since, and the caches stay: the write emptied them of what it changed, as it does
+// on a store of its own.
 func (h *Handler) syncAfterWrite(ctx context.Context, check *coffer.AuthzCheck, err error, op string) {
 	rec := auditFrom(ctx)
-	if err != nil || !h.cfg.SharedStore || (rec.service != "iam" && rec.service != "kms") || audit.ReadOnly(eventSource(rec.service), op) {
+	if err != nil || (rec.service != "iam" && rec.service != "kms") || audit.ReadOnly(eventSource(rec.service), op) {
 		return
 	}
 	own := ""
-	if check != nil {
-		if done, _, fresh := check.Outcome(); done && fresh {
-			own = check.Written()
-		}
+	if done, _, fresh := check.Outcome(); done && fresh {
+		own = check.Written()
 	}
 	if _, err := h.syncGenerationOwn(ctx, own); err != nil {
 		h.log.Debug("reading the access-control generation after a write failed; the next call reads it", "err", err)
