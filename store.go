@@ -346,6 +346,27 @@ func EndWithLookup(tx Tx) {
 	}
 }
 
+// OneSecretUpdate marks ctx for an Update whose fn acts on one existing secret: it looks
+// the secret up (SecretByName or SecretByARN) before anything else, and what it writes
+// depends only on that secret, its versions and its stages, whose every writer also writes
+// the secret's row (UpdateSecret, DeleteSecret, MarkAccessed), and on things no writer of
+// them reads back (a KMS key, the access-control generation), which it needs only as they
+// were when its transaction began. A store may run such an Update beside its other
+// Updates, ordering it with the other writers of that secret by a lock on the secret's row
+// taken at the lookup (PostgreSQL: REPEATABLE READ and SELECT … FOR UPDATE), rather than
+// one Update at a time. Stores that run every Update alone ignore it.
+func OneSecretUpdate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneSecretKey{}, true)
+}
+
+// IsOneSecretUpdate reports whether ctx carries OneSecretUpdate.
+func IsOneSecretUpdate(ctx context.Context) bool {
+	one, _ := ctx.Value(oneSecretKey{}).(bool)
+	return one
+}
+
+type oneSecretKey struct{}
+
 // AuditLine is one record of an audit chain as a table keeps it: its place in the chain,
 // its event time (for queries) and the record's line, byte for byte.
 type AuditLine struct {

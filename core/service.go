@@ -133,6 +133,15 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
+// updateSecret is update for an fn that acts on one existing secret, looked up before
+// anything else (coffer.OneSecretUpdate): PutSecretValue, UpdateSecretVersionStage and the
+// other calls that change one secret's versions, labels or metadata. Every other writer of
+// a secret's versions and stages writes its row (UpdateSecret, DeleteSecret, MarkAccessed),
+// which is what lets a store order them by a lock on that row.
+func (s *Service) updateSecret(ctx context.Context, fn func(coffer.Tx) error) error {
+	return s.store.Update(coffer.OneSecretUpdate(ctx), fn)
+}
+
 // SetAuthorizer sets the Authorizer after construction (the server builds it over the
 // Service's own KMS); it must be called before the Service serves calls.
 func (s *Service) SetAuthorizer(a Authorizer) { s.authz = a }

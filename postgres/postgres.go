@@ -14,6 +14,18 @@
 // database still run side by side, and still retry. Every View runs REPEATABLE READ, READ
 // ONLY: one snapshot, and writes fail.
 //
+// An Update whose context carries coffer.OneSecretUpdate (PutSecretValue and the other
+// calls that change one secret) is the exception: it runs at REPEATABLE READ, beside every
+// other Update, and its lookups of a secret lock the secret's row (SELECT … FOR UPDATE).
+// Every writer of a secret's versions and stages writes the secret's row too (the others
+// by UpdateSecret, DeleteSecret or MarkAccessed; such an Update, when it wrote anything but
+// that row, by a last UPDATE of it before its commit), so two writers of one secret, here or
+// in another server, run one after the other: the second waits for the first's lock, and
+// when the first commits it fails to serialize (40001) and runs again on a snapshot that
+// holds the first's writes. Writers of different secrets take no predicate locks and do not
+// wait for each other: 16 concurrent PutSecretValue callers of one server make 50 to 70 %
+// more puts/s than one at a time (docs/performance.md).
+//
 // DestroyVersion empties a version's blobs with an UPDATE. PostgreSQL keeps the old row version
 // (and its TOAST chunks) as a dead tuple until VACUUM, autovacuum or a manual VACUUM of the
 // versions table, reclaims its space, and in WAL segments and base backups until they are
@@ -99,7 +111,8 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 	return &Store{pool: pool, writer: make(chan struct{}, 1)}, nil
 }
 
-// Update runs fn in a SERIALIZABLE read-write transaction. An error from fn rolls the
+// Update runs fn in a SERIALIZABLE read-write transaction, or a REPEATABLE READ one that
+// locks the secrets it looks up after coffer.OneSecretUpdate. An error from fn rolls the
 // transaction back and is returned unchanged; so does a panic, which goes on after the
 // rollback.
 //
@@ -124,8 +137,12 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
 	}
 }
 
-// attempt runs update once it holds s.writer, and lets it go after, panic or not.
+// attempt runs update once it holds s.writer, and lets it go after, panic or not; an
+// Update after coffer.OneSecretUpdate does not wait for s.writer.
 func (s *Store) attempt(ctx context.Context, fn func(coffer.Tx) error) (retry bool, err error) {
+	if coffer.IsOneSecretUpdate(ctx) { // ordered by the secret's row lock instead
+		return s.update(ctx, fn)
+	}
 	select {
 	case s.writer <- struct{}{}:
 	case <-ctx.Done():
@@ -139,11 +156,19 @@ func (s *Store) attempt(ctx context.Context, fn func(coffer.Tx) error) (retry bo
 // should be retried.
 func (s *Store) update(ctx context.Context, fn func(coffer.Tx) error) (retry bool, err error) {
 	pgTx := &lazyTx{pool: s.pool, opts: pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}}
+	one := coffer.IsOneSecretUpdate(ctx)
+	if one {
+		pgTx.opts.IsoLevel = pgx.RepeatableRead
+	}
 	// end does nothing more after a commit; on an error or a panic in fn it undoes every
 	// write.
 	defer pgTx.end(context.WithoutCancel(ctx))
-	t := &tx{ctx: ctx, tx: pgTx}
-	if err := fn(t); err != nil {
+	t := &tx{ctx: ctx, tx: pgTx, lockSecret: one}
+	err = fn(t)
+	if err == nil {
+		err = t.touchLocked()
+	}
+	if err != nil {
 		// A statement that failed to serialize doomed the transaction, whatever fn made of it.
 		return t.conflict || isConflict(err), err
 	}

@@ -45,6 +45,11 @@ type tx struct {
 	// looked up, whole, read in the same round trip (nil when it has none, or it holds no
 	// value): a read of the secret's value asks for it next. Version hands it out once.
 	current *coffer.Version
+	// lockSecret is set in an Update after coffer.OneSecretUpdate: a lookup of a secret
+	// locks its row (FOR UPDATE). locked are the ARNs it locked, rowWritten those whose row
+	// UpdateSecret or DeleteSecret wrote (touchLocked).
+	lockSecret         bool
+	locked, rowWritten []string
 }
 
 // prefetch is the version headers of one secret, read with it.
@@ -153,6 +158,11 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	if t.readCurrent {
 		columns = headerCurrentColumns
 	}
+	if t.lockSecret {
+		// The lock comes with the snapshot's row: when another transaction changed the
+		// row since this one began, PostgreSQL fails it (40001) and Update runs it again.
+		query += ` FOR UPDATE`
+	}
 	b := &pgx.Batch{}
 	b.Queue(query, args...)
 	b.Queue(versionsQuery(columns, versionsWhere), args...)
@@ -176,6 +186,9 @@ func (t *tx) oneSecret(op, query, versionsWhere string, args ...any) (*coffer.Se
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.lockSecret && !slices.Contains(t.locked, s.ARN) {
+		t.locked = append(t.locked, s.ARN)
 	}
 	t.prefetched = &prefetch{arn: s.ARN, headers: headers, writes: t.writes}
 	for _, h := range headers {
@@ -363,6 +376,7 @@ func (t *tx) UpdateSecret(s *coffer.Secret) error {
 	if err != nil {
 		return coffer.Internal(fmt.Errorf("postgres: update secret: %w", err))
 	}
+	t.wroteRow(s.ARN)
 	// args[4:] skips arn, account, region and name, which never change.
 	return t.write("update secret", mustChange, `UPDATE secrets SET description = $1, kms_key_id = $2,
 		tags = $3, resource_policy = $4, rotation_enabled = $5, rotation_lambda_arn = $6,
@@ -375,7 +389,33 @@ func (t *tx) UpdateSecret(s *coffer.Secret) error {
 
 // DeleteSecret implements coffer.Tx. Versions and stages go with it (ON DELETE CASCADE).
 func (t *tx) DeleteSecret(arn string) error {
+	t.wroteRow(arn)
 	return t.write("delete secret", mustChange, `DELETE FROM secrets WHERE arn = $1`, arn)
+}
+
+func (t *tx) wroteRow(arn string) {
+	if t.lockSecret && !slices.Contains(t.rowWritten, arn) {
+		t.rowWritten = append(t.rowWritten, arn)
+	}
+}
+
+// touchLocked writes, before the commit of a transaction that wrote anything, the row of
+// each secret it locked and did not write: another transaction waiting for that lock at
+// REPEATABLE READ then fails to serialize and runs again on a snapshot that holds this one's
+// writes (a version, a label), instead of going on without them, as it would after a lock
+// that was only taken.
+func (t *tx) touchLocked() error {
+	if t.writes == 0 {
+		return nil
+	}
+	for _, arn := range t.locked {
+		if !slices.Contains(t.rowWritten, arn) {
+			if err := t.write("touch secret", nil, `UPDATE secrets SET arn = arn WHERE arn = $1`, arn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sortKey returns the expression ListSecrets orders by for sortBy, and its value at the

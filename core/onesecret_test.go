@@ -1,0 +1,86 @@
+package core_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/core"
+)
+
+// updateKinds records, for each Update, whether its context carried coffer.OneSecretUpdate.
+type updateKinds struct {
+	coffer.Store
+	one []bool
+}
+
+func (u *updateKinds) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	u.one = append(u.one, coffer.IsOneSecretUpdate(ctx))
+	return u.Store.Update(ctx, fn)
+}
+
+// TestOneSecretUpdates: the calls that change one existing secret's versions, labels or
+// metadata ask for a OneSecretUpdate (which a store may run beside its other Updates,
+// ordered by a lock on that secret's row); the calls that create, delete or restore a
+// secret, or change what access control reads, do not.
+func TestOneSecretUpdates(t *testing.T) {
+	ctx := context.Background()
+	store := &updateKinds{Store: openBase(t)}
+	svc := core.New(store, testKeys(), core.Options{})
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	name, val, token := "app", core.Text("v1"), "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+	token2, val2 := "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", core.Text("v2")
+	token3, val3 := "cccccccc-cccc-4ccc-8ccc-cccccccccccc", core.Text("v3")
+	desc, key, tagValue, stage := "d", "k", "v", "STAGE"
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+	window := int64(7)
+	cases := []struct {
+		what string
+		call func() error
+		one  bool
+	}{
+		{"CreateSecret", func() error {
+			_, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token})
+			return err
+		}, false},
+		{"PutSecretValue", func() error {
+			_, err := svc.PutSecretValue(ctx, ns, &core.PutSecretValueInput{SecretId: &name, SecretString: &val2, ClientRequestToken: &token2})
+			return err
+		}, true},
+		{"UpdateSecret", func() error {
+			_, err := svc.UpdateSecret(ctx, ns, &core.UpdateSecretInput{SecretId: &name, Description: &desc, SecretString: &val3, ClientRequestToken: &token3})
+			return err
+		}, true},
+		{"UpdateSecretVersionStage", func() error {
+			_, err := svc.UpdateSecretVersionStage(ctx, ns, &core.UpdateSecretVersionStageInput{SecretId: &name, VersionStage: &stage, MoveToVersionId: &token})
+			return err
+		}, true},
+		{"TagResource", func() error {
+			return svc.TagResource(ctx, ns, &core.TagResourceInput{SecretId: &name, Tags: []core.TagInput{{Key: &key, Value: &tagValue}}})
+		}, true},
+		{"UntagResource", func() error {
+			return svc.UntagResource(ctx, ns, &core.UntagResourceInput{SecretId: &name, TagKeys: []string{key}})
+		}, true},
+		{"PutResourcePolicy", func() error {
+			_, err := svc.PutResourcePolicy(ctx, ns, &core.PutResourcePolicyInput{SecretId: &name, ResourcePolicy: &policy})
+			return err
+		}, false},
+		{"DeleteSecret", func() error {
+			_, err := svc.DeleteSecret(ctx, ns, &core.DeleteSecretInput{SecretId: &name, RecoveryWindowInDays: &window})
+			return err
+		}, false},
+		{"RestoreSecret", func() error {
+			_, err := svc.RestoreSecret(ctx, ns, &core.RestoreSecretInput{SecretId: &name})
+			return err
+		}, false},
+	}
+	for _, c := range cases {
+		store.one = nil
+		if err := c.call(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if len(store.one) != 1 || store.one[0] != c.one {
+			t.Errorf("%s: Updates asked for one secret %v; want [%v]", c.what, store.one, c.one)
+		}
+	}
+}
