@@ -17,14 +17,14 @@
 // An Update whose context carries coffer.OneSecretUpdate (PutSecretValue and the other
 // calls that change one secret) is the exception: it runs at REPEATABLE READ, beside every
 // other Update, and its lookups of a secret lock the secret's row (SELECT … FOR UPDATE).
-// Every writer of a secret's versions and stages writes the secret's row too (the others
-// by UpdateSecret, DeleteSecret or MarkAccessed; such an Update, when it wrote anything but
-// that row, by a last UPDATE of it before its commit), so two writers of one secret, here or
-// in another server, run one after the other: the second waits for the first's lock, and
-// when the first commits it fails to serialize (40001) and runs again on a snapshot that
-// holds the first's writes. Writers of different secrets take no predicate locks and do not
-// wait for each other: 16 concurrent PutSecretValue callers of one server make 50 to 70 %
-// more puts/s than one at a time (docs/performance.md).
+// Every writer of a secret's versions and stages writes the secret's row too: the other
+// Updates by UpdateSecret, DeleteSecret or MarkAccessed, and such an Update that wrote
+// anything but the row by a last UPDATE of it before its commit. So two writers of one
+// secret, here or in another server, run one after the other: the second waits for the
+// first's lock, and when the first commits it fails to serialize (40001) and runs again on
+// a snapshot that holds the first's writes. Writers of different secrets take no predicate
+// locks and do not wait for each other: 16 concurrent PutSecretValue callers of one server
+// make 66 to 92 % more puts/s than one at a time (docs/performance.md).
 //
 // DestroyVersion empties a version's blobs with an UPDATE. PostgreSQL keeps the old row version
 // (and its TOAST chunks) as a dead tuple until VACUUM, autovacuum or a manual VACUUM of the
