@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,5 +238,103 @@ func TestSharedStoreQueryChecksInPipeline(t *testing.T) {
 	wantErr(t, err, "AccessDenied", "")
 	if n := store.reads.Load() - before; n != 1 {
 		t.Errorf("the IAM call after a change read the generation apart %d times; want 1 (before running again)", n)
+	}
+}
+
+// TestSharedStoreConcurrentPuts: PutSecretValue and UpdateSecretVersionStage of one secret
+// through two servers at once (on PostgreSQL, changes of one secret run side by side,
+// ordered by a lock on its row) all succeed, with no retry by the client, and leave one
+// version per put, each label on one version, and AWSCURRENT where both servers read it.
+func TestSharedStoreConcurrentPuts(t *testing.T) {
+	first := startServer(t, serverOpts{postgres: true})
+	ctx := context.Background()
+	second := secondServer(t, first)
+	created := must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("busy"), SecretString: aws.String("v0")})).get(t)
+	// Another secret written at the same time, which its writers need not wait for.
+	must(first.client("us-east-1").CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("busy-too"), SecretString: aws.String("w0")})).get(t)
+	const workers, each = 6, 4
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		puts    = map[string]string{} // version id → value
+		servers = []*testServer{first, second}
+	)
+	for w := range workers {
+		c := servers[w%2].client("us-east-1")
+		wg.Go(func() {
+			for i := range each {
+				value := fmt.Sprintf("v%d-%d", w, i)
+				out, err := c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("busy"), SecretString: aws.String(value)})
+				if err != nil {
+					t.Errorf("PutSecretValue %s: %v", value, err)
+					return
+				}
+				mu.Lock()
+				puts[*out.VersionId] = value
+				mu.Unlock()
+				if _, err := c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("busy-too"), SecretString: aws.String(value)}); err != nil {
+					t.Errorf("PutSecretValue busy-too %s: %v", value, err)
+					return
+				}
+				// A label moved by hand onto the version just put, from wherever it is.
+				desc, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("busy")})
+				if err != nil {
+					t.Errorf("DescribeSecret: %v", err)
+					return
+				}
+				in := &sm.UpdateSecretVersionStageInput{SecretId: aws.String("busy"), VersionStage: aws.String("MINE"), MoveToVersionId: out.VersionId}
+				for id, stages := range desc.VersionIdsToStages {
+					if slices.Contains(stages, "MINE") {
+						in.RemoveFromVersionId = aws.String(id)
+					}
+				}
+				if _, err := c.UpdateSecretVersionStage(ctx, in); err != nil {
+					// Another worker may have moved the label between the describe and the
+					// move: AWS's answer then names where it is now. Anything else is a failure.
+					if !strings.Contains(err.Error(), "InvalidParameterException") {
+						t.Errorf("UpdateSecretVersionStage: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	versions := must(first.client("us-east-1").ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: aws.String("busy"), IncludeDeprecated: aws.Bool(true)})).get(t)
+	if len(versions.Versions) != 1+workers*each {
+		t.Errorf("%d versions, want %d", len(versions.Versions), 1+workers*each)
+	}
+	labels := map[string]int{}
+	var current, previous string
+	for _, v := range versions.Versions {
+		for _, st := range v.VersionStages {
+			labels[st]++
+			switch st {
+			case "AWSCURRENT":
+				current = *v.VersionId
+			case "AWSPREVIOUS":
+				previous = *v.VersionId
+			}
+		}
+	}
+	for st, n := range labels {
+		if n != 1 {
+			t.Errorf("label %s on %d versions", st, n)
+		}
+	}
+	if labels["AWSCURRENT"] != 1 || labels["AWSPREVIOUS"] != 1 || labels["MINE"] != 1 {
+		t.Errorf("labels %v; want AWSCURRENT, AWSPREVIOUS and MINE once each", labels)
+	}
+	if _, ok := puts[previous]; !ok && previous != *created.VersionId {
+		t.Errorf("AWSPREVIOUS is on %s, none of the versions put", previous)
+	}
+	for _, s := range servers {
+		got := must(s.client("us-east-1").GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("busy")})).get(t)
+		if *got.VersionId != current || *got.SecretString != puts[current] {
+			t.Errorf("GetSecretValue: version %s, want %s with its value", *got.VersionId, current)
+		}
 	}
 }
