@@ -308,18 +308,7 @@ func (o *getSecretValueOut) AppendJSON(b []byte) []byte {
 		b = jsonw.AppendString(b, []byte(*o.SecretString))
 	}
 	b = append(b, `,"VersionStages":`...)
-	if o.VersionStages == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, s := range o.VersionStages {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonw.AppendString(b, s)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(b, o.VersionStages)
 	if o.CreatedDate != nil {
 		b = append(b, `,"CreatedDate":`...)
 		b = o.CreatedDate.AppendJSON(b)
@@ -448,20 +437,24 @@ func appendStagesMember(b []byte, name string, m map[string][]string) []byte {
 		}
 		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
-		if m[k] == nil {
-			b = append(b, "null"...)
-			continue
-		}
-		b = append(b, '[')
-		for j, st := range m[k] {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = jsonw.AppendString(b, st)
-		}
-		b = append(b, ']')
+		b = appendStrings(b, m[k])
 	}
 	return append(b, '}')
+}
+
+// appendStrings appends ss as encoding/json encodes a []string: null when nil.
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // valueOut is the wire shape of one secret value, shared by GetSecretValue and
