@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,5 +291,70 @@ func TestOneSecretUpdatesInOrder(t *testing.T) {
 	}
 	if _, ok := seen[currentID]; !ok {
 		t.Errorf("no put found the first version %s current", currentID)
+	}
+}
+
+// TestOneSecretUpdatesLeaveConnections: Updates of one secret piling up behind its lock,
+// each waiting with a connection, take at most half the pool: a read of another secret
+// still gets a connection.
+func TestOneSecretUpdatesLeaveConnections(t *testing.T) {
+	_, dsn := openFresh(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s, err := Open(t.Context(), dsn+sep+"pool_max_conns=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns, sec := withCurrent(t, s, "hot")
+	_, other := withCurrent(t, s, "cold")
+	ctx := coffer.OneSecretUpdate(t.Context())
+	held := make(chan struct{})
+	release := make(chan struct{})
+	let := sync.OnceFunc(func() { close(release) })
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer let()
+	for i := range 7 {
+		wg.Go(func() {
+			first := true
+			err := s.Update(ctx, func(ptx coffer.Tx) error {
+				if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
+					return err
+				}
+				if i == 0 && first {
+					first = false
+					close(held)
+					<-release
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("Update %d: %v", i, err)
+			}
+		})
+		if i == 0 {
+			<-held
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the others reach the lock, or the wait for a place
+	read := make(chan error, 1)
+	go func() {
+		read <- s.View(t.Context(), func(ptx coffer.Tx) error {
+			_, err := ptx.SecretByARN(other.ARN)
+			return err
+		})
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Errorf("View: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a read of another secret found no connection while Updates waited for a lock")
+		let()
+		<-read
 	}
 }
