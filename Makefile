@@ -68,6 +68,7 @@ bench-smoke:
 	$(GO) run ./cmd/coffer bench --connections 16,1 --duration 1s --warmup 200ms
 	$(GO) run ./cmd/coffer bench --op put --connections 16 --duration 1s --warmup 200ms
 	$(GO) run ./cmd/coffer bench --op describe --connections 16 --duration 1s --warmup 200ms
+	$(GO) run ./cmd/coffer bench --op create --connections 16 --duration 1s --warmup 200ms
 	$(GO) run ./cmd/coffer bench --op list --populate 2000 --list-filter bench/pop/0000001 --connections 1 --duration 1s --warmup 0
 
 clean:

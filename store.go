@@ -346,15 +346,17 @@ func EndWithLookup(tx Tx) {
 	}
 }
 
-// OneSecretUpdate marks ctx for an Update whose fn acts on one existing secret: it looks
-// the secret up (SecretByName or SecretByARN) before anything else, and what it writes
-// depends only on that secret, its versions and its stages, whose every writer also writes
-// the secret's row (UpdateSecret, DeleteSecret, MarkAccessed), and on things no writer of
-// them reads back (a KMS key, the access-control generation), which it needs only as they
-// were when its transaction began. A store may run such an Update beside its other
-// Updates, ordering it with the other writers of that secret by a lock on the secret's row
-// taken at the lookup (PostgreSQL: REPEATABLE READ and SELECT … FOR UPDATE), rather than
-// one Update at a time. Stores that run every Update alone ignore it.
+// OneSecretUpdate marks ctx for an Update whose fn acts on one secret: it looks the secret
+// up (SecretByName or SecretByARN) before anything else, and what it writes depends only on
+// that secret, its versions and its stages, whose every writer also writes the secret's row
+// (UpdateSecret, DeleteSecret, MarkAccessed), and on things no writer of them reads back (a
+// KMS key, the access-control generation, a name's tombstone), which it needs only as they
+// were when its transaction began. When the lookup finds no secret, fn may create it
+// (InsertSecret): creators of one name are ordered by the names' uniqueness. A store may run
+// such an Update beside its other Updates, ordering it with the other writers of that secret
+// by a lock on the secret's row taken at the lookup (PostgreSQL: REPEATABLE READ and SELECT
+// … FOR UPDATE), rather than one Update at a time. Stores that run every Update alone
+// ignore it.
 func OneSecretUpdate(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oneSecretKey{}, true)
 }

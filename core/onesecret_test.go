@@ -19,9 +19,9 @@ func (u *updateKinds) Update(ctx context.Context, fn func(coffer.Tx) error) erro
 	return u.Store.Update(ctx, fn)
 }
 
-// TestOneSecretUpdates: the calls that change one existing secret's versions, labels or
-// metadata ask for a OneSecretUpdate (which a store may run beside its other Updates,
-// ordered by a lock on that secret's row); the calls that create, delete or restore a
+// TestOneSecretUpdates: the calls that create one secret, or change one secret's versions,
+// labels or metadata, ask for a OneSecretUpdate (which a store may run beside its other
+// Updates, ordered by a lock on that secret's row); the calls that delete or restore a
 // secret, or change what access control reads, do not.
 func TestOneSecretUpdates(t *testing.T) {
 	ctx := context.Background()
@@ -42,7 +42,7 @@ func TestOneSecretUpdates(t *testing.T) {
 		{"CreateSecret", func() error {
 			_, err := svc.CreateSecret(ctx, ns, &core.CreateSecretInput{Name: &name, SecretString: &val, ClientRequestToken: &token})
 			return err
-		}, false},
+		}, true},
 		{"PutSecretValue", func() error {
 			_, err := svc.PutSecretValue(ctx, ns, &core.PutSecretValueInput{SecretId: &name, SecretString: &val2, ClientRequestToken: &token2})
 			return err

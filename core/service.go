@@ -133,8 +133,8 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 	return s.store.Update(ctx, fn)
 }
 
-// updateSecret is update for an fn that acts on one existing secret, looked up before
-// anything else (coffer.OneSecretUpdate): PutSecretValue, UpdateSecretVersionStage and the
+// updateSecret is update for an fn that acts on one secret, looked up before anything else
+// (coffer.OneSecretUpdate): CreateSecret, PutSecretValue, UpdateSecretVersionStage and the
 // other calls that change one secret's versions, labels or metadata. Every other writer of
 // a secret's versions and stages writes its row (UpdateSecret, DeleteSecret, MarkAccessed),
 // which is what lets a store order them by a lock on that row.

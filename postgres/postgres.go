@@ -14,9 +14,11 @@
 // database still run side by side, and still retry. Every View runs REPEATABLE READ, READ
 // ONLY: one snapshot, and writes fail.
 //
-// An Update whose context carries coffer.OneSecretUpdate (PutSecretValue and the other
-// calls that change one secret) is the exception: it runs at REPEATABLE READ, beside every
-// other Update, and its lookups of a secret lock the secret's row (SELECT … FOR UPDATE).
+// An Update whose context carries coffer.OneSecretUpdate (CreateSecret, PutSecretValue and
+// the other calls that change one secret) is the exception: it runs at REPEATABLE READ,
+// beside every other Update, and its lookups of a secret lock the secret's row (SELECT …
+// FOR UPDATE); two creators of one name meet at its unique index, where the second fails to
+// serialize and runs again, to find the first's secret.
 // Every writer of a secret's versions and stages writes the secret's row too: the other
 // Updates by UpdateSecret, DeleteSecret or MarkAccessed, and such an Update that wrote
 // anything but the row by a last UPDATE of it before its commit. So two writers of one

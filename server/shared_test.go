@@ -338,3 +338,50 @@ func TestSharedStoreConcurrentPuts(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedStoreConcurrentCreates: CreateSecret of the same names through two servers at
+// once (on PostgreSQL, creations run side by side and meet at the names' unique index): each
+// name is created once, every other attempt is refused as AWS refuses it, with no retry by
+// the client, and the secret holds its creator's value.
+func TestSharedStoreConcurrentCreates(t *testing.T) {
+	first := startServer(t, serverOpts{postgres: true})
+	ctx := context.Background()
+	servers := []*testServer{first, secondServer(t, first)}
+	const workers, names = 6, 5
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created = map[string][]string{} // name → the values of the calls that created it
+	)
+	for w := range workers {
+		c := servers[w%2].client("us-east-1")
+		wg.Go(func() {
+			for i := range names {
+				name, value := fmt.Sprintf("race/%d", i), fmt.Sprintf("v%d-%d", w, i)
+				_, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+				switch {
+				case err == nil:
+					mu.Lock()
+					created[name] = append(created[name], value)
+					mu.Unlock()
+				case !strings.Contains(err.Error(), "ResourceExistsException"):
+					t.Errorf("CreateSecret %s: %v", name, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range names {
+		name := fmt.Sprintf("race/%d", i)
+		if len(created[name]) != 1 {
+			t.Errorf("%s created by %d calls, want 1", name, len(created[name]))
+			continue
+		}
+		for _, s := range servers {
+			got := must(s.client("us-east-1").GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(name)})).get(t)
+			if *got.SecretString != created[name][0] {
+				t.Errorf("%s holds another value than its creator's", name)
+			}
+		}
+	}
+}

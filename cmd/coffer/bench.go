@@ -101,7 +101,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	f := &benchFlags{connections: intList{16, 1}}
 	fs := flag.NewFlagSet("coffer bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.op, "op", "get", "operation to load: get (GetSecretValue), describe (DescribeSecret), put (PutSecretValue) or list (ListSecrets)")
+	fs.StringVar(&f.op, "op", "get", "operation to load: get (GetSecretValue), describe (DescribeSecret), put (PutSecretValue), create (CreateSecret) or list (ListSecrets)")
 	fs.Var(&f.connections, "connections", "connection counts, comma-separated; each is its own run, each connection a keep-alive HTTP/1.1 connection")
 	fs.Func("workers", "deprecated: --connections with a single value", func(s string) error {
 		return f.connections.setOne(s)
@@ -109,7 +109,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.IntVar(&f.runs, "runs", 1, "repetitions of each (server, baseline) pair, alternating; a median line follows each connection count")
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "measured duration of each run")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run, on the same connections")
-	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and the SQLite baseline's rows (default 400)")
+	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and create and the SQLite baseline's rows (default 400)")
 	fs.BoolVar(&f.baseline, "baseline", true, "also load the op's baseline after each run and report server ÷ baseline (--baseline=false: the server alone)")
 	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get)`)
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
@@ -141,7 +141,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	}
 	if !sizeSet {
 		f.size = defaultGetSize
-		if f.op == "put" {
+		if f.op == "put" || f.op == "create" {
 			f.size = defaultPutSize
 		}
 	}
@@ -151,8 +151,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 // check refuses settings that cannot make a measurement.
 func (f *benchFlags) check() error {
 	switch {
-	case f.op != "get" && f.op != "describe" && f.op != "put" && f.op != "list":
-		return fmt.Errorf("bench: --op must be get, describe, put or list, not %q", f.op)
+	case f.op != "get" && f.op != "describe" && f.op != "put" && f.op != "create" && f.op != "list":
+		return fmt.Errorf("bench: --op must be get, describe, put, create or list, not %q", f.op)
 	case len(f.connections) == 0:
 		return errors.New("bench: --connections names no connection count")
 	case f.runs < 1 || f.duration <= 0 || f.warmup < 0:
@@ -321,6 +321,8 @@ func (b *bench) plan() []*workload {
 	switch f.op {
 	case "put":
 		return []*workload{putWorkload(f.connections.largest(), f.size)}
+	case "create":
+		return []*workload{createWorkload(f.connections.largest(), f.size)}
 	case "list":
 		return []*workload{listWorkload(f.listFilter)}
 	case "describe":

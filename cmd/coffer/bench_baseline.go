@@ -32,7 +32,7 @@ func (b *bench) startBaseline(ctx context.Context, w *workload, sample []byte) (
 			return nil, err
 		}
 		return &baselineRunner{name: "baseline", target: b.baseline, describe: b.baseline.url + ", a running endpoint, the same calls"}, nil
-	case w.op == "PutSecretValue":
+	case w.op == "PutSecretValue" || w.op == "CreateSecret":
 		dir := b.scratch
 		if b.data != "" {
 			dir = filepath.Dir(b.data)

@@ -186,9 +186,22 @@ func TestBenchDescribe(t *testing.T) {
 
 // TestBenchPut runs a short put bench against its SQLite baseline.
 func TestBenchPut(t *testing.T) {
-	out := runBenchCmd(t, "--op", "put", "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")
+	checkWriteBench(t, "put", "PutSecretValue of a 400-byte value")
+}
+
+// TestBenchCreate runs a short create bench (a new secret per call) against the same
+// baseline.
+func TestBenchCreate(t *testing.T) {
+	checkWriteBench(t, "create", "CreateSecret of a new secret (bench/create/")
+}
+
+// checkWriteBench runs op, a write, with 2 then 1 connections against the SQLite loop, and
+// checks that both sides wrote, without errors, and that the series says describe.
+func checkWriteBench(t *testing.T, op, describe string) {
+	t.Helper()
+	out := runBenchCmd(t, "--op", op, "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")
 	for _, want := range []string{
-		"PutSecretValue of a 400-byte value",
+		describe,
 		"| conns | run | coffer req/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | sqlite inserts/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | ratio | p50 × | p99 × |",
 		"ratio = coffer ÷ sqlite throughput",
 	} {
@@ -205,7 +218,7 @@ func TestBenchPut(t *testing.T) {
 		if r[3] == "0" || r[7] == "0" || r[4] != "0" || r[8] != "0" {
 			t.Errorf("row %q: nothing written, or errors", r[0])
 		}
-		// The server's and the load generator's CPU per put, the SQLite loop's per insert
+		// The server's and the load generator's CPU per call, the SQLite loop's per insert
 		// (the loop has no load generator of its own).
 		if runtime.GOOS == "linux" {
 			for _, c := range []string{r[5], r[6], r[9]} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/coffer-project/coffer"
 )
@@ -14,7 +15,7 @@ import (
 // A workload is the calls of one series: an operation, the body of each call, and how a
 // target is made ready for them.
 type workload struct {
-	name     string // the series' name: get, get random, describe, list or put
+	name     string // the series' name: get, get random, describe, list, put or create
 	op       string // the X-Amz-Target operation
 	describe string
 	// body returns the body of the next call on connection conn (0 ≤ conn < connections).
@@ -131,6 +132,24 @@ func putWorkload(conns, size int) *workload {
 		return nil, nil
 	}
 	return w
+}
+
+// createWorkload creates a new secret with a size-byte value per call: bench/create/RUN/C/N,
+// RUN random per bench, C the connection, N its count.
+func createWorkload(conns, size int) *workload {
+	run := newToken()[:8]
+	value := randomText(size)
+	next := make([]atomic.Int64, conns)
+	return &workload{
+		name:     "create",
+		op:       "CreateSecret",
+		describe: fmt.Sprintf("CreateSecret of a new secret (bench/create/%s/C/N) with a %d-byte value per call", run, size),
+		body: func(conn int) []byte {
+			name := fmt.Sprintf("bench/create/%s/%d/%d", run, conn, next[conn].Add(1))
+			return mustJSON(map[string]string{"Name": name, "SecretString": value, "ClientRequestToken": newToken()})
+		},
+		prepare: func(context.Context, target) ([]byte, error) { return nil, nil },
+	}
 }
 
 // createSecret creates the secret name with value, unless it exists.
