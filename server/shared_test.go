@@ -344,8 +344,22 @@ func TestSharedStoreConcurrentPuts(t *testing.T) {
 // name is created once, every other attempt is refused as AWS refuses it, with no retry by
 // the client, and the secret holds its creator's value.
 func TestSharedStoreConcurrentCreates(t *testing.T) {
-	first := startServer(t, serverOpts{postgres: true})
+	first := startServer(t, serverOpts{postgres: true, regions: []string{"us-east-1", "eu-west-1"}})
 	ctx := context.Background()
+
+	// The first secrets of a region race to create its AWS-managed key (aws/secretsmanager)
+	// inside their transactions: one creates it, the others run again and use it.
+	fresh := first.client("eu-west-1")
+	var wg0 sync.WaitGroup
+	for i := range 8 {
+		wg0.Go(func() {
+			if _, err := fresh.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(fmt.Sprintf("fresh/%d", i)), SecretString: aws.String("v")}); err != nil {
+				t.Errorf("CreateSecret fresh/%d in a new region: %v", i, err)
+			}
+		})
+	}
+	wg0.Wait()
+
 	servers := []*testServer{first, secondServer(t, first)}
 	const workers, names = 6, 5
 	var (
