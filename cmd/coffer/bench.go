@@ -165,6 +165,9 @@ func (f *benchFlags) check() error {
 		return errors.New("bench: --populate and --data prepare the child server; they do not apply to --endpoint")
 	case f.store != "sqlite" && (f.populate > 0 || f.data != ""):
 		return errors.New("bench: --populate and --data need --store sqlite")
+	case f.op == "create" && (f.endpoint != "" || f.baselineEndpoint != "" || f.data != ""):
+		// Thousands of secrets a second, never deleted: on AWS each one is billed.
+		return errors.New("bench: --op create leaves every secret it creates: it runs only against a child server on a throwaway store, not with --endpoint, --baseline-endpoint or --data")
 	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
 		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
 	}

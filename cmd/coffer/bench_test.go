@@ -273,6 +273,9 @@ func TestBenchFlags(t *testing.T) {
 		{"--op", "delete"},
 		{"--secret-id", "random"},
 		{"--endpoint", "http://127.0.0.1:1", "--populate", "10"},
+		{"--op", "create", "--endpoint", "http://127.0.0.1:1"},
+		{"--op", "create", "--baseline-endpoint", "http://127.0.0.1:1"},
+		{"--op", "create", "--data", "/tmp/kept"},
 	} {
 		var out bytes.Buffer
 		if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {
@@ -282,6 +285,9 @@ func TestBenchFlags(t *testing.T) {
 	f, err := parseBenchFlags([]string{"--workers", "3", "--op", "put"}, &bytes.Buffer{})
 	if err != nil || f.connections.String() != "3" || f.size != defaultPutSize || !f.baseline {
 		t.Errorf("--workers 3 --op put: %+v, %v", f, err)
+	}
+	if f, err := parseBenchFlags([]string{"--op", "create"}, &bytes.Buffer{}); err != nil || f.size != defaultPutSize {
+		t.Errorf("--op create: %+v, %v", f, err)
 	}
 }
 
