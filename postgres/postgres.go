@@ -70,6 +70,9 @@ const (
 // 15 to 30 % fewer puts/s than four; eight, and four writers, as many.
 const minPoolConns = 8
 
+// oneSecretBackoff bounds the random wait of a OneSecretUpdate before it runs again.
+const oneSecretBackoff = 2 * time.Millisecond
+
 // SQLSTATE codes the adapter acts on.
 const (
 	sqlstateUniqueViolation      = "23505"
@@ -140,6 +143,9 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 // through the Tx it is given, and keep nothing from an earlier run (values it computed, maps it
 // filled) unless it starts over each time.
 func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
+	if coffer.IsOneSecretUpdate(ctx) {
+		return s.updateOneSecret(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		retry, err := s.attempt(ctx, fn)
 		if !retry || attempt == maxAttempts {
@@ -156,21 +162,43 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
 	}
 }
 
-// attempt runs update once it holds s.writer, and lets it go after, panic or not; an
-// Update after coffer.OneSecretUpdate holds a place of s.oneSecret instead (it is ordered
-// by the secret's row lock).
+// attempt runs update once it holds s.writer, and lets it go after, panic or not.
 func (s *Store) attempt(ctx context.Context, fn func(coffer.Tx) error) (retry bool, err error) {
-	slot := s.writer
-	if coffer.IsOneSecretUpdate(ctx) {
-		slot = s.oneSecret
-	}
 	select {
-	case slot <- struct{}{}:
+	case s.writer <- struct{}{}:
 	case <-ctx.Done():
 		return false, coffer.Internal(fmt.Errorf("postgres: begin: %w", ctx.Err()))
 	}
-	defer func() { <-slot }()
+	defer func() { <-s.writer }()
 	return s.update(ctx, fn)
+}
+
+// updateOneSecret is Update after coffer.OneSecretUpdate. It holds a place of s.oneSecret
+// through every attempt, and runs fn again within oneSecretBackoff after a serialization
+// failure: such a failure says that another writer of the secret committed while this one
+// waited for the secret's lock, and the next attempt waits at that lock again. (Update's
+// growing backoff, with the place given up meanwhile, let the writers that came later pass
+// it again and again: sixteen puts on one secret at once, p99 0.7 s instead of 0.16 s.)
+func (s *Store) updateOneSecret(ctx context.Context, fn func(coffer.Tx) error) error {
+	select {
+	case s.oneSecret <- struct{}{}:
+	case <-ctx.Done():
+		return coffer.Internal(fmt.Errorf("postgres: begin: %w", ctx.Err()))
+	}
+	defer func() { <-s.oneSecret }()
+	for attempt := 1; ; attempt++ {
+		retry, err := s.update(ctx, fn)
+		if !retry || attempt == maxAttempts {
+			return err
+		}
+		timer := time.NewTimer(rand.N(oneSecretBackoff))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
 }
 
 // update makes one attempt of Update. It reports whether the attempt failed to serialize and
