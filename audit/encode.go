@@ -2,7 +2,6 @@ package audit
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 
 	"github.com/coffer-project/coffer/internal/jsonw"
@@ -102,40 +101,11 @@ func appendField(b []byte, name, value string) []byte {
 }
 
 // appendMap appends m as encoding/json does: null when nil, keys sorted.
-func appendMap(b []byte, m map[string]any) []byte { return appendSorted(b, m, appendValue) }
+func appendMap(b []byte, m map[string]any) []byte { return jsonw.AppendObject(b, m, appendValue) }
 
 // appendStringMap is appendMap for a map of strings (a KMS encryption context).
 func appendStringMap(b []byte, m map[string]string) []byte {
-	return appendSorted(b, m, jsonw.AppendString[string])
-}
-
-// appendSorted appends m as a JSON object, its keys sorted as encoding/json sorts them and
-// each value appended by value; null when m is nil.
-func appendSorted[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	var room [8]string // most maps here are small: their keys sorted on the stack
-	keys := sortedKeys(room[:0], m)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonw.AppendString(b, k)
-		b = append(b, ':')
-		b = value(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// sortedKeys appends the keys of m to dst, sorted as encoding/json orders a map's keys.
-func sortedKeys[V any](dst []string, m map[string]V) []string {
-	for k := range m {
-		dst = append(dst, k)
-	}
-	slices.Sort(dst)
-	return dst
+	return jsonw.AppendObject(b, m, jsonw.AppendString[string])
 }
 
 // appendValue appends the values a decoded request or answer holds by hand, and any other

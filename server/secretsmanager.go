@@ -308,7 +308,7 @@ func (o *getSecretValueOut) AppendJSON(b []byte) []byte {
 		b = jsonw.AppendString(b, []byte(*o.SecretString))
 	}
 	b = append(b, `,"VersionStages":`...)
-	b = appendStrings(b, o.VersionStages)
+	b = jsonw.AppendStrings(b, o.VersionStages)
 	if o.CreatedDate != nil {
 		b = append(b, `,"CreatedDate":`...)
 		b = o.CreatedDate.AppendJSON(b)
@@ -419,42 +419,12 @@ func appendTimeMember(b []byte, name string, t *awsapi.Timestamp) []byte {
 }
 
 // appendStagesMember appends a map of version ids to labels tagged omitempty, unless it is
-// empty: its keys in order, as encoding/json sorts them.
+// empty.
 func appendStagesMember(b []byte, name string, m map[string][]string) []byte {
 	if len(m) == 0 {
 		return b
 	}
-	b = append(b, name...)
-	b = append(b, '{')
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonw.AppendString(b, k)
-		b = append(b, ':')
-		b = appendStrings(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// appendStrings appends ss as encoding/json encodes a []string: null when nil.
-func appendStrings(b []byte, ss []string) []byte {
-	if ss == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonw.AppendString(b, s)
-	}
-	return append(b, ']')
+	return jsonw.AppendObject(append(b, name...), m, jsonw.AppendStrings)
 }
 
 // valueOut is the wire shape of one secret value, shared by GetSecretValue and

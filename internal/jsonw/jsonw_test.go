@@ -70,3 +70,21 @@ func BenchmarkAppendString(b *testing.B) {
 		buf = AppendString(buf[:0], s)
 	}
 }
+
+// TestAppendCompoundMatchesEncodingJSON: AppendStrings and AppendObject write what
+// encoding/json writes for a []string and a map[string][]string, nil and empty included.
+func TestAppendCompoundMatchesEncodingJSON(t *testing.T) {
+	for _, ss := range [][]string{nil, {}, {"a"}, {"<x>", "", "\u2028\xff"}} {
+		want, _ := json.Marshal(ss)
+		if got := AppendStrings(nil, ss); string(got) != string(want) {
+			t.Errorf("AppendStrings(%q) = %s, want %s", ss, got, want)
+		}
+	}
+	for _, m := range []map[string][]string{nil, {}, {"b": {"1"}, "a": nil, "<": {}, "\xff": {"x", "y"}},
+		{"k0": nil, "k1": nil, "k2": nil, "k3": nil, "k4": nil, "k5": nil, "k6": nil, "k7": nil, "k8": {"9"}, "K": nil}} {
+		want, _ := json.Marshal(m)
+		if got := AppendObject(nil, m, AppendStrings); string(got) != string(want) {
+			t.Errorf("AppendObject(%q) = %s, want %s", m, got, want)
+		}
+	}
+}
