@@ -123,17 +123,7 @@ func appendValue(b []byte, v any) []byte {
 	case map[string]string:
 		return appendStringMap(b, t)
 	case []any:
-		if t == nil {
-			return append(b, "null"...)
-		}
-		b = append(b, '[')
-		for i, e := range t {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendValue(b, e)
-		}
-		return append(b, ']')
+		return jsonw.AppendArray(b, t, appendValue)
 	}
 	enc, err := json.Marshal(v)
 	if err != nil {

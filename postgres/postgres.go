@@ -152,13 +152,21 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) error {
 			return err
 		}
 		backoff := min(maxBackoff, minBackoff<<min(attempt-1, 16))
-		timer := time.NewTimer(rand.N(backoff) + minBackoff)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !sleep(ctx, rand.N(backoff)+minBackoff) {
 			return err
-		case <-timer.C:
 		}
+	}
+}
+
+// sleep waits d, and reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 
@@ -191,12 +199,8 @@ func (s *Store) updateOneSecret(ctx context.Context, fn func(coffer.Tx) error) e
 		if !retry || attempt == maxAttempts {
 			return err
 		}
-		timer := time.NewTimer(rand.N(oneSecretBackoff))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !sleep(ctx, rand.N(oneSecretBackoff)) {
 			return err
-		case <-timer.C:
 		}
 	}
 }

@@ -352,23 +352,7 @@ func (o *secretOut) AppendJSON(b []byte) []byte {
 	b = appendTimeMember(b, `,"DeletedDate":`, o.DeletedDate)
 	b = appendTimeMember(b, `,"NextRotationDate":`, o.NextRotationDate)
 	if o.Tags != nil {
-		b = append(b, `,"Tags":`...)
-		if *o.Tags == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, t := range *o.Tags {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"Key":`...)
-				b = jsonw.AppendString(b, t.Key)
-				b = append(b, `,"Value":`...)
-				b = jsonw.AppendString(b, t.Value)
-				b = append(b, '}')
-			}
-			b = append(b, ']')
-		}
+		b = jsonw.AppendArray(append(b, `,"Tags":`...), *o.Tags, appendTag)
 	}
 	b = appendStagesMember(b, `,"VersionIdsToStages":`, o.VersionIdsToStages)
 	b = appendStagesMember(b, `,"SecretVersionsToStages":`, o.SecretVersionsToStages)
@@ -380,24 +364,20 @@ func (o *secretOut) AppendJSON(b []byte) []byte {
 
 // AppendJSON encodes the page as encoding/json would (TestSecretOutJSON).
 func (o *listSecretsOut) AppendJSON(b []byte) []byte {
-	b = append(b, `{"SecretList":`...)
-	if o.SecretList == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, e := range o.SecretList {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if e == nil {
-				b = append(b, "null"...)
-			} else {
-				b = e.AppendJSON(b)
-			}
+	b = jsonw.AppendArray(append(b, `{"SecretList":`...), o.SecretList, func(b []byte, e *secretOut) []byte {
+		if e == nil {
+			return append(b, "null"...)
 		}
-		b = append(b, ']')
-	}
+		return e.AppendJSON(b)
+	})
 	b = appendStringMember(b, `,"NextToken":`, o.NextToken)
+	return append(b, '}')
+}
+
+// appendTag appends a tag as encoding/json encodes a tagOut.
+func appendTag(b []byte, t tagOut) []byte {
+	b = jsonw.AppendString(append(b, `{"Key":`...), t.Key)
+	b = jsonw.AppendString(append(b, `,"Value":`...), t.Value)
 	return append(b, '}')
 }
 

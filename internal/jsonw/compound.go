@@ -4,15 +4,21 @@ import "slices"
 
 // AppendStrings appends ss as encoding/json encodes a []string: null when ss is nil.
 func AppendStrings(dst []byte, ss []string) []byte {
-	if ss == nil {
+	return AppendArray(dst, ss, AppendString[string])
+}
+
+// AppendArray appends s as encoding/json encodes a slice: null when s is nil, each element
+// appended by value.
+func AppendArray[V any](dst []byte, s []V, value func([]byte, V) []byte) []byte {
+	if s == nil {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, '[')
-	for i, s := range ss {
+	for i, v := range s {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendString(dst, s)
+		dst = value(dst, v)
 	}
 	return append(dst, ']')
 }
