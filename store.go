@@ -357,15 +357,30 @@ func EndWithLookup(tx Tx) {
 // by a lock on the secret's row taken at the lookup (PostgreSQL: REPEATABLE READ and SELECT
 // … FOR UPDATE), rather than one Update at a time. Stores that run every Update alone
 // ignore it.
-func OneSecretUpdate(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oneSecretKey{}, true)
+//
+// key names the secret as the caller knows it before the lookup (core uses the ARN the
+// SecretId names, without its random suffix), or is empty. It is a hint: a store may queue
+// the Updates of one key before their transactions begin, so that they do not all wait at
+// the row's lock and fail to serialize when it is let go. Two keys of one secret (a name and
+// a partial ARN, say) are still ordered by the lock, as are Updates of one key in different
+// servers.
+func OneSecretUpdate(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, oneSecretKey{}, oneSecret{key: key})
 }
 
 // IsOneSecretUpdate reports whether ctx carries OneSecretUpdate.
 func IsOneSecretUpdate(ctx context.Context) bool {
-	one, _ := ctx.Value(oneSecretKey{}).(bool)
+	_, one := ctx.Value(oneSecretKey{}).(oneSecret)
 	return one
 }
+
+// OneSecretUpdateKey returns the key ctx's OneSecretUpdate was given, or "".
+func OneSecretUpdateKey(ctx context.Context) string {
+	one, _ := ctx.Value(oneSecretKey{}).(oneSecret)
+	return one.key
+}
+
+type oneSecret struct{ key string }
 
 type oneSecretKey struct{}
 

@@ -40,7 +40,7 @@ func (s *Service) DestroySecretVersion(ctx context.Context, ns coffer.Namespace,
 		return nil, err
 	}
 	var out *DestroyedVersion
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func (s *Service) UpdateSecretVersionRetention(ctx context.Context, ns coffer.Na
 		return nil, err
 	}
 	var ref *SecretRef
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -144,7 +144,7 @@ func (s *Service) GenerateSecretValue(ctx context.Context, ns coffer.Namespace, 
 		stages = []string{coffer.StageCurrent}
 	}
 	var ref *SecretRef
-	err = s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err = s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

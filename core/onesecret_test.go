@@ -8,21 +8,25 @@ import (
 	"github.com/coffer-project/coffer/core"
 )
 
-// updateKinds records, for each Update, whether its context carried coffer.OneSecretUpdate.
+// updateKinds records, for each Update, whether its context carried coffer.OneSecretUpdate,
+// and its key.
 type updateKinds struct {
 	coffer.Store
-	one []bool
+	one  []bool
+	keys []string
 }
 
 func (u *updateKinds) Update(ctx context.Context, fn func(coffer.Tx) error) error {
 	u.one = append(u.one, coffer.IsOneSecretUpdate(ctx))
+	u.keys = append(u.keys, coffer.OneSecretUpdateKey(ctx))
 	return u.Store.Update(ctx, fn)
 }
 
 // TestOneSecretUpdates: the calls that create one secret, or change one secret's versions,
 // labels or metadata, ask for a OneSecretUpdate (which a store may run beside its other
-// Updates, ordered by a lock on that secret's row); the calls that delete or restore a
-// secret, or change what access control reads, do not.
+// Updates, ordered by a lock on that secret's row), keyed by the secret's ARN without its
+// suffix; the calls that delete or restore a secret, or change what access control reads,
+// do not.
 func TestOneSecretUpdates(t *testing.T) {
 	ctx := context.Background()
 	store := &updateKinds{Store: openBase(t)}
@@ -74,13 +78,17 @@ func TestOneSecretUpdates(t *testing.T) {
 			return err
 		}, false},
 	}
+	wantKey := "arn:aws:secretsmanager:us-east-1:111122223333:secret:app"
 	for _, c := range cases {
-		store.one = nil
+		store.one, store.keys = nil, nil
 		if err := c.call(); err != nil {
 			t.Fatalf("%s: %v", c.what, err)
 		}
 		if len(store.one) != 1 || store.one[0] != c.one {
 			t.Errorf("%s: Updates asked for one secret %v; want [%v]", c.what, store.one, c.one)
+		}
+		if c.one && (len(store.keys) != 1 || store.keys[0] != wantKey) {
+			t.Errorf("%s: keys %q; want [%q]", c.what, store.keys, wantKey)
 		}
 	}
 }

@@ -160,7 +160,7 @@ func (s *Service) PutSecretValue(ctx context.Context, ns coffer.Namespace, in *P
 		stages = []string{coffer.StageCurrent}
 	}
 	var ref *SecretRef
-	err = s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err = s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func (s *Service) UpdateSecret(ctx context.Context, ns coffer.Namespace, in *Upd
 		}
 	}
 	var ref *SecretRef
-	err = s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err = s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

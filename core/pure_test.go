@@ -146,3 +146,23 @@ func TestValueRedacted(t *testing.T) {
 		t.Fatal("Wipe left bytes")
 	}
 }
+
+// TestSecretKey: a name and its secret's full ARN give one key; the key carries the region
+// and account, of ns for a name and of the ARN itself for an ARN.
+func TestSecretKey(t *testing.T) {
+	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	const base = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db"
+	for _, c := range []struct{ id, want string }{
+		{"prod/db", base},
+		{base + "-AbC123", base},
+		{"arn:aws:secretsmanager:eu-west-1:444455556666:secret:prod/db-AbC123", "arn:aws:secretsmanager:eu-west-1:444455556666:secret:prod/db"},
+		{"prod/db-AbC123", base + "-AbC123"}, // a name keeps what a full ARN loses
+	} {
+		if got := secretKey(ns, c.id); got != c.want {
+			t.Errorf("secretKey(%q) = %q, want %q", c.id, got, c.want)
+		}
+	}
+	if a, b := secretKey(ns, "app"), secretKey(coffer.Namespace{Account: ns.Account, Region: "eu-west-1"}, "app"); a == b {
+		t.Errorf("one name in two regions: one key %q", a)
+	}
+}

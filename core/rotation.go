@@ -90,7 +90,7 @@ func (s *Service) RotateSecret(ctx context.Context, ns coffer.Namespace, in *Rot
 		}
 	}
 	var ref *SecretRef
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Service) CancelRotateSecret(ctx context.Context, ns coffer.Namespace, i
 		return nil, err
 	}
 	var ref *SecretRef
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -216,7 +216,7 @@ func (s *Service) CancelRotateSecret(ctx context.Context, ns coffer.Namespace, i
 // RotationFinished records a rotation's success: LastRotatedDate, and the next date its
 // rules give. It is the rotation engine's to call.
 func (s *Service) RotationFinished(ctx context.Context, secretARN string) error {
-	return s.updateSecret(ctx, func(tx coffer.Tx) error {
+	return s.updateSecret(ctx, secretKey(coffer.Namespace{}, secretARN), func(tx coffer.Tx) error {
 		sec, err := tx.SecretByARN(secretARN)
 		if err != nil {
 			return err
@@ -236,7 +236,7 @@ func (s *Service) RotationFinished(ctx context.Context, secretARN string) error 
 // token), or a new placeholder version staged AWSPENDING. It is the rotation engine's to call.
 func (s *Service) PrepareRotation(ctx context.Context, secretARN string) (string, error) {
 	token := ""
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(coffer.Namespace{}, secretARN), func(tx coffer.Tx) error {
 		token = ""
 		sec, err := tx.SecretByARN(secretARN)
 		if err != nil {

@@ -133,7 +133,7 @@ func (s *Service) CreateSecret(ctx context.Context, ns coffer.Namespace, in *Cre
 	}
 	name := *in.Name
 	var ref *SecretRef
-	err = s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err = s.updateSecret(ctx, secretKey(ns, name), func(tx coffer.Tx) error {
 		ref = nil
 		now := s.clock()
 		existing, err := tx.SecretByName(ns, name)

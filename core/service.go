@@ -137,9 +137,24 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 // (coffer.OneSecretUpdate): CreateSecret, PutSecretValue, UpdateSecretVersionStage and the
 // other calls that change one secret's versions, labels or metadata. Every other writer of
 // a secret's versions and stages writes its row (UpdateSecret, DeleteSecret, MarkAccessed),
-// which is what lets a store order them by a lock on that row.
-func (s *Service) updateSecret(ctx context.Context, fn func(coffer.Tx) error) error {
-	return s.store.Update(coffer.OneSecretUpdate(ctx), fn)
+// which is what lets a store order them by a lock on that row. key is secretKey of the
+// SecretId the call names.
+func (s *Service) updateSecret(ctx context.Context, key string, fn func(coffer.Tx) error) error {
+	return s.store.Update(coffer.OneSecretUpdate(ctx, key), fn)
+}
+
+// secretKey is the key of coffer.OneSecretUpdate for a SecretId (a name, or an ARN whose
+// namespace ns need not match): the secret's ARN without its random suffix, so that a name
+// and its secret's full ARN give one key. A partial ARN that ends in a hyphen and six
+// characters loses them too; the key is only a hint (two keys of one secret are still
+// ordered by the store), and such a collision only queues two secrets' Updates one after
+// the other.
+func secretKey(ns coffer.Namespace, id string) string {
+	arn := guessARN(ns, id)
+	if arn == id && len(arn) > 7 && arn[len(arn)-7] == '-' {
+		return arn[:len(arn)-7]
+	}
+	return arn
 }
 
 // SetAuthorizer sets the Authorizer after construction (the server builds it over the

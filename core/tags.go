@@ -50,7 +50,7 @@ func (s *Service) TagResource(ctx context.Context, ns coffer.Namespace, in *TagR
 	if err := checkTagChars(in.Tags); err != nil {
 		return err
 	}
-	return s.updateSecret(ctx, func(tx coffer.Tx) error {
+	return s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func (s *Service) UntagResource(ctx context.Context, ns coffer.Namespace, in *Un
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return s.updateSecret(ctx, func(tx coffer.Tx) error {
+	return s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

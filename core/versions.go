@@ -123,7 +123,7 @@ func (s *Service) UpdateSecretVersionStage(ctx context.Context, ns coffer.Namesp
 		return nil, coffer.Errorf(coffer.ErrInvalidParameter, "You must specify either MoveToVersionId or RemoveFromVersionId.")
 	}
 	var ref *SecretRef
-	err := s.updateSecret(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.findLive(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

@@ -57,7 +57,7 @@ func TestOneSecretUpdateLocksTheSecret(t *testing.T) {
 	}
 	defer s2.Close()
 	ns, sec := withCurrent(t, s1, "locked")
-	ctx := coffer.OneSecretUpdate(t.Context())
+	ctx := coffer.OneSecretUpdate(t.Context(), "locked")
 
 	held := make(chan int32, 1)
 	release := make(chan struct{})
@@ -140,13 +140,12 @@ func TestOneSecretUpdatesSideBySide(t *testing.T) {
 	if err := s.Update(t.Context(), func(ptx coffer.Tx) error { return ptx.InsertSecret(b) }); err != nil {
 		t.Fatal(err)
 	}
-	ctx := coffer.OneSecretUpdate(t.Context())
 	held := make(chan struct{})
 	release := make(chan struct{})
 	firstDone := make(chan error, 1)
 	go func() {
 		first := true
-		firstDone <- s.Update(ctx, func(ptx coffer.Tx) error {
+		firstDone <- s.Update(coffer.OneSecretUpdate(t.Context(), "side/a"), func(ptx coffer.Tx) error {
 			sec, err := ptx.SecretByName(nsA, a.Name)
 			if err != nil {
 				return err
@@ -167,7 +166,7 @@ func TestOneSecretUpdatesSideBySide(t *testing.T) {
 	}
 	secondDone := make(chan error, 1)
 	go func() {
-		secondDone <- s.Update(ctx, func(ptx coffer.Tx) error {
+		secondDone <- s.Update(coffer.OneSecretUpdate(t.Context(), "side/b"), func(ptx coffer.Tx) error {
 			sec, err := ptx.SecretByARN(b.ARN)
 			if err != nil {
 				return err
@@ -196,8 +195,15 @@ func TestOneSecretUpdatesSideBySide(t *testing.T) {
 
 // TestOneSecretUpdatesInOrder: puts of one secret from two servers at once, each moving
 // AWSCURRENT to a new version and AWSPREVIOUS to the version that held it, lose none of
-// each other's writes: the versions each put found current form one chain.
+// each other's writes: the versions each put found current form one chain. Without a key
+// every put waits at the secret's lock; with one, a server's puts queue before they begin.
 func TestOneSecretUpdatesInOrder(t *testing.T) {
+	for _, key := range []string{"", "chain"} {
+		t.Run(fmt.Sprintf("key=%q", key), func(t *testing.T) { testOneSecretUpdatesInOrder(t, key) })
+	}
+}
+
+func testOneSecretUpdatesInOrder(t *testing.T, key string) {
 	s1, dsn := openFresh(t)
 	s2, err := Open(t.Context(), dsn)
 	if err != nil {
@@ -205,7 +211,7 @@ func TestOneSecretUpdatesInOrder(t *testing.T) {
 	}
 	defer s2.Close()
 	ns, sec := withCurrent(t, s1, "chain")
-	ctx := coffer.OneSecretUpdate(t.Context())
+	ctx := coffer.OneSecretUpdate(t.Context(), key)
 	const perWorker, workers = 3, 8
 	var (
 		mu     sync.Mutex
@@ -310,7 +316,8 @@ func TestOneSecretUpdatesLeaveConnections(t *testing.T) {
 	defer s.Close()
 	ns, sec := withCurrent(t, s, "hot")
 	_, other := withCurrent(t, s, "cold")
-	ctx := coffer.OneSecretUpdate(t.Context())
+	// No key: Updates of one key would wait for each other before taking a connection.
+	ctx := coffer.OneSecretUpdate(t.Context(), "")
 	held := make(chan struct{})
 	release := make(chan struct{})
 	let := sync.OnceFunc(func() { close(release) })
@@ -356,5 +363,99 @@ func TestOneSecretUpdatesLeaveConnections(t *testing.T) {
 		t.Error("a read of another secret found no connection while Updates waited for a lock")
 		let()
 		<-read
+	}
+}
+
+// TestOneSecretUpdatesOfOneKeyQueue: a OneSecretUpdate whose key another holds in this
+// process waits for it to end before its transaction begins: its fn runs once, after the
+// first's commit, and sees the first's writes (without the queue it would wait at the
+// secret's lock, fail to serialize and run again).
+func TestOneSecretUpdatesOfOneKeyQueue(t *testing.T) {
+	s, _ := openFresh(t)
+	ns, sec := withCurrent(t, s, "queued")
+	ctx := coffer.OneSecretUpdate(t.Context(), "queued")
+	held := make(chan struct{})
+	release := make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		first := true
+		firstDone <- s.Update(ctx, func(ptx coffer.Tx) error {
+			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
+				return err
+			}
+			v := &coffer.Version{SecretARN: sec.ARN, VersionID: pendingID, CreatedDate: time.Now().UTC().Truncate(time.Millisecond),
+				WrappedKey: []byte{}, Ciphertext: []byte{}}
+			if err := ptx.InsertVersion(v); err != nil {
+				return err
+			}
+			if err := ptx.SetStage(sec.ARN, coffer.StagePending, pendingID); err != nil {
+				return err
+			}
+			if first {
+				first = false
+				close(held)
+				<-release
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-firstDone:
+		t.Fatalf("first Update: %v", err)
+	}
+	var (
+		runs       int
+		sawPending bool
+	)
+	started := make(chan struct{})
+	secondDone := make(chan error, 1)
+	go func() {
+		secondDone <- s.Update(ctx, func(ptx coffer.Tx) error {
+			if runs++; runs == 1 {
+				close(started)
+			}
+			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
+				return err
+			}
+			vs, err := ptx.VersionHeaders(sec.ARN)
+			sawPending = slices.ContainsFunc(vs, func(v *coffer.Version) bool { return v.VersionID == pendingID })
+			return err
+		})
+	}()
+	// The second is queued once the key has two waiters (the holder counts as one).
+	queued := false
+	for deadline := time.Now().Add(10 * time.Second); !queued && time.Now().Before(deadline); {
+		s.keys.mu.Lock()
+		queued = s.keys.held["queued"] != nil && s.keys.held["queued"].waiters == 2
+		s.keys.mu.Unlock()
+		select {
+		case <-started:
+			deadline = time.Time{}
+		case <-time.After(time.Millisecond):
+		}
+	}
+	select {
+	case <-started:
+		t.Error("the second Update's fn ran while the first held the key")
+	default:
+		if !queued {
+			t.Error("the second Update never waited for the key")
+		}
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatalf("first Update: %v", err)
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatalf("second Update: %v", err)
+	}
+	if runs != 1 || !sawPending {
+		t.Errorf("second Update: fn ran %d times, saw the first's version: %v; want 1 run seeing it", runs, sawPending)
+	}
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	if len(s.keys.held) != 0 {
+		t.Errorf("keys held after both Updates: %d", len(s.keys.held))
 	}
 }

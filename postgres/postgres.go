@@ -28,7 +28,10 @@
 // locks and do not wait for each other: 16 concurrent PutSecretValue callers of one server
 // make 66 to 92 % more puts/s than one at a time (docs/performance.md). At most half the
 // pool's connections run such Updates at once, since one waiting for a lock holds its
-// connection: the other calls keep the rest.
+// connection: the other calls keep the rest. And the Updates of one key
+// (coffer.OneSecretUpdateKey: the secret as the caller named it) wait in this process for
+// each other before they begin, so that sixteen writers of one secret do not all wait at its
+// lock only to fail to serialize: 46 to 60 % more puts/s than with the lock alone.
 //
 // DestroyVersion empties a version's blobs with an UPDATE. PostgreSQL keeps the old row version
 // (and its TOAST chunks) as a dead tuple until VACUUM, autovacuum or a manual VACUUM of the
@@ -93,6 +96,8 @@ type Store struct {
 	// the pool's connections: one that waits for a secret's lock holds its connection, and
 	// puts piling up on one secret must leave connections to every other call.
 	oneSecret chan struct{}
+	// keys queues the OneSecretUpdates of one key (coffer.OneSecretUpdateKey) in this process.
+	keys keyQueue
 }
 
 var _ coffer.Store = (*Store)(nil)
@@ -187,7 +192,18 @@ func (s *Store) attempt(ctx context.Context, fn func(coffer.Tx) error) (retry bo
 // waited for the secret's lock, and the next attempt waits at that lock again. (Update's
 // growing backoff, with the place given up meanwhile, let the writers that came later pass
 // it again and again: sixteen puts on one secret at once, p99 0.7 s instead of 0.16 s.)
+//
+// Before that, it waits for the OneSecretUpdates of its key that came before it in this
+// process to end: sixteen puts on one secret at once then run one after the other instead
+// of all waiting at the secret's lock and all but one failing to serialize at each commit.
 func (s *Store) updateOneSecret(ctx context.Context, fn func(coffer.Tx) error) error {
+	if key := coffer.OneSecretUpdateKey(ctx); key != "" {
+		unlock, err := s.keys.lock(ctx, key)
+		if err != nil {
+			return coffer.Internal(fmt.Errorf("postgres: begin: %w", err))
+		}
+		defer unlock()
+	}
 	select {
 	case s.oneSecret <- struct{}{}:
 	case <-ctx.Done():

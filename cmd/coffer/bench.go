@@ -111,7 +111,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run, on the same connections")
 	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and create and the SQLite baseline's rows (default 400)")
 	fs.BoolVar(&f.baseline, "baseline", true, "also load the op's baseline after each run and report server ÷ baseline (--baseline=false: the server alone)")
-	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get)`)
+	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get); with put, the one secret every connection writes (default: one secret each)`)
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
 	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
 	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0000001", "name prefix of the list op's ListSecrets filter (the default matches 100 secrets of any --populate of 200 or more)")
@@ -168,6 +168,8 @@ func (f *benchFlags) check() error {
 	case f.op == "create" && (f.endpoint != "" || f.baselineEndpoint != "" || f.data != ""):
 		// Thousands of secrets a second, never deleted: on AWS each one is billed.
 		return errors.New("bench: --op create leaves every secret it creates: it runs only against a child server on a throwaway store, not with --endpoint, --baseline-endpoint or --data")
+	case f.secretIDSet && (f.op == "create" || f.op == "list"):
+		return fmt.Errorf("bench: --op %s names no secret: --secret-id does not apply", f.op)
 	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
 		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
 	}
@@ -323,7 +325,11 @@ func (b *bench) plan() []*workload {
 	f := b.f
 	switch f.op {
 	case "put":
-		return []*workload{putWorkload(f.connections.largest(), f.size)}
+		one := ""
+		if f.secretIDSet {
+			one = f.secretID
+		}
+		return []*workload{putWorkload(f.connections.largest(), f.size, one)}
 	case "create":
 		return []*workload{createWorkload(f.connections.largest(), f.size)}
 	case "list":

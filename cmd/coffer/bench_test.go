@@ -195,11 +195,16 @@ func TestBenchCreate(t *testing.T) {
 	checkWriteBench(t, "create", "CreateSecret of a new secret (bench/create/")
 }
 
+// TestBenchPutOneSecret runs a short put bench with every connection writing one secret.
+func TestBenchPutOneSecret(t *testing.T) {
+	checkWriteBench(t, "put", "PutSecretValue of a 400-byte value, every connection to one secret (bench/hot, keeping", "--secret-id", "bench/hot")
+}
+
 // checkWriteBench runs op, a write, with 2 then 1 connections against the SQLite loop, and
 // checks that both sides wrote, without errors, and that the series says describe.
-func checkWriteBench(t *testing.T, op, describe string) {
+func checkWriteBench(t *testing.T, op, describe string, args ...string) {
 	t.Helper()
-	out := runBenchCmd(t, "--op", op, "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown")
+	out := runBenchCmd(t, append([]string{"--op", op, "--duration", "300ms", "--warmup", "0", "--connections", "2,1", "--markdown"}, args...)...)
 	for _, want := range []string{
 		describe,
 		"| conns | run | coffer req/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | sqlite inserts/s | p50 | p99 | p99.9 | errors | cpu/req | gen cpu/req | ratio | p50 × | p99 × |",
@@ -276,6 +281,8 @@ func TestBenchFlags(t *testing.T) {
 		{"--op", "create", "--endpoint", "http://127.0.0.1:1"},
 		{"--op", "create", "--baseline-endpoint", "http://127.0.0.1:1"},
 		{"--op", "create", "--data", "/tmp/kept"},
+		{"--op", "create", "--secret-id", "x"},
+		{"--op", "list", "--secret-id", "x"},
 	} {
 		var out bytes.Buffer
 		if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {

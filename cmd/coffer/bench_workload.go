@@ -102,23 +102,34 @@ func listWorkload(prefix string) *workload {
 const putVersionsToKeep = 10
 
 // putWorkload writes a size-byte value with a fresh ClientRequestToken per call, each
-// connection to its own secret, which prepare creates.
-func putWorkload(conns, size int) *workload {
+// connection to its own secret, or every connection to the secret one when it is not empty
+// (--secret-id: the writers of one hot secret).
+func putWorkload(conns, size int, one string) *workload {
 	names, values := make([]string, conns), make([]string, conns)
 	for i := range conns {
 		names[i], values[i] = fmt.Sprintf("bench/put/%04d", i), randomText(size)
+		if one != "" {
+			names[i] = one
+		}
+	}
+	whose := "each connection to its own secret (bench/put/NNNN"
+	if one != "" {
+		whose = "every connection to one secret (" + one
 	}
 	w := &workload{
 		name: "put",
 		op:   "PutSecretValue",
-		describe: fmt.Sprintf("PutSecretValue of a %d-byte value, each connection to its own secret (bench/put/NNNN, keeping %d deprecated versions), a fresh ClientRequestToken per call",
-			size, putVersionsToKeep),
+		describe: fmt.Sprintf("PutSecretValue of a %d-byte value, %s, keeping %d deprecated versions), a fresh ClientRequestToken per call",
+			size, whose, putVersionsToKeep),
 		body: func(conn int) []byte {
 			return mustJSON(map[string]string{"SecretId": names[conn], "SecretString": values[conn], "ClientRequestToken": newToken()})
 		},
 	}
 	w.prepare = func(ctx context.Context, t target) ([]byte, error) {
 		for i := range names {
+			if i > 0 && names[i] == names[0] {
+				break
+			}
 			if err := createSecret(ctx, t, names[i], values[i]); err != nil {
 				return nil, err
 			}
