@@ -398,6 +398,13 @@ type AuditTable interface {
 	// AppendAudit writes lines, in one transaction, durably (committed) or not at all; a
 	// line whose (server, seq) is already there is left as it is.
 	AppendAudit(ctx context.Context, server string, lines []AuditLine) error
+	// AppendAuditBuffered is AppendAudit without waiting for stable storage: the lines are
+	// committed (every connection sees them, and they outlive this process) but may be lost
+	// with the database's host until a SyncAudit that begins after it returns.
+	AppendAuditBuffered(ctx context.Context, server string, lines []AuditLine) error
+	// SyncAudit returns once every line committed before it began, by AppendAuditBuffered
+	// of any server, is on stable storage.
+	SyncAudit(ctx context.Context, server string) error
 	// AuditHead returns the last line of a server's chain; ok is false when it has none.
 	AuditHead(ctx context.Context, server string) (line AuditLine, ok bool, err error)
 	// AuditLines returns up to limit lines of a server's chain with a seq above after,

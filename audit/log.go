@@ -309,10 +309,10 @@ func (l *Log) Append(ctx context.Context, evs ...*Event) error {
 }
 
 // AppendWritten is Append for calls that changed nothing: it returns once every durable sink
-// holds the records written, to the operating system for a file (so that they outlive the
-// process), not waiting for the fsync, which follows at once and is shared with every record
-// written meanwhile. A sink without that distinction (a database table) is waited for as by
-// Append.
+// holds the records written, to the operating system for a file, committed without waiting
+// for the WAL's flush for a table (so that they outlive the process), not waiting for the
+// fsync, which follows at once and is shared with every record written meanwhile. A sink
+// without that distinction (one that is not a BufferedSink) is waited for as by Append.
 func (l *Log) AppendWritten(ctx context.Context, evs ...*Event) error {
 	return l.append(ctx, false, evs)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-project/coffer"
@@ -23,22 +24,45 @@ const tableTimeout = 10 * time.Second
 // tablePage is how many lines a TableSource reads per query.
 const tablePage = 1000
 
-// TableSink is a durable sink that writes the chain of one server into a coffer.AuditTable.
-// A Write returns once the table's transaction has committed.
+// TableSink is a buffered durable sink that writes the chain of one server into a
+// coffer.AuditTable. A Write returns once the table's transaction has committed and is on
+// stable storage; a WriteBuffered once it has committed (other servers see the records, and
+// they outlive this one), the next Sync making it durable (PostgreSQL: synchronous_commit
+// off, then a commit with it on, whose WAL flush covers every commit before it).
 type TableSink struct {
 	table  coffer.AuditTable
 	server string
+	// buffered is set by a WriteBuffered and cleared by the Sync that covers it: a Sync with
+	// nothing to cover writes nothing.
+	buffered atomic.Bool
 }
 
-var _ ChainSink = (*TableSink)(nil)
+var _ BufferedSink = (*TableSink)(nil)
 
 // NewTableSink returns a sink that keeps server's chain in t.
 func NewTableSink(t coffer.AuditTable, server string) *TableSink {
 	return &TableSink{table: t, server: server}
 }
 
-// Write implements Sink: the records go in one transaction, all or none.
+// Write implements Sink: the records go in one transaction, all or none, on stable storage
+// when it returns.
 func (s *TableSink) Write(recs []*Record) error {
+	return s.write(recs, s.table.AppendAudit)
+}
+
+// WriteBuffered implements BufferedSink: the records go in one transaction, all or none,
+// committed but not yet on stable storage.
+func (s *TableSink) WriteBuffered(recs []*Record) error {
+	if err := s.write(recs, s.table.AppendAuditBuffered); err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		s.buffered.Store(true)
+	}
+	return nil
+}
+
+func (s *TableSink) write(recs []*Record, appendLines func(context.Context, string, []coffer.AuditLine) error) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -48,11 +72,31 @@ func (s *TableSink) Write(recs []*Record) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
 	defer cancel()
-	if err := s.table.AppendAudit(ctx, s.server, lines); err != nil {
+	if err := appendLines(ctx, s.server, lines); err != nil {
 		return fmt.Errorf("audit: writing the chain of %s to the table: %w", s.server, err)
 	}
 	return nil
 }
+
+// Sync implements BufferedSink: every record written before it began is on stable storage
+// when it returns nil.
+func (s *TableSink) Sync() error {
+	if !s.buffered.Swap(false) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tableTimeout)
+	defer cancel()
+	if err := s.table.SyncAudit(ctx, s.server); err != nil {
+		s.buffered.Store(true)
+		return fmt.Errorf("audit: syncing the chain of %s in the table: %w", s.server, err)
+	}
+	return nil
+}
+
+// Rewind implements BufferedSink. It has nothing to cut: the records committed since the
+// last Sync are either still in the database, where the next Sync makes them durable, or
+// were lost with its host, and Head, which the log asks next, reads what the table holds.
+func (s *TableSink) Rewind() error { return nil }
 
 // Durable implements Sink.
 func (s *TableSink) Durable() bool { return true }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/audit"
 	"github.com/coffer-project/coffer/postgres"
 	"github.com/coffer-project/coffer/storetest"
@@ -236,4 +238,84 @@ func TestTableSinkCaughtUpFromFiles(t *testing.T) {
 	if fileRep.LastSeq != tableRep.LastSeq || fileRep.Events != tableRep.Events {
 		t.Errorf("files %+v, table %+v: want the same chain", fileRep, tableRep)
 	}
+}
+
+// callLog is a coffer.AuditTable (a real PostgreSQL store) that records which of its
+// writing methods were called, in order.
+type callLog struct {
+	*postgres.Store
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *callLog) note(call string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, call)
+}
+
+func (c *callLog) AppendAudit(ctx context.Context, server string, lines []coffer.AuditLine) error {
+	c.note("append")
+	return c.Store.AppendAudit(ctx, server, lines)
+}
+
+func (c *callLog) AppendAuditBuffered(ctx context.Context, server string, lines []coffer.AuditLine) error {
+	err := c.Store.AppendAuditBuffered(ctx, server, lines)
+	c.note("buffered")
+	return err
+}
+
+func (c *callLog) SyncAudit(ctx context.Context, server string) error {
+	err := c.Store.SyncAudit(ctx, server)
+	c.note("sync")
+	return err
+}
+
+func (c *callLog) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
+}
+
+// TestTableSinkBuffers: the record of a call that changed nothing (AppendWritten) is
+// committed to the table without waiting for stable storage, and synced soon after; the
+// record of a change (Append) is answered only after a sync that followed its write.
+func TestTableSinkBuffers(t *testing.T) {
+	s, _ := tableStore(t)
+	table := &callLog{Store: s}
+	key := tableKey(t)
+	l, err := audit.Open(audit.Options{Server: "a", Key: key, Sinks: []audit.Sink{audit.NewTableSink(table, "a")},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	if err := l.AppendWritten(t.Context(), tableEvent("a", 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if calls := table.snapshot(); len(calls) == 0 || calls[0] != "buffered" || slices.Contains(calls, "append") {
+		t.Errorf("AppendWritten: the table's calls %q; want a buffered append first, and no durable one", calls)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(table.snapshot(), "sync") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !slices.Contains(table.snapshot(), "sync") {
+		t.Error("AppendWritten: no sync of the table followed")
+	}
+
+	before := len(table.snapshot())
+	if err := l.Append(t.Context(), tableEvent("a", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	calls := table.snapshot()[before:]
+	write := slices.Index(calls, "buffered")
+	if write < 0 || slices.Contains(calls, "append") || !slices.Contains(calls[write+1:], "sync") {
+		t.Errorf("Append: the table's calls %q; want its buffered write, then a sync, before the answer", calls)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	verifyTable(t, s, "a", key, 2)
 }

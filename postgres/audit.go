@@ -32,6 +32,34 @@ var _ coffer.AuditTable = (*Store)(nil)
 // Only then does AppendAudit insert again, skipping those lines, and compare them, in a
 // transaction of three round trips.
 func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.AuditLine) error {
+	return s.appendAudit(ctx, server, lines, syncCommitOn)
+}
+
+// AppendAuditBuffered implements coffer.AuditTable: AppendAudit with synchronous_commit off
+// for its transactions, which commit without waiting for the WAL's flush. PostgreSQL's WAL
+// writer flushes them within three times wal_writer_delay (600 ms by default), SyncAudit at
+// once.
+func (s *Store) AppendAuditBuffered(ctx context.Context, server string, lines []coffer.AuditLine) error {
+	return s.appendAudit(ctx, server, lines, syncCommitOff)
+}
+
+// SyncAudit implements coffer.AuditTable. A commit with synchronous_commit on flushes the WAL
+// up to its own commit record, and so every commit before it, but only when it wrote WAL:
+// it counts the sync in server's row of audit_syncs (migration 0008).
+func (s *Store) SyncAudit(ctx context.Context, server string) error {
+	b := &pgx.Batch{}
+	b.Queue(syncCommitOn)
+	b.Queue(`INSERT INTO audit_syncs (server, syncs) VALUES ($1, 1)
+		ON CONFLICT (server) DO UPDATE SET syncs = audit_syncs.syncs + 1`, server)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: sync audit: %w", err)
+	}
+	return nil
+}
+
+// appendAudit is AppendAudit, its transactions' synchronous_commit set by commitMode
+// (syncCommitOn or syncCommitOff).
+func (s *Store) appendAudit(ctx context.Context, server string, lines []coffer.AuditLine, commitMode string) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -44,7 +72,7 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 		}
 		seqs[i], times[i], raws[i] = int64(l.Seq), timestamp(l.Time), blob(l.Raw)
 	}
-	err := s.appendAuditNew(ctx, server, seqs, times, raws)
+	err := s.appendAuditNew(ctx, server, seqs, times, raws, commitMode)
 	var e *pgconn.PgError
 	if !errors.As(err, &e) || e.Code != sqlstateUniqueViolation {
 		if err != nil {
@@ -59,7 +87,7 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
 
 	b := &pgx.Batch{}
-	b.Queue(syncCommitOn)
+	b.Queue(commitMode)
 	b.Queue(insertAuditLines+` ON CONFLICT (server, seq) DO NOTHING`, server, seqs, times, raws)
 	br := pgTx.SendBatch(ctx, b)
 	_, err = br.Exec()
@@ -100,6 +128,9 @@ func (s *Store) AppendAudit(ctx context.Context, server string, lines []coffer.A
 // wait for the WAL flush. local and the stricter levels stay as set.
 const syncCommitOn = `SELECT set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'`
 
+// syncCommitOff turns synchronous_commit off for the rest of the transaction.
+const syncCommitOff = `SELECT set_config('synchronous_commit', 'off', true)`
+
 const insertAuditLines = `INSERT INTO audit_lines (server, seq, event_time, line)
 	SELECT $1, n.seq, n.event_time, n.line
 	FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[]) AS n(seq, event_time, line)`
@@ -107,9 +138,9 @@ const insertAuditLines = `INSERT INTO audit_lines (server, seq, event_time, line
 // appendAuditNew inserts lines that no other append stored, in one round trip: a pipeline
 // whose statements run in one implicit transaction, committed at its end. A line already
 // stored fails the insert, and the transaction with it, with a unique violation.
-func (s *Store) appendAuditNew(ctx context.Context, server string, seqs []int64, times []pgtype.Timestamptz, raws [][]byte) error {
+func (s *Store) appendAuditNew(ctx context.Context, server string, seqs []int64, times []pgtype.Timestamptz, raws [][]byte, commitMode string) error {
 	b := &pgx.Batch{}
-	b.Queue(syncCommitOn)
+	b.Queue(commitMode)
 	b.Queue(insertAuditLines, server, seqs, times, raws)
 	return s.pool.SendBatch(ctx, b).Close()
 }

@@ -300,3 +300,61 @@ func TestAuditAppendCommitsSynchronously(t *testing.T) {
 		t.Errorf("chain:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestAuditAppendBuffered: AppendAuditBuffered commits its lines with synchronous_commit
+// off for its own transaction only (another connection sees them; the connection's setting
+// stays), and a SyncAudit after it leaves the WAL flushed past their commit.
+func TestAuditAppendBuffered(t *testing.T) {
+	s, _ := openFresh(t)
+	b := &pgx.Batch{}
+	b.Queue(syncCommitOff)
+	b.Queue(`SELECT current_setting('synchronous_commit')`)
+	br := s.pool.SendBatch(t.Context(), b)
+	var in string
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&in)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	if err := s.pool.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if in != "off" || after == "off" {
+		t.Errorf("synchronous_commit in a buffered append's pipeline %q, on the connection after it %q; want off, then not off", in, after)
+	}
+
+	if err := s.AppendAuditBuffered(t.Context(), "a", auditLines("a", 1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Lines partly there already take the other path, buffered too.
+	if err := s.AppendAuditBuffered(t.Context(), "a", auditLines("a", 3, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := allAuditLines(t, s, "a", 10), auditLines("a", 1, 4); !equalAuditLines(got, want) {
+		t.Errorf("chain:\n got %+v\nwant %+v", got, want)
+	}
+	var written string
+	if err := s.pool.QueryRow(t.Context(), `SELECT pg_current_wal_insert_lsn()::text`).Scan(&written); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if err := s.SyncAudit(t.Context(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		var flushed bool
+		var syncs int64
+		if err := s.pool.QueryRow(t.Context(), `SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn, (SELECT syncs FROM audit_syncs WHERE server = 'a')`,
+			written).Scan(&flushed, &syncs); err != nil {
+			t.Fatal(err)
+		}
+		if !flushed || syncs != int64(i) {
+			t.Errorf("after SyncAudit %d: WAL flushed past the appends %v, syncs counted %d", i, flushed, syncs)
+		}
+	}
+}
