@@ -490,7 +490,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# HELP coffer_audit_healthy Whether every durable audit sink is writing (1) or calls are refused (0).\n# TYPE coffer_audit_healthy gauge\ncoffer_audit_healthy %d\n", healthy)
 	fmt.Fprintf(w, "# HELP coffer_audit_records_total Audit records made durable.\n# TYPE coffer_audit_records_total counter\ncoffer_audit_records_total %d\n", s.Records)
 	fmt.Fprintf(w, "# HELP coffer_audit_commits_total Group commits (one write per durable sink each).\n# TYPE coffer_audit_commits_total counter\ncoffer_audit_commits_total %d\n", s.Commits)
-	fmt.Fprintf(w, "# HELP coffer_audit_syncs_total Fsyncs of the audit files, each covering every record written before it.\n# TYPE coffer_audit_syncs_total counter\ncoffer_audit_syncs_total %d\n", s.Syncs)
+	fmt.Fprintf(w, "# HELP coffer_audit_syncs_total Syncs of the audit trail (an fsync of the files, a WAL flush of the PostgreSQL table), each covering every record written before it.\n# TYPE coffer_audit_syncs_total counter\ncoffer_audit_syncs_total %d\n", s.Syncs)
 	fmt.Fprintf(w, "# HELP coffer_audit_write_errors_total Failed writes to a durable audit sink.\n# TYPE coffer_audit_write_errors_total counter\ncoffer_audit_write_errors_total %d\n", s.WriteErrors)
 	fmt.Fprintf(w, "# HELP coffer_audit_refused_calls_total Calls refused because they could not be audited.\n# TYPE coffer_audit_refused_calls_total counter\ncoffer_audit_refused_calls_total %d\n", s.Refused+h.refusedNoLog.Load())
 }
