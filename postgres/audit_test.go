@@ -271,25 +271,7 @@ func TestAuditAppendCommitsSynchronously(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	b := &pgx.Batch{}
-	b.Queue(syncCommitOn)
-	b.Queue(`SELECT current_setting('synchronous_commit')`)
-	br := s.pool.SendBatch(t.Context(), b)
-	var in string
-	_, err = br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&in)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var after string
-	if err := s.pool.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
-		t.Fatal(err)
-	}
+	in, after := syncCommitAfter(t, s, syncCommitOn)
 	if in != "on" || after != "off" {
 		t.Errorf("synchronous_commit in the append's pipeline %q, on the connection after it %q; want on, then off", in, after)
 	}
@@ -306,25 +288,7 @@ func TestAuditAppendCommitsSynchronously(t *testing.T) {
 // stays), and a SyncAudit after it leaves the WAL flushed past their commit.
 func TestAuditAppendBuffered(t *testing.T) {
 	s, _ := openFresh(t)
-	b := &pgx.Batch{}
-	b.Queue(syncCommitOff)
-	b.Queue(`SELECT current_setting('synchronous_commit')`)
-	br := s.pool.SendBatch(t.Context(), b)
-	var in string
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&in)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var after string
-	if err := s.pool.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
-		t.Fatal(err)
-	}
+	in, after := syncCommitAfter(t, s, syncCommitOff)
 	if in != "off" || after == "off" {
 		t.Errorf("synchronous_commit in a buffered append's pipeline %q, on the connection after it %q; want off, then not off", in, after)
 	}
@@ -357,4 +321,28 @@ func TestAuditAppendBuffered(t *testing.T) {
 			t.Errorf("after SyncAudit %d: WAL flushed past the appends %v, syncs counted %d", i, flushed, syncs)
 		}
 	}
+}
+
+// syncCommitAfter runs stmt and then reads synchronous_commit in one pipeline (one implicit
+// transaction), and reads it again on the connection after: in, then after.
+func syncCommitAfter(t *testing.T, s *Store, stmt string) (in, after string) {
+	t.Helper()
+	b := &pgx.Batch{}
+	b.Queue(stmt)
+	b.Queue(`SELECT current_setting('synchronous_commit')`)
+	br := s.pool.SendBatch(t.Context(), b)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&in)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	return in, after
 }

@@ -58,13 +58,36 @@ func TestOneSecretUpdateLocksTheSecret(t *testing.T) {
 	defer s2.Close()
 	ns, sec := withCurrent(t, s1, "locked")
 	ctx := coffer.OneSecretUpdate(t.Context(), "locked")
+	pid, release, firstDone := holdPending(t, s1, ctx, ns, sec)
+	second := readPending(s2, ctx, ns, sec)
+	blocked := waitBlockedBy(t, s1, pid, second.ended)
+	release()
+	if err := <-firstDone; err != nil {
+		t.Fatalf("first Update: %v", err)
+	}
+	<-second.ended
+	if !blocked {
+		t.Error("the second Update's lookup of the secret did not wait for the first's lock")
+	}
+	if second.err != nil {
+		t.Fatalf("second Update: %v", second.err)
+	}
+	if second.runs != 2 || !second.sawPending {
+		t.Errorf("second Update: fn ran %d times, its last run saw the first's version: %v; want 2 runs, the last seeing it", second.runs, second.sawPending)
+	}
+}
 
+// holdPending starts an Update of sec after ctx that looks it up and adds a version
+// labelled AWSPENDING, and whose first run, before it returns, waits for release. It
+// returns once that run waits, with its backend's pid.
+func holdPending(t *testing.T, s *Store, ctx context.Context, ns coffer.Namespace, sec *coffer.Secret) (pid int32, release func(), done <-chan error) {
+	t.Helper()
 	held := make(chan int32, 1)
-	release := make(chan struct{})
+	let := make(chan struct{})
 	firstDone := make(chan error, 1)
 	go func() {
 		first := true
-		firstDone <- s1.Update(ctx, func(ptx coffer.Tx) error {
+		firstDone <- s.Update(ctx, func(ptx coffer.Tx) error {
 			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 				return err
 			}
@@ -83,51 +106,46 @@ func TestOneSecretUpdateLocksTheSecret(t *testing.T) {
 			if first {
 				first = false
 				held <- pid
-				<-release
+				<-let
 			}
 			return nil
 		})
 	}()
-	var pid int32
 	select {
 	case pid = <-held:
 	case err := <-firstDone:
 		t.Fatalf("first Update: %v", err)
 	}
+	return pid, sync.OnceFunc(func() { close(let) }), firstDone
+}
 
-	var (
-		runs       int
-		sawPending bool
-	)
-	secondDone := make(chan struct{})
-	var secondErr error
+// pendingReader is an Update that looks a secret up and reads its versions' headers.
+type pendingReader struct {
+	started    chan struct{} // closed when fn first runs
+	ended      chan struct{} // closed when the Update returned err
+	err        error
+	runs       int
+	sawPending bool // the last run saw the version holdPending adds
+}
+
+// readPending starts a pendingReader of sec on s after ctx.
+func readPending(s *Store, ctx context.Context, ns coffer.Namespace, sec *coffer.Secret) *pendingReader {
+	r := &pendingReader{started: make(chan struct{}), ended: make(chan struct{})}
 	go func() {
-		defer close(secondDone)
-		secondErr = s2.Update(ctx, func(ptx coffer.Tx) error {
-			runs++
+		defer close(r.ended)
+		r.err = s.Update(ctx, func(ptx coffer.Tx) error {
+			if r.runs++; r.runs == 1 {
+				close(r.started)
+			}
 			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
 				return err
 			}
 			vs, err := ptx.VersionHeaders(sec.ARN)
-			sawPending = slices.ContainsFunc(vs, func(v *coffer.Version) bool { return v.VersionID == pendingID })
+			r.sawPending = slices.ContainsFunc(vs, func(v *coffer.Version) bool { return v.VersionID == pendingID })
 			return err
 		})
 	}()
-	blocked := waitBlockedBy(t, s1, pid, secondDone)
-	close(release)
-	if err := <-firstDone; err != nil {
-		t.Fatalf("first Update: %v", err)
-	}
-	<-secondDone
-	if !blocked {
-		t.Error("the second Update's lookup of the secret did not wait for the first's lock")
-	}
-	if secondErr != nil {
-		t.Fatalf("second Update: %v", secondErr)
-	}
-	if runs != 2 || !sawPending {
-		t.Errorf("second Update: fn ran %d times, its last run saw the first's version: %v; want 2 runs, the last seeing it", runs, sawPending)
-	}
+	return r
 }
 
 // TestOneSecretUpdatesSideBySide: Updates of different secrets after coffer.OneSecretUpdate
@@ -374,55 +392,8 @@ func TestOneSecretUpdatesOfOneKeyQueue(t *testing.T) {
 	s, _ := openFresh(t)
 	ns, sec := withCurrent(t, s, "queued")
 	ctx := coffer.OneSecretUpdate(t.Context(), "queued")
-	held := make(chan struct{})
-	release := make(chan struct{})
-	firstDone := make(chan error, 1)
-	go func() {
-		first := true
-		firstDone <- s.Update(ctx, func(ptx coffer.Tx) error {
-			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
-				return err
-			}
-			v := &coffer.Version{SecretARN: sec.ARN, VersionID: pendingID, CreatedDate: time.Now().UTC().Truncate(time.Millisecond),
-				WrappedKey: []byte{}, Ciphertext: []byte{}}
-			if err := ptx.InsertVersion(v); err != nil {
-				return err
-			}
-			if err := ptx.SetStage(sec.ARN, coffer.StagePending, pendingID); err != nil {
-				return err
-			}
-			if first {
-				first = false
-				close(held)
-				<-release
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-held:
-	case err := <-firstDone:
-		t.Fatalf("first Update: %v", err)
-	}
-	var (
-		runs       int
-		sawPending bool
-	)
-	started := make(chan struct{})
-	secondDone := make(chan error, 1)
-	go func() {
-		secondDone <- s.Update(ctx, func(ptx coffer.Tx) error {
-			if runs++; runs == 1 {
-				close(started)
-			}
-			if _, err := ptx.SecretByName(ns, sec.Name); err != nil {
-				return err
-			}
-			vs, err := ptx.VersionHeaders(sec.ARN)
-			sawPending = slices.ContainsFunc(vs, func(v *coffer.Version) bool { return v.VersionID == pendingID })
-			return err
-		})
-	}()
+	_, release, firstDone := holdPending(t, s, ctx, ns, sec)
+	second := readPending(s, ctx, ns, sec)
 	// The second is queued once the key has two waiters (the holder counts as one).
 	queued := false
 	for deadline := time.Now().Add(10 * time.Second); !queued && time.Now().Before(deadline); {
@@ -430,28 +401,28 @@ func TestOneSecretUpdatesOfOneKeyQueue(t *testing.T) {
 		queued = s.keys.held["queued"] != nil && s.keys.held["queued"].waiters == 2
 		s.keys.mu.Unlock()
 		select {
-		case <-started:
+		case <-second.started:
 			deadline = time.Time{}
 		case <-time.After(time.Millisecond):
 		}
 	}
 	select {
-	case <-started:
+	case <-second.started:
 		t.Error("the second Update's fn ran while the first held the key")
 	default:
 		if !queued {
 			t.Error("the second Update never waited for the key")
 		}
 	}
-	close(release)
+	release()
 	if err := <-firstDone; err != nil {
 		t.Fatalf("first Update: %v", err)
 	}
-	if err := <-secondDone; err != nil {
-		t.Fatalf("second Update: %v", err)
+	if <-second.ended; second.err != nil {
+		t.Fatalf("second Update: %v", second.err)
 	}
-	if runs != 1 || !sawPending {
-		t.Errorf("second Update: fn ran %d times, saw the first's version: %v; want 1 run seeing it", runs, sawPending)
+	if second.runs != 1 || !second.sawPending {
+		t.Errorf("second Update: fn ran %d times, saw the first's version: %v; want 1 run seeing it", second.runs, second.sawPending)
 	}
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
