@@ -423,8 +423,8 @@ func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Sec
 
 // listProbe and listBudget choose between the two ways of answering a list in created-date
 // order with name prefixes. listQuery's range search of the name index reads and sorts every
-// secret the prefixes match: fast for a few, but a prefix that most of a million secrets
-// share took 0.7 to 1 s a page (docs/performance.md). Walking the order's index and keeping
+// secret the prefixes match: fast for a few, but a prefix that a million secrets share took
+// half a second a page (docs/performance.md). Walking the order's index and keeping
 // what matches stops after a page's worth, fast when the matches are dense. So when the
 // name index holds at least listProbe matches (counted on the index alone), the walk is tried
 // first, over at most listBudget × the limit entries; when that finds no full page and the
@@ -441,17 +441,9 @@ func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs [
 	if len(q.NamePrefixes) == 0 || q.Limit <= 0 || q.SortBy != coffer.SortCreatedDate {
 		return nil, false, nil
 	}
-	var names strings.Builder
-	var nameArgs []any
-	for i, p := range q.NamePrefixes {
-		if i > 0 {
-			names.WriteString(` OR `)
-		}
-		names.WriteString(`(name >= ? AND name < ?)`)
-		nameArgs = append(nameArgs, p, p+"\xff")
-	}
+	names, nameArgs := prefixRanges(q.NamePrefixes)
 	var matches int
-	if err := t.queryRow(`SELECT count(*) FROM (SELECT 1 FROM secrets WHERE account = ? AND region = ? AND (`+names.String()+`) LIMIT ?)`,
+	if err := t.queryRow(`SELECT count(*) FROM (SELECT 1 FROM secrets WHERE account = ? AND region = ? AND `+names+` LIMIT ?)`,
 		append(append([]any{ns.Account, ns.Region}, nameArgs...), listProbe)...).Scan(&matches); err != nil {
 		return nil, false, dbError("list secrets", err)
 	}
@@ -470,7 +462,7 @@ func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs [
 	}
 	walk += ` ORDER BY created_date ` + order + `, arn ` + order + ` LIMIT ?`
 	walkArgs = append(walkArgs, listBudget*q.Limit)
-	keep := `(` + names.String() + `)`
+	keep := names
 	if !q.IncludeDeleted {
 		keep += ` AND deleted_date = 0`
 	}
@@ -488,6 +480,25 @@ func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs [
 		return nil, false, dbError("list secrets", err)
 	}
 	return secs, walked < listBudget*q.Limit, nil
+}
+
+// prefixRanges is the condition that name starts with one of prefixes, and its arguments:
+// a range of the (account, region, name) index per prefix. Names are valid UTF-8, which
+// never holds the byte 0xff, so every name starting with p sorts (bytewise, SQLite's BINARY
+// collation) at or after p and before p+"\xff". (One prefix is one range search; several are
+// OR'ed, which SQLite may answer by a walk of the order's index instead.)
+func prefixRanges(prefixes []string) (cond string, args []any) {
+	var b strings.Builder
+	b.WriteString(`(`)
+	for i, p := range prefixes {
+		if i > 0 {
+			b.WriteString(` OR `)
+		}
+		b.WriteString(`(name >= ? AND name < ?)`)
+		args = append(args, p, p+"\xff")
+	}
+	b.WriteString(`)`)
+	return b.String(), args
 }
 
 // listQuery returns the statement of ListSecrets. Each order has an index whose columns
@@ -513,20 +524,9 @@ func listQuery(ns coffer.Namespace, q coffer.ListQuery) (string, []any, error) {
 		args = append(args, after, q.After.ARN)
 	}
 	if len(q.NamePrefixes) > 0 {
-		// A range of the (account, region, name) index per prefix: names are valid UTF-8,
-		// which never holds the byte 0xff, so every name starting with p sorts (bytewise,
-		// SQLite's BINARY collation) at or after p and before p+"\xff".
-		// (One prefix is one range search; several are OR'ed, which SQLite may answer by a
-		// walk of the order's index instead.)
-		where.WriteString(` AND (`)
-		for i, p := range q.NamePrefixes {
-			if i > 0 {
-				where.WriteString(` OR `)
-			}
-			where.WriteString(`(name >= ? AND name < ?)`)
-			args = append(args, p, p+"\xff")
-		}
-		where.WriteString(`)`)
+		names, nameArgs := prefixRanges(q.NamePrefixes)
+		where.WriteString(` AND ` + names)
+		args = append(args, nameArgs...)
 	}
 	limit := q.Limit
 	if limit <= 0 {
