@@ -41,8 +41,14 @@ import (
 const (
 	// busyTimeout is how long a connection waits for a lock another process holds.
 	busyTimeout = 10 * time.Second
-	// readers is the size of the pool of read-only connections.
-	readers = 16
+	// readers is the size of the pool of read-only connections. A read the read cache answers
+	// takes none; a miss waits for one. Four rather than sixteen: at a million secrets, every
+	// read a miss and the writer committing access marks meanwhile, sixteen gave a fifth to a
+	// third fewer reads/s and twice the p99 of four or eight (docs/performance.md). Each
+	// connection has a page cache of its own, which fewer keep warmer; and SQLite's WAL has
+	// five read marks, so that readers of more snapshots at once than that retry, with
+	// sleeps, to begin (the likely cause of the tail).
+	readers = 4
 )
 
 // Store is a coffer.Store on one SQLite database file. It is safe for concurrent use.
