@@ -180,6 +180,7 @@ func TestPragmas(t *testing.T) {
 		{"busy_timeout", "10000"},
 		{"secure_delete", "1"},
 		{"temp_store", "2"}, // MEMORY: the savepoints' statement journals
+		{"wal_autocheckpoint", "10000"},
 	} {
 		var got string
 		if err := s.writer.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
