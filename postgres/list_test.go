@@ -7,8 +7,8 @@ import (
 	"github.com/coffer-project/coffer/storetest"
 )
 
-// TestListPlansAgree: a list with name prefixes in created-date order
-// (listPrefixesInCreatedOrder) gives the pages of the planner's own choice (listQuery),
+// TestListPlansAgree: a list with name prefixes in a date order
+// (listPrefixesInDateOrder) gives the pages of the planner's own choice (listQuery),
 // whichever way it takes, and takes each where it should (storetest.ListPlansAgree).
 func TestListPlansAgree(t *testing.T) {
 	probe, budget := listProbe, listBudget
@@ -17,7 +17,7 @@ func TestListPlansAgree(t *testing.T) {
 	s, _ := openFresh(t)
 	storetest.ListPlansAgree(t, s, func(ctx coffer.Tx, ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Secret, bool, []*coffer.Secret, error) {
 		tx := ctx.(*tx)
-		chosen, plan, err := tx.listPrefixesInCreatedOrder(ns, q)
+		chosen, plan, err := tx.listPrefixesInDateOrder(ns, q)
 		if err != nil {
 			return nil, false, nil, err
 		}

@@ -451,8 +451,8 @@ func sortKey(sortBy string, c *coffer.ListCursor) (key string, at any, err error
 
 // ListSecrets implements coffer.Tx.
 func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Secret, error) {
-	if len(q.NamePrefixes) > 0 && q.Limit > 0 && q.SortBy == coffer.SortCreatedDate {
-		secs, _, err := t.listPrefixesInCreatedOrder(ns, q)
+	if len(q.NamePrefixes) > 0 && q.Limit > 0 && q.SortBy != coffer.SortName {
+		secs, _, err := t.listPrefixesInDateOrder(ns, q)
 		return secs, err
 	}
 	query, args, err := listQuery(ns, q)
@@ -546,35 +546,39 @@ func prefixUpper(prefix string) (string, bool) {
 	return "", false
 }
 
-// listProbe and listBudget choose between the two ways of answering a list in created-date
-// order with name prefixes, as the SQLite store does (package sqlite). PostgreSQL's planner
-// picks one from its statistics, which take names and creation dates as unrelated: for
-// 10,000 of a million secrets whose names share a prefix and that were created last, it
-// walked the created-date index through the 990,000 others (0.4 to 1 s a page) where a
-// search of the name index takes 10 ms. So the plan is chosen here: when the name index holds at least
-// listProbe matches, a walk of the created-date index over at most listBudget × the limit
-// entries; when that finds no full page and the namespace goes on, or when the matches are
-// fewer, the name index's matches, sorted. Variables for tests.
+// listProbe and listBudget choose between the two ways of answering a list in a date order
+// (created, last changed or last accessed) with name prefixes, as the SQLite store does
+// (package sqlite). PostgreSQL's planner picks one from its statistics, which take names and
+// dates as unrelated: for 10,000 of a million secrets whose names share a prefix and that
+// were created last, it walked the created-date index through the 990,000 others (0.4 to 1 s
+// a page) where a search of the name index takes 10 ms. So the plan is chosen here: when the
+// name index holds at least listProbe matches, a walk of the order's index over at most
+// listBudget × the limit entries; when that finds no full page and the namespace goes on, or
+// when the matches are fewer, the name index's matches, sorted. Variables for tests.
 var (
 	listProbe  = 1000
 	listBudget = 25
 )
 
-// listPrefixesInCreatedOrder answers q, a list in created-date order with name prefixes, and
-// says how (walk, or names: the name index's matches). Its statements number their
-// parameters alike: $1 and $2 the namespace, then the cursor's two when there is one, then
-// the prefixes, then the limit.
-func (t *tx) listPrefixesInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs []*coffer.Secret, plan string, err error) {
+// listPrefixesInDateOrder answers q, a list in a date order with name prefixes, and says
+// how (walk, or names: the name index's matches). Its statements number their parameters
+// alike: $1 and $2 the namespace, then the cursor's two when there is one, then the
+// prefixes, then the limit.
+func (t *tx) listPrefixesInDateOrder(ns coffer.Namespace, q coffer.ListQuery) (secs []*coffer.Secret, plan string, err error) {
+	key, at, err := sortKey(q.SortBy, q.After)
+	if err != nil {
+		return nil, "", coffer.Internal(fmt.Errorf("postgres: list secrets: %w", err))
+	}
 	cmp, order := ">", "ASC"
 	if q.Descending {
 		cmp, order = "<", "DESC"
 	}
-	orderBy := `created_date ` + order + `, arn ` + order
+	orderBy := key + ` ` + order + `, arn ` + order
 	args := []any{ns.Account, ns.Region}
 	after := ""
 	if q.After != nil {
-		args = append(args, required(q.After.Time), q.After.ARN)
-		after = ` AND (created_date, arn) ` + cmp + ` ($3, $4)`
+		args = append(args, at, q.After.ARN)
+		after = ` AND (` + key + `, arn) ` + cmp + ` ($3, $4)`
 	}
 	walkArgs := len(args)
 	match, nameArgs := prefixesCond(walkArgs+1, q.NamePrefixes)
@@ -611,9 +615,9 @@ func (t *tx) listPrefixesInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery)
 		}
 	}
 	// The matches from the name index (a materialized CTE, which the planner cannot turn
-	// into a walk of the created-date index), sorted.
-	secs, err = t.secrets("list secrets", `WITH m AS MATERIALIZED (SELECT arn, created_date FROM secrets
-		WHERE account = $1 AND region = $2 AND `+match+`)
+	// into a walk of the order's index), sorted.
+	secs, err = t.secrets("list secrets", `WITH m AS MATERIALIZED (SELECT arn, created_date, last_changed_date, last_accessed_date
+		FROM secrets WHERE account = $1 AND region = $2 AND `+match+`)
 		SELECT `+secretColumns+` FROM secrets WHERE arn IN (SELECT arn FROM m WHERE true`+after+`
 			ORDER BY `+orderBy+` LIMIT `+limit+`)
 		ORDER BY `+orderBy, args...)

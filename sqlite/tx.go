@@ -411,7 +411,7 @@ func sortColumn(sortBy string, c *coffer.ListCursor) (column string, at any, err
 
 // ListSecrets implements coffer.Tx.
 func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Secret, error) {
-	if secs, ok, err := t.listInCreatedOrder(ns, q); ok || err != nil {
+	if secs, ok, err := t.listByWalk(ns, q); ok || err != nil {
 		return secs, err
 	}
 	query, args, err := listQuery(ns, q)
@@ -421,25 +421,40 @@ func (t *tx) ListSecrets(ns coffer.Namespace, q coffer.ListQuery) ([]*coffer.Sec
 	return t.secrets("list secrets", query, args...)
 }
 
-// listProbe and listBudget choose between the two ways of answering a list in created-date
-// order with name prefixes. listQuery's range search of the name index reads and sorts every
-// secret the prefixes match: fast for a few, but a prefix that a million secrets share took
-// half a second a page (docs/performance.md). Walking the order's index and keeping
-// what matches stops after a page's worth, fast when the matches are dense. So when the
-// name index holds at least listProbe matches (counted on the index alone), the walk is tried
-// first, over at most listBudget × the limit entries; when that finds no full page and the
-// namespace goes on, the range search answers. Rows are stored in the order secrets were
-// created, so the walk reads the table in order too. Variables for tests.
+// listProbe and listBudget choose between the two ways of answering a list in a date order
+// (created, last changed or last accessed) with name prefixes. listQuery's range search of
+// the name index reads and sorts every secret the prefixes match: fast for a few, but a
+// prefix that a million secrets share took half a second a page (docs/performance.md).
+// Walking the order's index and keeping what matches stops after a page's worth, fast when
+// the matches are dense. So when the name index holds at least listProbe matches (counted on
+// the index alone), the walk is tried first, over at most listBudget × the limit entries;
+// when that finds no full page and the namespace goes on, the range search answers. Rows are
+// stored in the order secrets were created, so a walk in that order reads the table in order
+// too; in the others it reads each walked secret's row where it lies. Variables for tests.
 var (
 	listProbe  = 1000
 	listBudget = 25
 )
 
-// listInCreatedOrder answers q by a walk of the created-date index when listProbe says so
-// (ok), or reports that listQuery should.
-func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs []*coffer.Secret, ok bool, err error) {
-	if len(q.NamePrefixes) == 0 || q.Limit <= 0 || q.SortBy != coffer.SortCreatedDate {
+// walkIndexes names the index of each date order a walk follows (a list by name is a range
+// search of the name index in that order already).
+var walkIndexes = map[string]string{
+	"":                          "secrets_list",
+	coffer.SortCreatedDate:      "secrets_list",
+	coffer.SortLastChangedDate:  "secrets_list_changed",
+	coffer.SortLastAccessedDate: "secrets_list_accessed",
+}
+
+// listByWalk answers q by a walk of its order's index when listProbe says so (ok), or
+// reports that listQuery should.
+func (t *tx) listByWalk(ns coffer.Namespace, q coffer.ListQuery) (secs []*coffer.Secret, ok bool, err error) {
+	index, byDate := walkIndexes[q.SortBy]
+	if len(q.NamePrefixes) == 0 || q.Limit <= 0 || !byDate {
 		return nil, false, nil
+	}
+	key, after, err := sortColumn(q.SortBy, q.After)
+	if err != nil {
+		return nil, false, coffer.Internal(fmt.Errorf("sqlite: list secrets: %w", err))
 	}
 	names, nameArgs := prefixRanges(q.NamePrefixes)
 	var matches int
@@ -454,13 +469,14 @@ func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs [
 	if q.Descending {
 		cmp, order = "<", "DESC"
 	}
-	walk := `FROM secrets INDEXED BY secrets_list WHERE account = ? AND region = ?`
+	orderBy := key + ` ` + order + `, arn ` + order
+	walk := `FROM secrets INDEXED BY ` + index + ` WHERE account = ? AND region = ?`
 	walkArgs := []any{ns.Account, ns.Region}
 	if q.After != nil {
-		walk += ` AND (created_date, arn) ` + cmp + ` (?, ?)`
-		walkArgs = append(walkArgs, millis(q.After.Time), q.After.ARN)
+		walk += ` AND (` + key + `, arn) ` + cmp + ` (?, ?)`
+		walkArgs = append(walkArgs, after, q.After.ARN)
 	}
-	walk += ` ORDER BY created_date ` + order + `, arn ` + order + ` LIMIT ?`
+	walk += ` ORDER BY ` + orderBy + ` LIMIT ?`
 	walkArgs = append(walkArgs, listBudget*q.Limit)
 	keep := names
 	if !q.IncludeDeleted {
@@ -469,7 +485,7 @@ func (t *tx) listInCreatedOrder(ns coffer.Namespace, q coffer.ListQuery) (secs [
 	args := append(append(slices.Clone(walkArgs), nameArgs...), q.Limit)
 	secs, err = t.secrets("list secrets", `SELECT `+secretColumns+` FROM secrets JOIN (
 		SELECT id FROM (SELECT rowid AS id, name, deleted_date `+walk+`) WHERE `+keep+` LIMIT ?
-	) AS hits ON secrets.rowid = hits.id ORDER BY created_date `+order+`, arn `+order, args...)
+	) AS hits ON secrets.rowid = hits.id ORDER BY `+orderBy, args...)
 	if err != nil || len(secs) == q.Limit {
 		return secs, err == nil, err
 	}

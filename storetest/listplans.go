@@ -9,26 +9,37 @@ import (
 	"github.com/coffer-project/coffer"
 )
 
-// ListPlans is how a store answers a list in created-date order with name prefixes, for
+// ListPlans is how a store answers a list in a date order with name prefixes, for
 // ListPlansAgree: chosen is the store's own choice of plan, walked says whether that was the
-// walk of the created-date index, and planned is the answer of the plain query (the range
-// search of the name index, or the database's planner).
+// walk of the order's index, and planned is the answer of the plain query (the range search
+// of the name index, or the database's planner).
 type ListPlans func(tx coffer.Tx, ns coffer.Namespace, q coffer.ListQuery) (chosen []*coffer.Secret, walked bool, planned []*coffer.Secret, err error)
 
-// ListPlansAgree checks a store whose lists with name prefixes walk the created-date index
-// when at least 10 secrets match the prefixes and a walk of 3 × the limit finds a page (the
-// caller sets those bounds). On 300 secrets its choice must give the plain query's pages,
-// page after page, in both orders, with deleted secrets left out or not; and it must walk
-// where the matches are dense at the walk's start (a/ in created order, b/ backwards, a/0 or
-// e/), and not where they lie past the budget (b/ forwards) or are fewer than 10 (d/, f/,
-// x/).
+// ListPlansAgree checks a store whose lists with name prefixes in a date order (created, last
+// changed, last accessed) walk that order's index when at least 10 secrets match the
+// prefixes and a walk of 3 × the limit finds a page (the caller sets those bounds). For each
+// order, in a namespace of its own, 300 secrets whose dates of that order follow one sequence
+// and whose other dates run the other way (so that a walk of the wrong index gives other
+// pages): the store's choice must give the plain query's pages, page after page, in both
+// directions, with deleted secrets left out or not; and it must walk where the matches are
+// dense at the walk's start (a/ forwards, b/ backwards, a/0 or e/), and not where they lie
+// past the budget (b/ forwards) or are fewer than 10 (d/, f/, x/). In the last-accessed
+// order, the f/ secrets were never read.
 func ListPlansAgree(t *testing.T, s coffer.Store, plans ListPlans) {
 	t.Helper()
-	ns := coffer.Namespace{Account: "111122223333", Region: "us-east-1"}
+	for i, sortBy := range []string{coffer.SortCreatedDate, coffer.SortLastChangedDate, coffer.SortLastAccessedDate} {
+		t.Run(sortBy, func(t *testing.T) {
+			listPlansAgree(t, s, coffer.Namespace{Account: fmt.Sprintf("11112222333%d", i), Region: "us-east-1"}, sortBy, plans)
+		})
+	}
+}
+
+func listPlansAgree(t *testing.T, s coffer.Store, ns coffer.Namespace, sortBy string, plans ListPlans) {
+	t.Helper()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	// 300 secrets, created in this order: f/ the first 8, a/ the rest of the first 60, b/ the
-	// last 60, c/ every third of the middle (a third of them deleted), d/ three, the rest e/;
-	// two at a time share a millisecond, so that the ARN breaks ties.
+	// 300 secrets, in this order of sortBy's dates: f/ the first 8, a/ the rest of the first
+	// 60, b/ the last 60, c/ every third of the middle (a third of them deleted), d/ three,
+	// the rest e/; two at a time share a millisecond, so that the ARN breaks ties.
 	err := s.Update(t.Context(), func(tx coffer.Tx) error {
 		for i := range 300 {
 			var name string
@@ -46,8 +57,20 @@ func ListPlansAgree(t *testing.T, s coffer.Store, plans ListPlans) {
 			default:
 				name = fmt.Sprintf("e/%03d", i)
 			}
+			in, against := base.Add(time.Duration(i/2)*time.Millisecond), base.Add(time.Duration((299-i)/2)*time.Millisecond)
 			sec := &coffer.Secret{ARN: coffer.SecretARN(ns, name, fmt.Sprintf("%06d", 300-i)), Namespace: ns, Name: name,
-				CreatedDate: base.Add(time.Duration(i/2) * time.Millisecond)}
+				CreatedDate: against, LastChangedDate: against, LastAccessedDate: against}
+			switch sortBy {
+			case coffer.SortCreatedDate:
+				sec.CreatedDate = in
+			case coffer.SortLastChangedDate:
+				sec.LastChangedDate = in
+			case coffer.SortLastAccessedDate:
+				sec.LastAccessedDate = in
+				if name[0] == 'f' {
+					sec.LastAccessedDate = time.Time{}
+				}
+			}
 			if name[0] == 'c' && i%9 == 0 {
 				sec.DeletedDate = base.Add(time.Hour)
 				sec.PurgeDate = base.Add(8 * 24 * time.Hour)
@@ -73,7 +96,7 @@ func ListPlansAgree(t *testing.T, s coffer.Store, plans ListPlans) {
 	for _, prefixes := range [][]string{{"a/"}, {"b/"}, {"c/"}, {"d/"}, {"a/", "b/"}, {"a/0", "e/"}, {"f/"}, {"x/"}} {
 		for _, desc := range []bool{false, true} {
 			for _, deleted := range []bool{false, true} {
-				q := coffer.ListQuery{NamePrefixes: prefixes, Limit: 7, SortBy: coffer.SortCreatedDate, Descending: desc, IncludeDeleted: deleted}
+				q := coffer.ListQuery{NamePrefixes: prefixes, Limit: 7, SortBy: sortBy, Descending: desc, IncludeDeleted: deleted}
 				for page := 0; page < 100; page++ {
 					var chosen, planned []*coffer.Secret
 					var walked bool
@@ -95,7 +118,7 @@ func ListPlansAgree(t *testing.T, s coffer.Store, plans ListPlans) {
 						break
 					}
 					last := planned[len(planned)-1]
-					q.After = &coffer.ListCursor{Time: last.CreatedDate, ARN: last.ARN}
+					q.After = cursorAt(last, sortBy)
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ type benchFlags struct {
 	populate         int
 	data             string
 	listFilter       string
+	listSort         string
 	markdown         bool
 	region           string
 	cpuProfile       string
@@ -115,6 +117,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
 	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
 	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0000001", "name prefix of the list op's ListSecrets filter (the default matches 100 secrets of any --populate of 200 or more)")
+	fs.StringVar(&f.listSort, "list-sort", "", "SortBy of the list op's ListSecrets: created-date, last-accessed-date, last-changed-date or name (default: none sent, which lists by created date)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "load this running server (http://host:port) instead of a child server")
 	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
@@ -170,6 +173,10 @@ func (f *benchFlags) check() error {
 		return errors.New("bench: --op create leaves every secret it creates: it runs only against a child server on a throwaway store, not with --endpoint, --baseline-endpoint or --data")
 	case f.secretIDSet && (f.op == "create" || f.op == "list"):
 		return fmt.Errorf("bench: --op %s names no secret: --secret-id does not apply", f.op)
+	case f.listSort != "" && !slices.Contains([]string{"created-date", "last-accessed-date", "last-changed-date", "name"}, f.listSort):
+		return fmt.Errorf("bench: --list-sort must be created-date, last-accessed-date, last-changed-date or name, not %q", f.listSort)
+	case f.listSort != "" && f.op != "list" && f.populate == 0:
+		return errors.New("bench: --list-sort sorts the list op's ListSecrets: it needs --op list or --populate N")
 	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
 		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
 	}
@@ -333,7 +340,7 @@ func (b *bench) plan() []*workload {
 	case "create":
 		return []*workload{createWorkload(f.connections.largest(), f.size)}
 	case "list":
-		return []*workload{listWorkload(f.listFilter)}
+		return []*workload{listWorkload(f.listFilter, f.listSort)}
 	case "describe":
 		return []*workload{describeWorkload(f.secretID, f.size)}
 	}
@@ -345,7 +352,7 @@ func (b *bench) plan() []*workload {
 		ws = append(ws, randomGetWorkload(f.populate))
 	}
 	if f.populate > 0 {
-		ws = append(ws, listWorkload(f.listFilter))
+		ws = append(ws, listWorkload(f.listFilter, f.listSort))
 	}
 	return ws
 }

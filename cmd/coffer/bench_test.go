@@ -259,9 +259,14 @@ func TestBenchPopulate(t *testing.T) {
 		t.Fatalf("root key file beside the data: %v, %v", st, err)
 	}
 
-	out = runBenchCmd(t, append(args, "--op", "list")...)
+	out = runBenchCmd(t, append(args, "--op", "list", "--list-sort", "last-changed-date")...)
 	if !strings.Contains(out, "holds 200 bench/pop/ secrets already") || strings.Contains(out, "created in") {
 		t.Errorf("populated again:\n%s", out)
+	}
+	for _, want := range []string{`name filter "bench/pop/0000001", sorted by last-changed-date`, "100 secrets on the page"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
 	}
 	checkSeries(t, out, "list", 2, 1)
 	checkChildrenGone(t, out, "coffer", "baseline list")
@@ -283,6 +288,8 @@ func TestBenchFlags(t *testing.T) {
 		{"--op", "create", "--data", "/tmp/kept"},
 		{"--op", "create", "--secret-id", "x"},
 		{"--op", "list", "--secret-id", "x"},
+		{"--op", "list", "--list-sort", "size"},
+		{"--op", "get", "--list-sort", "name"},
 	} {
 		var out bytes.Buffer
 		if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {

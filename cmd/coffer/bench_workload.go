@@ -80,14 +80,20 @@ func randomGetWorkload(n int) *workload {
 	}
 }
 
-// listWorkload lists the first page of the secrets whose name starts with prefix.
-func listWorkload(prefix string) *workload {
+// listWorkload lists the first page of the secrets whose name starts with prefix, sorted by
+// sortBy when it is not empty.
+func listWorkload(prefix, sortBy string) *workload {
 	input := map[string]any{"Filters": []map[string]any{{"Key": "name", "Values": []string{prefix}}}}
+	describe := fmt.Sprintf("ListSecrets, name filter %q, first page only (default page size)", prefix)
+	if sortBy != "" {
+		input["SortBy"] = sortBy
+		describe = fmt.Sprintf("ListSecrets, name filter %q, sorted by %s, first page only (default page size)", prefix, sortBy)
+	}
 	body := mustJSON(input)
 	return &workload{
 		name:     "list",
 		op:       "ListSecrets",
-		describe: fmt.Sprintf("ListSecrets, name filter %q, first page only (default page size)", prefix),
+		describe: describe,
 		body:     func(int) []byte { return body },
 		prepare: func(ctx context.Context, t target) ([]byte, error) {
 			code, resp, err := t.call(ctx, t.url, "ListSecrets", input)
