@@ -34,7 +34,7 @@ func (s *Service) DeleteSecret(ctx context.Context, ns coffer.Namespace, in *Del
 		}
 	}
 	var ref *SecretRef
-	err := s.update(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -73,7 +73,7 @@ func (s *Service) RestoreSecret(ctx context.Context, ns coffer.Namespace, in *Re
 		return nil, err
 	}
 	var ref *SecretRef
-	err := s.update(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		}
 		for _, d := range due {
 			purged := false
-			err := s.update(ctx, func(tx coffer.Tx) error {
+			err := s.updateSecret(ctx, secretKey(coffer.Namespace{}, d.ARN), func(tx coffer.Tx) error {
 				purged = false
 				sec, err := tx.SecretByARN(d.ARN)
 				if err != nil {

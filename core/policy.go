@@ -100,7 +100,7 @@ func (s *Service) PutResourcePolicy(ctx context.Context, ns coffer.Namespace, in
 		}
 	}
 	var ref *SecretRef
-	err := s.update(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (s *Service) DeleteResourcePolicy(ctx context.Context, ns coffer.Namespace,
 		return nil, err
 	}
 	var ref *SecretRef
-	err := s.update(ctx, func(tx coffer.Tx) error {
+	err := s.updateSecret(ctx, secretKey(ns, *in.SecretId), func(tx coffer.Tx) error {
 		sec, err := s.find(ctx, tx, ns, *in.SecretId)
 		if err != nil {
 			return err

@@ -135,10 +135,10 @@ func (s *Service) update(ctx context.Context, fn func(coffer.Tx) error) error {
 
 // updateSecret is update for an fn that acts on one secret, looked up before anything else
 // (coffer.OneSecretUpdate): CreateSecret, PutSecretValue, UpdateSecretVersionStage and the
-// other calls that change one secret's versions, labels or metadata. Every other writer of
-// a secret's versions and stages writes its row (UpdateSecret, DeleteSecret, MarkAccessed),
-// which is what lets a store order them by a lock on that row. key is secretKey of the
-// SecretId the call names.
+// other calls that change one secret's versions, labels, metadata or resource policy, or
+// delete, restore or purge it. Every other writer of a secret's versions and stages writes
+// its row (UpdateSecret, DeleteSecret, MarkAccessed), which is what lets a store order them
+// by a lock on that row. key is secretKey of the SecretId the call names.
 func (s *Service) updateSecret(ctx context.Context, key string, fn func(coffer.Tx) error) error {
 	return s.store.Update(coffer.OneSecretUpdate(ctx, key), fn)
 }
