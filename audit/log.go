@@ -339,6 +339,50 @@ func (l *Log) append(ctx context.Context, durable bool, evs []*Event) error {
 	return <-req.done
 }
 
+// Sync returns once every record written before it was called (by Append or AppendWritten)
+// is on stable storage in every durable sink: for a buffered sink, after an fsync that
+// began after the call. It is how a caller learns that records it appended with
+// AppendWritten have become durable.
+func (l *Log) Sync(ctx context.Context) error {
+	if err := l.Ready(); err != nil {
+		return err
+	}
+	if len(l.buffered) == 0 {
+		return nil // every durable sink took its records durably
+	}
+	req := &appendReq{durable: true, done: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return fmt.Errorf("%w: the log is closed", ErrUnavailable)
+	}
+	// The syncer answers every waiting request after its next fsync, and once more when it
+	// stops, which Close waits for this lock to order.
+	l.syncMu.Lock()
+	l.syncWait = append(l.syncWait, req)
+	l.syncMu.Unlock()
+	l.mu.RUnlock()
+	select {
+	case l.syncNow <- struct{}{}:
+	default: // a kick is pending: that fsync begins after the request was queued
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Records returns up to limit records after seq from the first durable sink that can give
+// its records back (a ChainSink), oldest first.
+func (l *Log) Records(after uint64, limit int) ([]*Record, error) {
+	if len(l.durable) == 0 {
+		return nil, errors.New("audit: no durable sink gives its records back")
+	}
+	return l.durable[0].Records(after, limit)
+}
+
 // LastDigest returns the last digest this log wrote, or nil when it has written none yet: a
 // verifier may keep it elsewhere, as an anchor the log's host cannot rewrite.
 func (l *Log) LastDigest() *Digest { return l.digest.Load() }

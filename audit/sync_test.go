@@ -307,3 +307,47 @@ func TestFailedFsyncWritesAgain(t *testing.T) {
 		t.Errorf("%d events in the chain, want 5 (a to e)", rep.Events)
 	}
 }
+
+// TestSyncWaitsForAnFsync: Sync returns only after an fsync that began after it was called,
+// which covers the records AppendWritten wrote before; after Close it fails at once.
+func TestSyncWaitsForAnFsync(t *testing.T) {
+	g := newGatedSink(t)
+	l := openLog(t, Options{Key: testKey(t), Sinks: []Sink{g}, SyncInterval: time.Hour})
+	if err := l.AppendWritten(t.Context(), testEvent("change")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- l.Sync(t.Context()) }()
+	select {
+	case <-g.entered: // Sync asked for an fsync at once, though SyncInterval is an hour
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sync started no fsync")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Sync returned (%v) before the fsync finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.gate <- struct{}{}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Sync did not return after the fsync")
+	}
+	g.mu.Lock()
+	syncs := g.syncs
+	g.mu.Unlock()
+	if syncs != 1 {
+		t.Fatalf("%d fsyncs, want 1", syncs)
+	}
+	close(g.gate)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Sync after Close: %v, want ErrUnavailable", err)
+	}
+}

@@ -81,6 +81,8 @@ type serverOpts struct {
 	auditMaxBytes  int64 // the audit files' rotation size; the default when 0
 	auditDigests   int   // a digest every this many records; the default when 0
 	syncReads      bool  // Config.AuditSyncReads
+	// auditSink wraps the trail's file sink (tests that hold its fsyncs back); nil: as is.
+	auditSink func(*audit.FileSink) audit.Sink
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer { return startServerTB(t, o) }
@@ -130,9 +132,23 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	clk := &clock{t: time.Now().UTC()}
 	svc := core.New(store, keys, core.Options{Now: clk.Now, Logger: log})
 	auditDir := filepath.Join(dir, "audit")
-	trail := openAudit(t, auditDir, o.auditMaxBytes, o.auditDigests)
+	trail := openAuditWith(t, auditDir, o.auditMaxBytes, o.auditDigests, o.auditSink)
+	// As coffer server does: on SQLite a change of a secret commits its audit intent.
+	intents, _ := store.(coffer.AuditIntentStore)
 	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
-		Audit: trail, AuditSource: audit.DirSource(auditDir), AuditSyncReads: o.syncReads})
+		Audit: trail, AuditSource: audit.DirSource(auditDir), AuditSyncReads: o.syncReads, AuditIntents: intents})
+	if intents != nil {
+		if _, err := server.RecoverAuditIntents(ctx, intents, trail); err != nil {
+			t.Fatal(err)
+		}
+		reapCtx, stopReaping := context.WithCancel(ctx)
+		reaped := make(chan struct{})
+		go func() {
+			h.RunAuditIntents(reapCtx)
+			close(reaped)
+		}()
+		t.Cleanup(func() { stopReaping(); <-reaped }) // before the trail closes
+	}
 	engine := rotation.New(rotation.Options{Rotators: rotation.Defaults(), Store: store, Secrets: svc, Credentials: h.RotatorCredentials,
 		Client: h.InProcessClient, Event: h.RecordServiceEvent, Now: clk.Now, Logger: log, Server: "test", Backoff: time.Hour})
 	h.SetRotations(engine)
@@ -153,6 +169,12 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 // openAudit opens an audit log over files in dir, closed when the test ends.
 func openAudit(t testing.TB, dir string, maxBytes int64, digestEvery int) *audit.Log {
 	t.Helper()
+	return openAuditWith(t, dir, maxBytes, digestEvery, nil)
+}
+
+// openAuditWith is openAudit with the file sink wrapped by wrap, when it is not nil.
+func openAuditWith(t testing.TB, dir string, maxBytes int64, digestEvery int, wrap func(*audit.FileSink) audit.Sink) *audit.Log {
+	t.Helper()
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +183,11 @@ func openAudit(t testing.TB, dir string, maxBytes int64, digestEvery int) *audit
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(audit.Options{Server: "test", Key: key, Sinks: []audit.Sink{fs}, DigestEvery: digestEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var sink audit.Sink = fs
+	if wrap != nil {
+		sink = wrap(fs)
+	}
+	l, err := audit.Open(audit.Options{Server: "test", Key: key, Sinks: []audit.Sink{sink}, DigestEvery: digestEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

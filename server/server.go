@@ -62,6 +62,11 @@ type Config struct {
 	// written (audit.Log.AppendWritten); a call that changed something always waits for the
 	// fsync.
 	AuditSyncReads bool
+	// AuditIntents is the store, when it keeps audit intents (coffer.AuditIntentStore: the
+	// SQLite store): then a call that changes a secret commits its audit events with its
+	// writes and answers once its record is written to the trail, without waiting for the
+	// trail's fsync; RunAuditIntents must run, and RecoverAuditIntents must have run at start.
+	AuditIntents coffer.AuditIntentStore
 	// AuditSource is where coffer.LookupEvents reads the trail (the file sink's directory,
 	// or the PostgreSQL table); nil means the trail cannot be queried through the API.
 	AuditSource audit.Source
@@ -93,6 +98,8 @@ type Handler struct {
 	// watches under way read their secrets again at once (signalChange).
 	changedMu sync.Mutex
 	changed   chan struct{}
+	// intents are the audit intents whose records are written, for RunAuditIntents.
+	intents intentReaper
 }
 
 // SetRotations gives the handler the rotation engine (made after the handler, since
@@ -107,6 +114,7 @@ func (h *Handler) SetRotations(e *rotation.Engine) {
 // New returns a Handler.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, watchStop: make(chan struct{}), maxWatches: maxWatches}
+	h.intents.wake = make(chan struct{}, 1)
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -197,6 +205,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cache := coffer.WithCacheUse(r.Context())
 	rec.cache = cache
 	ctx = withAudit(coffer.WithRequestID(ctx, id), rec)
+	intent := h.auditIntent(rec)
+	if intent != nil {
+		ctx = coffer.WithAuditIntent(ctx, intent)
+	}
 	start := h.now()
 	ctx = withWatchDeadline(ctx, w, r)
 	bw := newBufferedWriter(w)
@@ -213,10 +225,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(bw, e, query, lower, svc, id)
 	}
 	// The answer leaves only once its record is written, and, when the call changed
-	// something, fsynced.
+	// something, durable: fsynced, or committed with the call's writes as its audit intent.
 	changed := err == nil && !audit.ReadOnly(eventSource(rec.service), rec.op)
+	var intents []int64
+	if intent != nil {
+		intents = intent.IDs()
+	}
 	record := h.cfg.Audit.Append
-	if !h.cfg.AuditSyncReads && !changed {
+	if !h.cfg.AuditSyncReads && (!changed || len(intents) == 1) {
 		record = h.cfg.Audit.AppendWritten
 	}
 	if aerr := record(ctx, h.events(rec, err)...); aerr != nil {
@@ -224,6 +240,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bw.discard()
 		h.writeError(w, errAuditUnavailable(), query, lower, svc, id)
 		return
+	}
+	if len(intents) > 0 {
+		h.intentsWritten(intents)
 	}
 	bw.flush()
 	if changed {

@@ -264,6 +264,9 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	}
 	err = fn(t)
 	returned = true
+	if err == nil {
+		err = t.writeIntent(ctx)
+	}
 	if err != nil {
 		b.undo()
 		return err

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"time"
 
+	"github.com/coffer-project/coffer"
 	"github.com/coffer-project/coffer/core"
 	"github.com/coffer-project/coffer/keyring"
 	"github.com/coffer-project/coffer/server"
@@ -187,12 +189,22 @@ func openBenchServer(ctx context.Context, data, keyFile, region, storeSpec strin
 	if err != nil {
 		return fail(err)
 	}
+	intents, _ := store.(coffer.AuditIntentStore)
+	if intents != nil {
+		if _, err := server.RecoverAuditIntents(ctx, intents, trail); err != nil {
+			trail.Close()
+			return fail(err)
+		}
+	}
 	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail,
-		SharedStore: storeSpec != "sqlite"})
+		AuditIntents: intents, SharedStore: storeSpec != "sqlite"})
 	recCtx, stopRecorder := context.WithCancel(context.Background())
 	recorded := make(chan struct{})
 	go func() {
-		svc.RunAccessRecorder(recCtx)
+		var wg sync.WaitGroup
+		wg.Go(func() { svc.RunAccessRecorder(recCtx) })
+		wg.Go(func() { h.RunAuditIntents(recCtx) })
+		wg.Wait()
 		close(recorded)
 	}()
 	return &benchServer{handler: h, accessKeyID: gen.AccessKeyID, secretAccessKey: gen.SecretAccessKey, close: func() {

@@ -125,12 +125,27 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 		keys.Close()
 		return nil, err
 	}
+	// On a store that keeps audit intents (SQLite), the records a crash left only there go
+	// to the trail before anything else does.
+	intents, _ := a.store.(coffer.AuditIntentStore)
+	if intents != nil {
+		n, err := server.RecoverAuditIntents(a.ctx, intents, trail)
+		if err != nil {
+			trail.Close()
+			keys.Close()
+			return nil, fmt.Errorf("recovering the audit records committed with their calls: %w", err)
+		}
+		if n > 0 {
+			a.log.Warn("appended to the audit trail the records of calls committed before the last stop whose records it lacked", "calls", n)
+		}
+	}
 	keySvc := kms.New(a.store, keys, kms.Options{Logger: a.log, AllowDisableInUse: a.f.allowDisableInUse})
 	svc := core.New(a.store, keys, core.Options{Logger: a.log, KMS: keySvc})
 	h := server.New(server.Config{
 		Audit:          trail,
 		AuditSyncReads: a.f.audit.syncReads,
 		AuditSource:    trailSrc,
+		AuditIntents:   intents,
 		Regions:        a.regions,
 		Secrets:        svc,
 		Creds:          server.NewCredentials(a.store, keys),
@@ -166,6 +181,7 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	wg.Go(func() { svc.RunAccessRecorder(jobs) })
 	wg.Go(func() { engine.RunScheduler(jobs, time.Minute) })
 	wg.Go(func() { h.IAM().RunKeyUsageRecorder(jobs) })
+	wg.Go(func() { h.RunAuditIntents(jobs) })
 	return &server.Unsealed{Handler: h, Close: func() {
 		cancel()
 		wg.Wait()

@@ -1,0 +1,189 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/coffer-project/coffer"
+	"github.com/coffer-project/coffer/audit"
+	"github.com/coffer-project/coffer/server"
+	"github.com/coffer-project/coffer/sqlite"
+)
+
+// heldSink is the trail's file sink with its fsyncs held back until released.
+type heldSink struct {
+	*audit.FileSink
+	release chan struct{}
+}
+
+func (h *heldSink) Sync() error {
+	<-h.release
+	return h.FileSink.Sync()
+}
+
+// TestChangeAnswersWithItsIntent: on SQLite a change of a secret commits its audit intent
+// with its writes and is answered once its record is written to the trail, while the trail's
+// fsync is held back; a change that keeps no intent (a KMS key's) waits for that fsync. Once
+// the fsync comes, the intents go.
+func TestChangeAnswersWithItsIntent(t *testing.T) {
+	held := &heldSink{release: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(held.release)
+		}
+	}
+	defer release()
+	s := startServer(t, serverOpts{auditSink: func(fs *audit.FileSink) audit.Sink { held.FileSink = fs; return held }})
+	sm := s.client("us-east-1")
+	ctx := t.Context()
+	call := func(what string, f func(ctx context.Context) error) chan error {
+		done := make(chan error, 1)
+		go func() { done <- f(ctx) }()
+		return done
+	}
+	answered := func(what string, done chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not answered while the trail's fsync is held back", what)
+		}
+	}
+	answered("CreateSecret", call("CreateSecret", func(ctx context.Context) error {
+		_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("intent/app"), SecretString: aws.String("v1")})
+		return err
+	}))
+	answered("PutSecretValue", call("PutSecretValue", func(ctx context.Context) error {
+		_, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("intent/app"), SecretString: aws.String("v2")})
+		return err
+	}))
+	intents := s.Store.(coffer.AuditIntentStore)
+	rows, err := intents.AuditIntents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d intents kept while the fsync is held back, want 2 (CreateSecret, PutSecretValue)", len(rows))
+	}
+	names := map[string]bool{}
+	for _, e := range auditEvents(t, s) {
+		names[e.EventName] = true
+	}
+	if !names["CreateSecret"] || !names["PutSecretValue"] {
+		t.Fatalf("the trail holds %v before the answers' fsync; want both calls written", names)
+	}
+
+	key := call("CreateKey", func(ctx context.Context) error {
+		_, err := s.kmsClient("us-east-1").CreateKey(ctx, &kms.CreateKeyInput{})
+		return err
+	})
+	select {
+	case err := <-key:
+		t.Fatalf("CreateKey answered (%v) before its record's fsync", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	answered("CreateKey", key)
+	waitFor(t, func() bool {
+		rows, err := intents.AuditIntents(ctx)
+		return err == nil && len(rows) == 0
+	})
+}
+
+// TestRecoverAuditIntents: at start, the records of the intents a crash left that the trail
+// lacks are appended, marked recoveredFromIntent, once each; those the trail holds are not
+// appended again; and every intent goes.
+func TestRecoverAuditIntents(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	trail := openAudit(t, filepath.Join(dir, "audit"), 0, 0)
+	event := func(requestID, name string) *audit.Event {
+		return &audit.Event{EventVersion: audit.EventVersion, EventSource: "secretsmanager.amazonaws.com", EventName: name,
+			RequestID: requestID, EventID: requestID + "-e", EventType: audit.TypeAPICall, AWSRegion: "us-east-1"}
+	}
+	if err := trail.Append(ctx, event("before", "GetSecretValue")); err != nil {
+		t.Fatal(err)
+	}
+	seq := trail.Stats().Seq
+	body := func(evs ...*audit.Event) []byte {
+		b := []byte(`{"seq":` + itoa(int(seq)) + `,"events":[`)
+		for i, ev := range evs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = ev.AppendJSON(b)
+		}
+		return append(b, "]}"...)
+	}
+	keep := func(b []byte) {
+		in := &coffer.AuditIntent{Build: func() []byte { return b }}
+		if err := st.Update(coffer.WithAuditIntent(coffer.OneSecretUpdate(ctx, "k"), in), func(coffer.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// written and fsynced before the crash: in the trail
+	if err := trail.Append(ctx, event("present", "TagResource")); err != nil {
+		t.Fatal(err)
+	}
+	keep(body(event("present", "TagResource")))
+	// committed, never written to the trail: twice (two Updates of one call), with its key use
+	keep(body(event("missing", "PutSecretValue"), event("missing", "GenerateDataKey")))
+	keep(body(event("missing", "PutSecretValue"), event("missing", "GenerateDataKey")))
+
+	n, err := server.RecoverAuditIntents(ctx, st, trail)
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverAuditIntents: %d, %v; want 1 call recovered", n, err)
+	}
+	if rows, err := st.AuditIntents(ctx); err != nil || len(rows) != 0 {
+		t.Fatalf("intents left: %v, %v", rows, err)
+	}
+	recs, err := trail.Records(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		if r.Event == nil {
+			continue
+		}
+		var ev audit.Event
+		if err := jsonUnmarshal(r.Event, &ev); err != nil {
+			t.Fatal(err)
+		}
+		count[ev.RequestID+"/"+ev.EventName]++
+		if ev.RequestID == "missing" && ev.AdditionalEventData["recoveredFromIntent"] != true {
+			t.Errorf("recovered %s not marked: %v", ev.EventName, ev.AdditionalEventData)
+		}
+	}
+	for key, want := range map[string]int{"before/GetSecretValue": 1, "present/TagResource": 1, "missing/PutSecretValue": 1, "missing/GenerateDataKey": 1} {
+		if count[key] != want {
+			t.Errorf("%s: %d records, want %d (all: %v)", key, count[key], want, count)
+		}
+	}
+	// Nothing left: a second start appends nothing.
+	if n, err := server.RecoverAuditIntents(ctx, st, trail); err != nil || n != 0 {
+		t.Fatalf("second RecoverAuditIntents: %d, %v", n, err)
+	}
+	if err := trail.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.RecoverAuditIntents(ctx, st, trail); err != nil && !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("on a closed trail with no intents: %v", err)
+	}
+}
