@@ -21,15 +21,16 @@ type AuditIntent struct {
 	ids []int64
 }
 
-// Wrote records that the store wrote the intent as row id, in an Update that has not
-// committed yet (it counts only once that Update returned nil).
+// Wrote records that the store committed the intent as row id (a store calls it once the
+// Update's commit succeeded).
 func (a *AuditIntent) Wrote(id int64) {
 	a.mu.Lock()
 	a.ids = append(a.ids, id)
 	a.mu.Unlock()
 }
 
-// IDs returns the rows the store wrote the intent as.
+// IDs returns the rows the store committed the intent as: one for a call whose one
+// OneSecretUpdate committed.
 func (a *AuditIntent) IDs() []int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()

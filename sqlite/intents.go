@@ -10,26 +10,26 @@ import (
 
 // writeIntent writes the AuditIntent ctx carries, when it is a OneSecretUpdate's, in the
 // Update's transaction (after its fn succeeded, before the savepoint's release): committed
-// with the call's writes or not at all.
-func (t *tx) writeIntent(ctx context.Context) error {
+// with the call's writes or not at all. It returns the intent and its row, for Update to
+// record (AuditIntent.Wrote) once the commit succeeded; nil when it wrote none.
+func (t *tx) writeIntent(ctx context.Context) (*coffer.AuditIntent, int64, error) {
 	in := coffer.AuditIntentFrom(ctx)
 	if in == nil || in.Build == nil || !coffer.IsOneSecretUpdate(ctx) {
-		return nil
+		return nil, 0, nil
 	}
 	body := in.Build()
 	if body == nil {
-		return nil
+		return nil, 0, nil
 	}
 	res, err := t.execStmt(`INSERT INTO audit_intents (body) VALUES (?)`, body)
 	if err != nil {
-		return dbError("write audit intent", err)
+		return nil, 0, dbError("write audit intent", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return dbError("write audit intent", err)
+		return nil, 0, dbError("write audit intent", err)
 	}
-	in.Wrote(id)
-	return nil
+	return in, id, nil
 }
 
 // AuditIntents implements coffer.AuditIntentStore.

@@ -78,7 +78,10 @@ func TestAuditIntents(t *testing.T) {
 	for i, in := range ins {
 		ids := in.IDs()
 		if i%4 == 1 {
-			continue // written in a savepoint rolled back (or not at all)
+			if len(ids) != 0 {
+				t.Fatalf("Update %d failed, yet its intent counts as committed: %v", i, ids)
+			}
+			continue
 		}
 		if len(ids) != 1 {
 			t.Fatalf("Update %d: intents %v, want one", i, ids)
@@ -114,5 +117,25 @@ func TestAuditIntents(t *testing.T) {
 	}
 	if len(rows) != 1 || rows[0].ID != kept.IDs()[0] {
 		t.Fatalf("after deleting all but the first: %v", rows)
+	}
+
+	// An id is never given twice: not after the last intent was deleted, not after a rolled
+	// back one, so that deleting one call's intents cannot delete another's.
+	last := intent(`{"n":"last"}`)
+	if err := s.Update(one(last), noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAuditIntents(t.Context(), last.IDs()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(one(intent(`{"n":"rolled back"}`)), func(coffer.Tx) error { return errFail }); !errors.Is(err, errFail) {
+		t.Fatal(err)
+	}
+	next := intent(`{"n":"next"}`)
+	if err := s.Update(one(next), noop); err != nil {
+		t.Fatal(err)
+	}
+	if next.IDs()[0] <= last.IDs()[0] {
+		t.Fatalf("intent id %d given after %d was deleted: ids are reused", next.IDs()[0], last.IDs()[0])
 	}
 }

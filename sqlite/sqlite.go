@@ -245,6 +245,8 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		t.w = &wlayers{c: s.wcache, batch: b.wover}
 	}
 	returned := false
+	var intent *coffer.AuditIntent
+	var intentID int64
 	defer func() {
 		if !returned { // fn panicked (or called runtime.Goexit): undo its writes
 			b.undo()
@@ -253,6 +255,9 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		if returned && err == nil {
 			<-b.done
 			err = b.err
+			if err == nil && intent != nil {
+				intent.Wrote(intentID) // committed
+			}
 		}
 	}()
 	if !b.solo {
@@ -265,7 +270,7 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	err = fn(t)
 	returned = true
 	if err == nil {
-		err = t.writeIntent(ctx)
+		intent, intentID, err = t.writeIntent(ctx)
 	}
 	if err != nil {
 		b.undo()
