@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/coffer-project/coffer"
@@ -186,4 +188,60 @@ func TestRecoverAuditIntents(t *testing.T) {
 	if _, err := server.RecoverAuditIntents(ctx, st, trail); err != nil && !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("on a closed trail with no intents: %v", err)
 	}
+}
+
+// TestAuditIntentsConcurrentPuts: concurrent changes, each committing its intent in a group
+// commit shared with others, leave one record each in a trail that verifies, and no intent
+// once the trail's fsyncs covered them.
+func TestAuditIntentsConcurrentPuts(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := t.Context()
+	sm := s.client("us-east-1")
+	const workers, each = 16, 8
+	var wg sync.WaitGroup
+	ids := make(chan string, workers*each)
+	for w := range workers {
+		name := aws.String("intent/busy/" + itoa(w))
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: name, SecretString: aws.String("v0")}); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for i := range each {
+				out, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: name, SecretString: aws.String("v" + itoa(i+1))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+				ids <- id
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	if len(want) != workers*each {
+		t.Fatalf("%d distinct request ids, want %d", len(want), workers*each)
+	}
+	seen := map[string]int{}
+	for _, e := range auditEvents(t, s) {
+		if e.EventName == "PutSecretValue" {
+			seen[e.RequestID]++
+		}
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("request %s: %d PutSecretValue records, want 1", id, seen[id])
+		}
+	}
+	if _, err := audit.Verify(audit.DirSource(s.AuditDir), audit.VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		rows, err := s.Store.(coffer.AuditIntentStore).AuditIntents(ctx)
+		return err == nil && len(rows) == 0
+	})
 }
