@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,14 +38,15 @@ type intentBody struct {
 	Events []json.RawMessage `json:"events"`
 }
 
-// auditIntent returns the intent of the call rec records, for ctx; nil when the store
-// keeps none.
-func (h *Handler) auditIntent(rec *auditRec) *coffer.AuditIntent {
-	if h.cfg.AuditIntents == nil {
+// auditIntent returns the intent of the call r, which rec records; nil when the store keeps
+// none, or when r names an operation that keeps none (a read allocates nothing for it).
+func (h *Handler) auditIntent(r *http.Request, rec *auditRec) *coffer.AuditIntent {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+	if h.cfg.AuditIntents == nil || !ok || !intentOps[op] {
 		return nil
 	}
 	return &coffer.AuditIntent{Build: func() []byte {
-		if rec.service != "secretsmanager" || !intentOps[rec.op] {
+		if rec.service != "secretsmanager" || !intentOps[rec.op] { // the operation as decoded
 			return nil
 		}
 		evs := h.events(rec, nil)

@@ -205,7 +205,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cache := coffer.WithCacheUse(r.Context())
 	rec.cache = cache
 	ctx = withAudit(coffer.WithRequestID(ctx, id), rec)
-	intent := h.auditIntent(rec)
+	intent := h.auditIntent(r, rec)
 	if intent != nil {
 		ctx = coffer.WithAuditIntent(ctx, intent)
 	}
