@@ -121,7 +121,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "load this running server (http://host:port) instead of a child server")
 	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
-	fs.StringVar(&f.store, "store", "sqlite", "the child server's store: sqlite (in its data directory) or a postgres:// URL of a server where a throwaway database is created, and dropped at the end")
+	fs.StringVar(&f.store, "store", "sqlite", "the child server's store: sqlite (in its data directory) or a postgres:// URL of a server where a throwaway database is created, and dropped at the end; when that server runs on this machine, its CPU time per call is reported too (db cpu/req)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the child server's CPU profile over every run to this file (go tool pprof)")
 	fs.StringVar(&f.region, "region", envOr("AWS_REGION", "us-east-1"), "region to sign requests for")
 	fs.Usage = func() {
@@ -297,12 +297,12 @@ func (b *bench) startServer(ctx context.Context) error {
 			return err
 		}
 	}
-	store, drop, err := benchDatabase(ctx, b.f.store)
+	db, err := benchDatabase(ctx, b.f.store)
 	if err != nil {
 		return err
 	}
-	b.dropDB = drop
-	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region, "--store", store}
+	b.dropDB = db.drop
+	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region, "--store", db.url}
 	if b.f.cpuProfile != "" {
 		abs, err := filepath.Abs(b.f.cpuProfile)
 		if err != nil {
@@ -321,9 +321,15 @@ func (b *bench) startServer(ctx context.Context) error {
 		return err
 	}
 	creds := aws.Credentials{AccessKeyID: c.ready.AccessKeyID, SecretAccessKey: c.ready.SecretAccessKey}
-	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, pid: c.ready.PID, loadGen: newLoadGen(creds, b.f.region)}
+	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, pid: c.ready.PID, dbPID: db.server, loadGen: newLoadGen(creds, b.f.region)}
 	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, %s, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
 		c.ready.PID, storeName(b.f.store), c.ready.Addr, ms(c.readyAfter), ms(readyz))
+	switch {
+	case db.server != 0:
+		fmt.Fprintf(b.out, "database: PostgreSQL's server process is pid %d on this machine; db cpu/req is its CPU time and its children's\n", db.server)
+	case b.f.store != "sqlite":
+		fmt.Fprintf(b.out, "database: PostgreSQL's CPU time is not measured: %s\n", db.serverNote)
+	}
 	return nil
 }
 
@@ -379,7 +385,7 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 	if base != nil {
 		fmt.Fprintf(b.out, "%s: %s\n", base.name, base.describe)
 	}
-	t := newResultTable(b.out, b.f.markdown, b.target.name, base)
+	t := newResultTable(b.out, b.f.markdown, b.target.name, base, b.target.dbPID != 0)
 	t.header()
 	for _, conns := range b.f.connections {
 		var rows []runRow

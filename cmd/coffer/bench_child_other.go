@@ -18,5 +18,11 @@ func procCPU(int) (time.Duration, error) { return 0, errors.New("measured only o
 // selfCPU is measured only on Linux.
 func selfCPU() (time.Duration, error) { return 0, errors.New("measured only on Linux") }
 
+// treeCPU is measured only on Linux.
+func treeCPU(int) (time.Duration, error) { return 0, errors.New("measured only on Linux") }
+
+// postmasterOf is known only on Linux.
+func postmasterOf(int) (int, error) { return 0, errors.New("known only on Linux") }
+
 // peakRSS is measured only on Linux.
 func peakRSS(int) (int64, error) { return 0, errors.New("measured only on Linux") }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,9 @@ type target struct {
 	name string // its columns' name: coffer, target or baseline
 	url  string
 	pid  int // the serving child's process, whose CPU time is measured; 0 for an endpoint
+	// dbPID is the process of the database server it stores in (PostgreSQL's postmaster) when
+	// that runs on this machine: its CPU time and its children's are measured too.
+	dbPID int
 	*loadGen
 }
 
@@ -129,6 +133,10 @@ type benchResult struct {
 	// Zero when not measured (outside Linux, or a running endpoint).
 	CPU    time.Duration `json:"cpu_ns,omitempty"`
 	GenCPU time.Duration `json:"gen_cpu_ns,omitempty"`
+	// DBCPU is the database server's CPU time over the measured duration (a PostgreSQL
+	// server's on this machine, its backends and background workers included); zero when
+	// not measured.
+	DBCPU time.Duration `json:"db_cpu_ns,omitempty"`
 }
 
 // perRequest returns d divided among the successful calls, or 0.
@@ -197,27 +205,38 @@ func (t target) run(ctx context.Context, w *workload, conns int, warmup, duratio
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res.CPU, res.GenCPU = cpu()
+	res.CPU, res.GenCPU, res.DBCPU = cpu()
 	if res.Requests == 0 {
 		return nil, fmt.Errorf("bench: %s, %s, %d connections: no call succeeded (%d errors, the first %s)", t.name, w.name, conns, res.Errors, res.FirstError)
 	}
 	return res, nil
 }
 
-// cpuMeter starts measuring the CPU time of t's serving process and of this one (the load
-// generator); the function it returns gives what each used since, zero when unknown (a
-// running endpoint has no pid: /proc/0 does not exist).
-func (t target) cpuMeter() func() (server, gen time.Duration) {
+// cpuMeter starts measuring the CPU time of t's serving process, of this one (the load
+// generator) and of t's database server; the function it returns gives what each used since,
+// zero when unknown (a running endpoint has no pid: /proc/0 does not exist; nor has a store
+// that is not a PostgreSQL server on this machine).
+func (t target) cpuMeter() func() (server, gen, db time.Duration) {
 	s0, serr := procCPU(t.pid)
 	g0, gerr := selfCPU()
-	return func() (server, gen time.Duration) {
+	var d0 time.Duration
+	derr := errors.New("no database server measured")
+	if t.dbPID != 0 {
+		d0, derr = treeCPU(t.dbPID)
+	}
+	return func() (server, gen, db time.Duration) {
 		if s1, err := procCPU(t.pid); serr == nil && err == nil {
 			server = s1 - s0
 		}
 		if g1, err := selfCPU(); gerr == nil && err == nil {
 			gen = g1 - g0
 		}
-		return server, gen
+		if derr == nil {
+			if d1, err := treeCPU(t.dbPID); err == nil && d1 > d0 {
+				db = d1 - d0
+			}
+		}
+		return server, gen, db
 	}
 }
 

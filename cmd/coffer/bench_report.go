@@ -16,12 +16,13 @@ type stats struct {
 	errors         int
 	firstErr       string
 	cpu, genCPU    time.Duration // CPU time per successful call: the serving process's, the load generator's
+	dbCPU          time.Duration // and the database server's
 }
 
 // statsOf returns the figures of r.
 func statsOf(r *benchResult) stats {
 	return stats{rps: r.rps(), p50: r.P50, p99: r.P99, p999: r.P999, errors: r.Errors, firstErr: r.FirstError,
-		cpu: r.perRequest(r.CPU), genCPU: r.perRequest(r.GenCPU)}
+		cpu: r.perRequest(r.CPU), genCPU: r.perRequest(r.GenCPU), dbCPU: r.perRequest(r.DBCPU)}
 }
 
 // runRow is a row of a result table: one run, or the medians of a connection count's runs.
@@ -64,6 +65,7 @@ func medianRow(rows []runRow) runRow {
 			errors: int(pick(func(r runRow) float64 { return float64(get(r).errors) })),
 			cpu:    time.Duration(pick(func(r runRow) float64 { return float64(get(r).cpu) })),
 			genCPU: time.Duration(pick(func(r runRow) float64 { return float64(get(r).genCPU) })),
+			dbCPU:  time.Duration(pick(func(r runRow) float64 { return float64(get(r).dbCPU) })),
 		}
 	}
 	med.target = side(func(r runRow) *stats { return &r.target })
@@ -96,13 +98,17 @@ type resultTable struct {
 	notes    []string // the runs' errors, printed after the table
 	name     string   // the target's name
 	baseName string   // the baseline's name; "" without one
+	db       bool     // the target's rows have a db cpu/req column
 }
 
 // newResultTable returns the table of a series loading the target called name, with base
-// (which may be nil) as its baseline.
-func newResultTable(w io.Writer, markdown bool, name string, base *baselineRunner) *resultTable {
-	t := &resultTable{w: w, markdown: markdown, name: name}
+// (which may be nil) as its baseline; db adds the target's database server's CPU time.
+func newResultTable(w io.Writer, markdown bool, name string, base *baselineRunner, db bool) *resultTable {
+	t := &resultTable{w: w, markdown: markdown, name: name, db: db}
 	t.titles = []string{"conns", "run", name + " req/s", "p50", "p99", "p99.9", "errors", "cpu/req", "gen cpu/req"}
+	if db {
+		t.titles = append(t.titles, "db cpu/req")
+	}
 	if base != nil {
 		t.baseName = base.name
 		unit := " req/s"
@@ -132,6 +138,9 @@ func (t *resultTable) header() {
 		fmt.Fprintf(t.w, "ratio = %s ÷ %s throughput; p50 ×, p99 × = %s ÷ %s latency\n", t.name, t.baseName, t.name, t.baseName)
 	}
 	fmt.Fprintln(t.w, "cpu/req = the serving process's CPU time (user and system) over the measured duration ÷ its successful calls; gen cpu/req = the load generator's (this process)")
+	if t.db {
+		fmt.Fprintf(t.w, "db cpu/req = %s's database server's (PostgreSQL's server process and its children: backends, background workers, other databases' work too) over the same duration ÷ %s's successful calls\n", t.name, t.name)
+	}
 	fmt.Fprintln(t.w)
 	t.line(t.titles)
 	if t.markdown {
@@ -147,6 +156,9 @@ func (t *resultTable) header() {
 func (t *resultTable) row(r runRow) {
 	cells := []string{strconv.Itoa(r.conns), r.run}
 	cells = append(cells, statCells(r.target)...)
+	if t.db {
+		cells = append(cells, us(r.target.dbCPU))
+	}
 	if r.baseline != nil {
 		cells = append(cells, statCells(*r.baseline)...)
 		cells = append(cells, fmt.Sprintf("%.2f", r.ratio), fmt.Sprintf("%.2f×", r.p50x), fmt.Sprintf("%.2f×", r.p99x))

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/coffer-project/coffer/keyring"
+	"github.com/coffer-project/coffer/storetest"
 )
 
 // TestMain runs the test binary as coffer when coffer bench, under test, starts it as its
@@ -325,5 +326,81 @@ func TestBenchAdminURL(t *testing.T) {
 	}
 	if !u.Query().Has("pool_max_conns") {
 		t.Error("adminURL changed the URL it was given")
+	}
+}
+
+// TestBenchPostgres runs short get and put benches on a throwaway database of the test
+// PostgreSQL server (skipped, with the reason, when none is reachable, unless CI=true): the
+// rows, no errors, and, the server being on this machine, its CPU time per call.
+func TestBenchPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t) // skips or fails as the other PostgreSQL tests do
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s must be a postgres:// URL under CI=true: coffer bench --store takes only URLs", storetest.PostgresEnv)
+		}
+		t.Skipf("skipping: %s is not a postgres:// URL, which coffer bench --store needs", storetest.PostgresEnv)
+	}
+	q := u.Query()
+	q.Del("search_path") // the bench makes a database of its own
+	u.RawQuery = q.Encode()
+	local := onThisMachine(u.Hostname()) && runtime.GOOS == "linux"
+	row := regexp.MustCompile(`(?m)^\| 2 \| (1|median) \| ([\d,]+) \| [^|]+ \| [^|]+ \| [^|]+ \| (\d+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$`)
+	for _, op := range []string{"get", "put"} {
+		out := runBenchCmd(t, "--store", u.String(), "--op", op, "--baseline=false", "--duration", "300ms", "--warmup", "0", "--connections", "2", "--markdown")
+		if !strings.Contains(out, "PostgreSQL, durable audit") {
+			t.Errorf("%s: the server's store is not named PostgreSQL:\n%s", op, out)
+		}
+		if !local {
+			if !strings.Contains(out, "database: PostgreSQL's CPU time is not measured: ") {
+				t.Errorf("%s: no note that the database's CPU is not measured:\n%s", op, out)
+			}
+			continue
+		}
+		if !regexp.MustCompile(`database: PostgreSQL's server process is pid [1-9]\d* on this machine`).MatchString(out) ||
+			!strings.Contains(out, "| gen cpu/req | db cpu/req |") {
+			t.Fatalf("%s: no database server measured:\n%s", op, out)
+		}
+		rows := row.FindAllStringSubmatch(out, -1)
+		if len(rows) != 2 {
+			t.Fatalf("%s: %d rows, want 2:\n%s", op, len(rows), out)
+		}
+		for _, r := range rows {
+			if r[2] == "0" || r[3] != "0" {
+				t.Errorf("%s: row %q: no call answered, or errors", op, r[0])
+			}
+			for _, c := range r[4:7] {
+				if !cpuCell.MatchString(c) {
+					t.Errorf("%s: row %q: a CPU time per call is %q, want a number of µs", op, r[0], c)
+				}
+			}
+		}
+		checkChildrenGone(t, out, "coffer")
+	}
+}
+
+// TestBenchTreeCPU: a process's CPU time with its children's is at least its own, a process
+// that is not PostgreSQL's has no postmaster, and only loopback hosts and Unix sockets are on
+// this machine.
+func TestBenchTreeCPU(t *testing.T) {
+	for host, want := range map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, "/var/run/postgresql": true,
+		"db.example": false, "10.0.0.5": false, "": false} {
+		if got := onThisMachine(host); got != want {
+			t.Errorf("onThisMachine(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("CPU times are read from /proc")
+	}
+	own, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := treeCPU(os.Getpid())
+	if err != nil || tree < own {
+		t.Errorf("treeCPU = %v, %v; want at least the process's own %v", tree, err, own)
+	}
+	if pm, err := postmasterOf(os.Getpid()); err == nil {
+		t.Errorf("postmasterOf(this test) = %d, want an error", pm)
 	}
 }
