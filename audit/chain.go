@@ -64,9 +64,10 @@ func encodeRecord(seq uint64, prev, kind string, body []byte) *Record {
 	line = append(line, `":`...)
 	line = append(line, body...)
 	sum := sha256.Sum256(line)
-	h := hex.EncodeToString(sum[:])
 	line = append(line, hashPrefix...)
-	line = append(line, h...)
+	at := len(line)
+	line = hex.AppendEncode(line, sum[:])
+	h := string(line[at:]) // the one copy of the hash, where hex.EncodeToString makes two
 	line = append(line, `"}`...)
 	return &Record{Seq: seq, Prev: prev, Kind: kind, Hash: h, Raw: line}
 }
