@@ -50,8 +50,26 @@ const (
 	defaultPutSize = 400
 )
 
-// randomSecretID is the --secret-id that reads a random populated secret per request.
+// randomSecretID is the --secret-id that reads a random populated secret per request;
+// "random:K", a random one of the first K.
 const randomSecretID = "random"
+
+// randomAmong returns K of a --secret-id "random:K" (ok), 0 for "random" (ok), or !ok for
+// any other secret id; K is checked by benchFlags.check.
+func randomAmong(id string) (k int, ok bool) {
+	if id == randomSecretID {
+		return 0, true
+	}
+	rest, found := strings.CutPrefix(id, randomSecretID+":")
+	if !found {
+		return 0, false
+	}
+	k, err := strconv.Atoi(rest)
+	if err != nil || k < 1 {
+		return -1, true
+	}
+	return k, true
+}
 
 // benchFlags are the settings of `coffer bench`.
 type benchFlags struct {
@@ -113,7 +131,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured warm-up before each run, on the same connections")
 	fs.IntVar(&f.size, "size", 0, "size in bytes of the secret value: read by get (default 1024), written by put and create and the SQLite baseline's rows (default 400)")
 	fs.BoolVar(&f.baseline, "baseline", true, "also load the op's baseline after each run and report server ÷ baseline (--baseline=false: the server alone)")
-	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get); with put, the one secret every connection writes (default: one secret each)`)
+	fs.StringVar(&f.secretID, "secret-id", "bench/secret", `secret that get (or describe) reads, created with a random value when missing; "random": a random one of the --populate secrets per request (get), "random:K" a random one of the first K of them (a working set of K); with put, the one secret every connection writes (default: one secret each)`)
 	fs.IntVar(&f.populate, "populate", 0, "before starting the server, fill its data directory with this many secrets named bench/pop/%09d (64-byte values); get then also reads random ones and lists them")
 	fs.StringVar(&f.data, "data", "", "data directory of the child server, kept afterwards and reused (populated only up to what it lacks); its root key is the file DIR.root-key beside it; empty: a temporary directory, removed at the end")
 	fs.StringVar(&f.listFilter, "list-filter", "bench/pop/0000001", "name prefix of the list op's ListSecrets filter (the default matches 100 secrets of any --populate of 200 or more)")
@@ -177,8 +195,14 @@ func (f *benchFlags) check() error {
 		return fmt.Errorf("bench: --list-sort must be created-date, last-accessed-date, last-changed-date or name, not %q", f.listSort)
 	case f.listSort != "" && f.op != "list" && f.populate == 0:
 		return errors.New("bench: --list-sort sorts the list op's ListSecrets: it needs --op list or --populate N")
-	case f.secretID == randomSecretID && (f.populate == 0 || f.op != "get"):
-		return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
+	}
+	if k, random := randomAmong(f.secretID); random {
+		switch {
+		case f.populate == 0 || f.op != "get":
+			return errors.New("bench: --secret-id random reads the --populate secrets: it needs --populate N and --op get")
+		case k < 0 || k > f.populate:
+			return fmt.Errorf("bench: --secret-id random:K reads a random one of the first K of the --populate secrets: 1 ≤ K ≤ %d, not %q", f.populate, f.secretID)
+		}
 	}
 	return nil
 }
@@ -351,11 +375,12 @@ func (b *bench) plan() []*workload {
 		return []*workload{describeWorkload(f.secretID, f.size)}
 	}
 	var ws []*workload
-	if f.secretID != randomSecretID {
+	among, random := randomAmong(f.secretID)
+	if !random {
 		ws = append(ws, getWorkload(f.secretID, f.size))
 	}
-	if f.populate > 0 && (f.secretID == randomSecretID || !f.secretIDSet) {
-		ws = append(ws, randomGetWorkload(f.populate))
+	if f.populate > 0 && (random || !f.secretIDSet) {
+		ws = append(ws, randomGetWorkload(f.populate, among))
 	}
 	if f.populate > 0 {
 		ws = append(ws, listWorkload(f.listFilter, f.listSort))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
@@ -260,6 +261,33 @@ func TestBenchPopulate(t *testing.T) {
 		t.Fatalf("root key file beside the data: %v, %v", st, err)
 	}
 
+	// A working set: a random one of the first 20 only, and no other get series.
+	out = runBenchCmd(t, append(args, "--secret-id", "random:20", "--connections", "2")...)
+	if !strings.Contains(out, "GetSecretValue of a random one of the first 20 of the 200 bench/pop/ secrets per call") {
+		t.Errorf("no working set of 20 in:\n%s", out)
+	}
+	checkSeries(t, out, "get random", 2)
+	if strings.Contains(out, "\nget: ") {
+		t.Errorf("a get series of one secret beside the random one:\n%s", out)
+	}
+	seen := map[string]bool{}
+	for w := randomGetWorkload(200, 20); len(seen) < 20; {
+		var in struct{ SecretId string }
+		if err := json.Unmarshal(w.body(0), &in); err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(in.SecretId, "bench/pop/"))
+		if err != nil || n >= 20 {
+			t.Fatalf("random:20 read %q", in.SecretId)
+		}
+		seen[in.SecretId] = true
+	}
+	if f, err := parseBenchFlags([]string{"--populate", "200", "--secret-id", "random:20"}, &bytes.Buffer{}); err != nil {
+		t.Errorf("random:20: %v", err)
+	} else if ws := (&bench{f: f}).plan(); len(ws) != 2 || ws[0].name != "get random" || ws[1].name != "list" {
+		t.Errorf("random:20 plans %d series, want get random and list", len(ws))
+	}
+
 	out = runBenchCmd(t, append(args, "--op", "list", "--list-sort", "last-changed-date")...)
 	if !strings.Contains(out, "holds 200 bench/pop/ secrets already") || strings.Contains(out, "created in") {
 		t.Errorf("populated again:\n%s", out)
@@ -283,6 +311,11 @@ func TestBenchFlags(t *testing.T) {
 		{"--runs", "0"},
 		{"--op", "delete"},
 		{"--secret-id", "random"},
+		{"--secret-id", "random:10"},
+		{"--populate", "10", "--secret-id", "random:0"},
+		{"--populate", "10", "--secret-id", "random:11"},
+		{"--populate", "10", "--secret-id", "random:x"},
+		{"--populate", "10", "--op", "describe", "--secret-id", "random:5"},
 		{"--endpoint", "http://127.0.0.1:1", "--populate", "10"},
 		{"--op", "create", "--endpoint", "http://127.0.0.1:1"},
 		{"--op", "create", "--baseline-endpoint", "http://127.0.0.1:1"},

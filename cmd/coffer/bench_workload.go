@@ -64,12 +64,18 @@ func oneSecretWorkload(name, op, id string, size int) *workload {
 	}
 }
 
-// randomGetWorkload reads a random one of the n populated secrets per call.
-func randomGetWorkload(n int) *workload {
+// randomGetWorkload reads a random one of the n populated secrets per call, or of the first
+// among of them when among is positive.
+func randomGetWorkload(n, among int) *workload {
+	describe := fmt.Sprintf("GetSecretValue of a random one of the %d bench/pop/ secrets per call (64-byte values)", n)
+	if among > 0 && among < n {
+		describe = fmt.Sprintf("GetSecretValue of a random one of the first %d of the %d bench/pop/ secrets per call (64-byte values)", among, n)
+		n = among
+	}
 	return &workload{
 		name:     "get random",
 		op:       "GetSecretValue",
-		describe: fmt.Sprintf("GetSecretValue of a random one of the %d bench/pop/ secrets per call (64-byte values)", n),
+		describe: describe,
 		body: func(int) []byte {
 			return fmt.Appendf(nil, `{"SecretId":%q}`, popName(mrand.IntN(n)))
 		},
