@@ -57,16 +57,24 @@ func TestAppendWrittenDoesNotWaitForTheFsync(t *testing.T) {
 	if n, _, _ := g.Head(); n != 1 {
 		t.Fatalf("after AppendWritten the sink holds %d records, want 1 (written before the answer)", n)
 	}
+	// The durable Append starts an fsync at once, though SyncInterval is an hour.
+	waitsForFsync(t, g, "Append", func() error { return l.Append(t.Context(), testEvent("write")) })
+}
+
+// waitsForFsync runs call, named what in failures, and checks that it starts an fsync of g
+// at once and returns, without error, only once that fsync is let through.
+func waitsForFsync(t *testing.T, g *gatedSink, what string, call func() error) {
+	t.Helper()
 	done := make(chan error)
-	go func() { done <- l.Append(t.Context(), testEvent("write")) }()
+	go func() { done <- call() }()
 	select {
-	case <-g.entered: // the durable Append started an fsync at once, though SyncInterval is an hour
+	case <-g.entered:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Append did not start an fsync")
+		t.Fatalf("%s started no fsync", what)
 	}
 	select {
 	case err := <-done:
-		t.Fatalf("Append returned (%v) before its fsync finished", err)
+		t.Fatalf("%s returned (%v) before the fsync finished", what, err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	g.gate <- struct{}{}
@@ -76,7 +84,7 @@ func TestAppendWrittenDoesNotWaitForTheFsync(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Append did not return after its fsync")
+		t.Fatalf("%s did not return after the fsync", what)
 	}
 }
 
@@ -316,27 +324,8 @@ func TestSyncWaitsForAnFsync(t *testing.T) {
 	if err := l.AppendWritten(t.Context(), testEvent("change")); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error)
-	go func() { done <- l.Sync(t.Context()) }()
-	select {
-	case <-g.entered: // Sync asked for an fsync at once, though SyncInterval is an hour
-	case <-time.After(5 * time.Second):
-		t.Fatal("Sync started no fsync")
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("Sync returned (%v) before the fsync finished", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	g.gate <- struct{}{}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Sync did not return after the fsync")
-	}
+	// Sync asks for an fsync at once, though SyncInterval is an hour.
+	waitsForFsync(t, g, "Sync", func() error { return l.Sync(t.Context()) })
 	g.mu.Lock()
 	syncs := g.syncs
 	g.mu.Unlock()
