@@ -92,6 +92,7 @@ type benchFlags struct {
 	region           string
 	cpuProfile       string
 	store            string
+	pageCache        string
 }
 
 // runBench runs `coffer bench`, or, given --serve first, one of its child processes.
@@ -140,6 +141,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.baselineEndpoint, "baseline-endpoint", "", "compare against this running AWS-compatible endpoint (same op, same credentials) instead of the op's baseline; implies --baseline")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the result tables as markdown")
 	fs.StringVar(&f.store, "store", "sqlite", "the child server's store: sqlite (in its data directory) or a postgres:// URL of a server where a throwaway database is created, and dropped at the end; when that server runs on this machine, its CPU time per call is reported too (db cpu/req)")
+	fs.StringVar(&f.pageCache, "page-cache", pageCacheWarm, `with --data: "warm" reads the data directory's database into the operating system's page cache before each run of the server, as a server running for a while finds it; "as-is" leaves the page cache as it is. Either way, how much of the database it held at each run's start and end is reported`)
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the child server's CPU profile over every run to this file (go tool pprof)")
 	fs.StringVar(&f.region, "region", envOr("AWS_REGION", "us-east-1"), "region to sign requests for")
 	fs.Usage = func() {
@@ -195,6 +197,8 @@ func (f *benchFlags) check() error {
 		return fmt.Errorf("bench: --list-sort must be created-date, last-accessed-date, last-changed-date or name, not %q", f.listSort)
 	case f.listSort != "" && f.op != "list" && f.populate == 0:
 		return errors.New("bench: --list-sort sorts the list op's ListSecrets: it needs --op list or --populate N")
+	case f.pageCache != pageCacheWarm && f.pageCache != pageCacheAsIs:
+		return fmt.Errorf("bench: --page-cache must be %s or %s, not %q", pageCacheWarm, pageCacheAsIs, f.pageCache)
 	}
 	if k, random := randomAmong(f.secretID); random {
 		switch {
@@ -260,9 +264,11 @@ type bench struct {
 	keyPath  string // the child server's root key file
 	server   *benchChild
 	target   target
-	baseline *target       // a running --baseline-endpoint; nil when the baseline is started here
-	children []*benchChild // every child started, in order, stopped by close
-	dropDB   func()        // drops the throwaway database of a PostgreSQL --store
+	baseline *target        // a running --baseline-endpoint; nil when the baseline is started here
+	children []*benchChild  // every child started, in order, stopped by close
+	dropDB   func()         // drops the throwaway database of a PostgreSQL --store
+	dbFile   string         // the child server's database file in a kept --data directory; "" otherwise
+	cached   []pageCacheRun // what the page cache held of dbFile over the current series' runs
 }
 
 // start makes the scratch directory, populates and starts the child server (or takes
@@ -326,6 +332,9 @@ func (b *bench) startServer(ctx context.Context) error {
 		return err
 	}
 	b.dropDB = db.drop
+	if b.f.data != "" {
+		b.dbFile = filepath.Join(b.data, "coffer.db")
+	}
 	args := []string{"--serve", "coffer", "--data", b.data, "--key-file", b.keyPath, "--region", b.f.region, "--store", db.url}
 	if b.f.cpuProfile != "" {
 		abs, err := filepath.Abs(b.f.cpuProfile)
@@ -412,10 +421,11 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 	}
 	t := newResultTable(b.out, b.f.markdown, b.target.name, base, b.target.dbPID != 0)
 	t.header()
+	b.cached = nil
 	for _, conns := range b.f.connections {
 		var rows []runRow
 		for i := range b.f.runs {
-			row, err := b.runPair(ctx, w, base, conns)
+			row, err := b.runPair(ctx, w, base, conns, i+1)
 			if err != nil {
 				return err
 			}
@@ -426,17 +436,40 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 		t.row(medianRow(rows))
 	}
 	t.errors()
+	if b.dbFile != "" {
+		var size int64
+		if st, err := os.Stat(b.dbFile); err == nil {
+			size = st.Size()
+		}
+		fmt.Fprintln(b.out, pageCacheNote(b.dbFile, size, b.f.pageCache, b.cached))
+	}
 	if base != nil && base.child != nil {
 		return base.child.stop()
 	}
 	return nil
 }
 
-// runPair measures the target and then the baseline with conns connections.
-func (b *bench) runPair(ctx context.Context, w *workload, base *baselineRunner, conns int) (runRow, error) {
+// runPair measures the target and then the baseline with conns connections: the run-th
+// time. With a kept data directory, it first reads the database into the page cache
+// (--page-cache warm) and notes how much of it the page cache holds at the run's start and
+// end.
+func (b *bench) runPair(ctx context.Context, w *workload, base *baselineRunner, conns, run int) (runRow, error) {
+	if b.dbFile != "" && b.f.pageCache == pageCacheWarm {
+		if err := warmPageCache(b.dbFile, b.dbFile+"-wal"); err != nil {
+			return runRow{}, err
+		}
+	}
+	var cached pageCacheRun
+	if b.dbFile != "" {
+		cached = pageCacheRun{conns: conns, run: run, start: residentOrNone(b.dbFile)}
+	}
 	r, err := b.target.run(ctx, w, conns, b.f.warmup, b.f.duration)
 	if err != nil {
 		return runRow{}, err
+	}
+	if b.dbFile != "" {
+		cached.end = residentOrNone(b.dbFile)
+		b.cached = append(b.cached, cached)
 	}
 	var br *benchResult
 	if base != nil {

@@ -26,3 +26,6 @@ func postmasterOf(int) (int, error) { return 0, errors.New("known only on Linux"
 
 // peakRSS is measured only on Linux.
 func peakRSS(int) (int64, error) { return 0, errors.New("measured only on Linux") }
+
+// residentFraction is measured only on Linux.
+func residentFraction(string) (float64, error) { return 0, errors.New("measured only on Linux") }

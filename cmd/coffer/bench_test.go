@@ -253,6 +253,7 @@ func TestBenchPopulate(t *testing.T) {
 	checkSeries(t, out, "get", 2, 1)
 	checkSeries(t, out, "get random", 2, 1)
 	checkSeries(t, out, "list", 2, 1)
+	checkPageCacheNotes(t, out, "read into it before each run", 3)
 	if !strings.Contains(out, "100 secrets on the page") {
 		t.Errorf("the list's first page does not hold 100 secrets:\n%s", out)
 	}
@@ -288,7 +289,8 @@ func TestBenchPopulate(t *testing.T) {
 		t.Errorf("random:20 plans %d series, want get random and list", len(ws))
 	}
 
-	out = runBenchCmd(t, append(args, "--op", "list", "--list-sort", "last-changed-date")...)
+	out = runBenchCmd(t, append(args, "--op", "list", "--list-sort", "last-changed-date", "--page-cache", "as-is")...)
+	checkPageCacheNotes(t, out, "left as it was (--page-cache as-is)", 1)
 	if !strings.Contains(out, "holds 200 bench/pop/ secrets already") || strings.Contains(out, "created in") {
 		t.Errorf("populated again:\n%s", out)
 	}
@@ -324,6 +326,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--op", "list", "--secret-id", "x"},
 		{"--op", "list", "--list-sort", "size"},
 		{"--op", "get", "--list-sort", "name"},
+		{"--page-cache", "cold"},
 	} {
 		var out bytes.Buffer
 		if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {
@@ -435,5 +438,34 @@ func TestBenchTreeCPU(t *testing.T) {
 	}
 	if pm, err := postmasterOf(os.Getpid()); err == nil {
 		t.Errorf("postmasterOf(this test) = %d, want an error", pm)
+	}
+}
+
+// pageCacheNoteLine is the line after a series on a kept data directory.
+var pageCacheNoteLine = regexp.MustCompile(`(?m)^page cache: .*/coffer\.db \(\d+\.\d MiB\) (.+); resident at each run's start → end: 2 conns run 1 (\d+ %|unknown) → (\d+ %|unknown), 1 conn run 1 (\d+ %|unknown) → (\d+ %|unknown)$`)
+
+// checkPageCacheNotes checks that out has a page cache line for each of its n series, saying
+// how, and, on Linux, that a warmed database was resident at each run's start.
+func checkPageCacheNotes(t *testing.T, out, how string, n int) {
+	t.Helper()
+	notes := pageCacheNoteLine.FindAllStringSubmatch(out, -1)
+	if len(notes) != n {
+		t.Fatalf("%d page cache lines, want %d:\n%s", len(notes), n, out)
+	}
+	for _, m := range notes {
+		if m[1] != how {
+			t.Errorf("page cache line says %q, want %q", m[1], how)
+		}
+		if runtime.GOOS != "linux" {
+			continue
+		}
+		for _, p := range []string{m[2], m[3], m[4], m[5]} {
+			if p == "unknown" {
+				t.Errorf("page cache not measured: %q", m[0])
+			}
+		}
+		if how == "read into it before each run" && (m[2] != "100 %" || m[4] != "100 %") {
+			t.Errorf("a warmed database not whole in the page cache at a run's start: %q", m[0])
+		}
 	}
 }
