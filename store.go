@@ -418,3 +418,18 @@ type AuditTable interface {
 // per server ("audit/signing-key/<server>"), an Ed25519 seed sealed under the root key with
 // the Meta name as its label, so that root rotation re-wraps it with the rest.
 const AuditSigningKeyMeta = "audit/signing-key/"
+
+// WriterStats counts the work of a store whose writes all go through one writer (the SQLite
+// store's group commit) since it opened, for /metrics: how much of the time the writer was
+// held, and how many writes each commit covered.
+type WriterStats struct {
+	Updates    int64         // Updates committed
+	Commits    int64         // transactions committed or rolled back, each covering one or more Updates
+	Busy       time.Duration // time the writer was held: running Updates' writes, or committing
+	Committing time.Duration // the part of Busy spent committing (the WAL's fsync included)
+}
+
+// WriterStatsSource is a Store that counts its writer's work (the SQLite store).
+type WriterStatsSource interface {
+	WriterStats() WriterStats
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -501,5 +502,50 @@ func TestAuditQueryProtocolRedaction(t *testing.T) {
 	}
 	if !names["CreateLoginProfile"] || !names["ChangePassword"] {
 		t.Fatalf("the calls were not recorded: %v", names)
+	}
+}
+
+// metricValue returns the value of the sample named name in the /metrics text m, and
+// whether there is one.
+func metricValue(m, name string) (float64, bool) {
+	for line := range strings.SplitSeq(m, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestMetricsWriter: on SQLite, /metrics counts the writer's work: the writes just made,
+// the commits that covered them, and the time the writer was held.
+func TestMetricsWriter(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	ctx := context.Background()
+	c := s.client("us-east-1")
+	value := func(m, name string) float64 {
+		t.Helper()
+		v, ok := metricValue(m, name)
+		if !ok {
+			t.Fatalf("no %s in /metrics:\n%s", name, m)
+		}
+		return v
+	}
+	before := metrics(t, s)
+	must(c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("counted"), SecretString: aws.String("v0")})).get(t)
+	for i := range 3 {
+		must(c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("counted"), SecretString: aws.String(strconv.Itoa(i))})).get(t)
+	}
+	after := metrics(t, s)
+	if d := value(after, "coffer_store_writer_updates_total") - value(before, "coffer_store_writer_updates_total"); d < 4 {
+		t.Errorf("%v Updates counted for a CreateSecret and three puts", d)
+	}
+	if d := value(after, "coffer_store_writer_commits_total") - value(before, "coffer_store_writer_commits_total"); d < 1 {
+		t.Errorf("%v commits counted for four writes", d)
+	}
+	busy := value(after, "coffer_store_writer_busy_seconds_total") - value(before, "coffer_store_writer_busy_seconds_total")
+	committing := value(after, "coffer_store_writer_commit_seconds_total") - value(before, "coffer_store_writer_commit_seconds_total")
+	if busy <= 0 || committing <= 0 || committing > busy {
+		t.Errorf("writer held %vs, committing %vs", busy, committing)
 	}
 }

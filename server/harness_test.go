@@ -135,8 +135,9 @@ func startServerTB(t testing.TB, o serverOpts) *testServer {
 	trail := openAuditWith(t, auditDir, o.auditMaxBytes, o.auditDigests, o.auditSink)
 	// As coffer server does: on SQLite a change of a secret commits its audit intent.
 	intents, _ := store.(coffer.AuditIntentStore)
+	writer, _ := store.(coffer.WriterStatsSource)
 	h := server.New(server.Config{Regions: o.regions, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, PolicyNow: clk.Now, TrustedProxies: o.trustedProxies, SharedStore: o.postgres,
-		Audit: trail, AuditSource: audit.DirSource(auditDir), AuditSyncReads: o.syncReads, AuditIntents: intents})
+		Audit: trail, AuditSource: audit.DirSource(auditDir), AuditSyncReads: o.syncReads, AuditIntents: intents, Writer: writer})
 	if intents != nil {
 		if _, err := server.RecoverAuditIntents(ctx, intents, trail); err != nil {
 			t.Fatal(err)

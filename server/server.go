@@ -70,6 +70,9 @@ type Config struct {
 	// AuditSource is where coffer.LookupEvents reads the trail (the file sink's directory,
 	// or the PostgreSQL table); nil means the trail cannot be queried through the API.
 	AuditSource audit.Source
+	// Writer is the store, when its writes go through one writer that counts its work
+	// (coffer.WriterStatsSource: the SQLite store): /metrics then reports it.
+	Writer coffer.WriterStatsSource
 }
 
 // Handler serves the AWS APIs.

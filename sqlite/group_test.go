@@ -194,3 +194,46 @@ func TestUpdateSecretWritesWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriterStats: the writer's counters count the Updates that committed (not the failed
+// one), commits that each cover one or more of them, and the time the writer was held, of
+// which committing is a part.
+func TestWriterStats(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	before := s.WriterStats()
+	const n = 32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := s.Update(t.Context(), func(tx coffer.Tx) error {
+				if err := tx.PutMeta(fmt.Sprintf("w%d", i), []byte("v")); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // a writer held for at least n ms in all
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Update(t.Context(), func(coffer.Tx) error { return errors.New("fails on purpose") }); err == nil {
+		t.Fatal("a failing Update succeeded")
+	}
+	st := s.WriterStats()
+	updates, commits := st.Updates-before.Updates, st.Commits-before.Commits
+	busy, committing := st.Busy-before.Busy, st.Committing-before.Committing
+	if updates != n {
+		t.Errorf("%d Updates counted, want %d", updates, n)
+	}
+	// The failed Update's transaction is rolled back, and counted: from 2 (all n in one
+	// group) to n+1.
+	if commits < 2 || commits > n+1 {
+		t.Errorf("%d commits for %d Updates and a failed one", commits, n)
+	}
+	if busy < n*time.Millisecond || committing <= 0 || committing >= busy {
+		t.Errorf("writer held %v, committing %v; want at least %v held, and part of it committing", busy, committing, n*time.Millisecond)
+	}
+}

@@ -224,11 +224,12 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 	g.waiting.Add(1)
 	g.turn.Lock()
 	g.waiting.Add(-1)
+	g.heldSince = time.Now()
 	b := g.cur
 	if b == nil {
 		b = &batch{done: make(chan struct{})}
 		if err := b.begin(s.writer); err != nil {
-			g.turn.Unlock()
+			g.release()
 			return err
 		}
 		g.cur = b
@@ -255,6 +256,9 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		if returned && err == nil {
 			<-b.done
 			err = b.err
+			if err == nil {
+				g.updates.Add(1)
+			}
 			if err == nil && intent != nil {
 				intent.Wrote(intentID) // committed
 			}
@@ -292,9 +296,25 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 
 // groupCommit is the state of the writer connection's batches (see Update).
 type groupCommit struct {
-	turn    sync.Mutex   // held by the Update running its fn, or committing
-	waiting atomic.Int32 // Updates waiting for their turn: they join the open batch
-	cur     *batch       // the batch whose transaction is open; guarded by turn
+	turn      sync.Mutex   // held by the Update running its fn, or committing
+	waiting   atomic.Int32 // Updates waiting for their turn: they join the open batch
+	cur       *batch       // the batch whose transaction is open; guarded by turn
+	heldSince time.Time    // when turn was taken; guarded by turn
+	// The counters of WriterStats.
+	updates, commits, busy, committing atomic.Int64
+}
+
+// release gives the turn up, counting the time it was held.
+func (g *groupCommit) release() {
+	g.busy.Add(int64(time.Since(g.heldSince)))
+	g.turn.Unlock()
+}
+
+// WriterStats implements coffer.WriterStatsSource.
+func (s *Store) WriterStats() coffer.WriterStats {
+	g := &s.group
+	return coffer.WriterStats{Updates: g.updates.Load(), Commits: g.commits.Load(),
+		Busy: time.Duration(g.busy.Load()), Committing: time.Duration(g.committing.Load())}
 }
 
 // maxBatch bounds the Updates one commit covers.
@@ -356,17 +376,20 @@ func (b *batch) undo() {
 func (s *Store) endTurn(b *batch) {
 	g := &s.group
 	if g.waiting.Load() > 0 && b.members < maxBatch && b.broken == nil {
-		g.turn.Unlock()
+		g.release()
 		return
 	}
 	g.cur = nil
 	var err error
+	start := time.Now()
 	if b.broken != nil {
 		b.tx.Rollback()
 		err = b.broken
 	} else if cerr := b.tx.Commit(); cerr != nil {
 		err = coffer.Internal(fmt.Errorf("sqlite: commit: %w", cerr))
 	}
+	g.commits.Add(1)
+	g.committing.Add(int64(time.Since(start)))
 	if len(b.touched) > 0 {
 		s.cache.invalidate(b.touched)
 	}
@@ -382,7 +405,7 @@ func (s *Store) endTurn(b *batch) {
 	}
 	b.err = err
 	close(b.done)
-	g.turn.Unlock()
+	g.release()
 }
 
 // checkpoint copies the WAL into the database file and truncates the WAL to zero bytes, so

@@ -269,6 +269,7 @@ type bench struct {
 	dropDB   func()         // drops the throwaway database of a PostgreSQL --store
 	dbFile   string         // the child server's database file in a kept --data directory; "" otherwise
 	cached   []pageCacheRun // what the page cache held of dbFile over the current series' runs
+	writes   []writerRun    // what the target's store's writer did over the current series' runs
 }
 
 // start makes the scratch directory, populates and starts the child server (or takes
@@ -285,7 +286,7 @@ func (b *bench) start(ctx context.Context) error {
 		if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 			return errors.New("bench: --endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 		}
-		b.target = target{name: "target", url: strings.TrimRight(b.f.endpoint, "/"), loadGen: newLoadGen(creds, b.f.region)}
+		b.target = target{name: "target", url: strings.TrimRight(b.f.endpoint, "/"), metrics: true, loadGen: newLoadGen(creds, b.f.region)}
 		fmt.Fprintf(b.out, "target: %s, a running server (credentials from AWS_ACCESS_KEY_ID)\n", b.target.url)
 	} else if err := b.startServer(ctx); err != nil {
 		return err
@@ -354,7 +355,7 @@ func (b *bench) startServer(ctx context.Context) error {
 		return err
 	}
 	creds := aws.Credentials{AccessKeyID: c.ready.AccessKeyID, SecretAccessKey: c.ready.SecretAccessKey}
-	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, pid: c.ready.PID, dbPID: db.server, loadGen: newLoadGen(creds, b.f.region)}
+	b.target = target{name: "coffer", url: "http://" + c.ready.Addr, pid: c.ready.PID, dbPID: db.server, metrics: true, loadGen: newLoadGen(creds, b.f.region)}
 	fmt.Fprintf(b.out, "coffer: server in a child process (pid %d, %s, durable audit) on %s; start to ready: ready line %s after exec, /readyz 200 after %s\n",
 		c.ready.PID, storeName(b.f.store), c.ready.Addr, ms(c.readyAfter), ms(readyz))
 	switch {
@@ -421,7 +422,7 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 	}
 	t := newResultTable(b.out, b.f.markdown, b.target.name, base, b.target.dbPID != 0)
 	t.header()
-	b.cached = nil
+	b.cached, b.writes = nil, nil
 	for _, conns := range b.f.connections {
 		var rows []runRow
 		for i := range b.f.runs {
@@ -442,6 +443,9 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 			size = st.Size()
 		}
 		fmt.Fprintln(b.out, pageCacheNote(b.dbFile, size, b.f.pageCache, b.cached))
+	}
+	if len(b.writes) > 0 {
+		fmt.Fprintln(b.out, writerNote(b.writes))
 	}
 	if base != nil && base.child != nil {
 		return base.child.stop()
@@ -470,6 +474,9 @@ func (b *bench) runPair(ctx context.Context, w *workload, base *baselineRunner, 
 	if b.dbFile != "" {
 		cached.end = residentOrNone(b.dbFile)
 		b.cached = append(b.cached, cached)
+	}
+	if r.writer != nil {
+		b.writes = append(b.writes, writerRun{conns: conns, run: run, elapsed: r.Elapsed, writerCounters: *r.writer})
 	}
 	var br *benchResult
 	if base != nil {

@@ -27,6 +27,8 @@ type target struct {
 	// dbPID is the process of the database server it stores in (PostgreSQL's postmaster) when
 	// that runs on this machine: its CPU time and its children's are measured too.
 	dbPID int
+	// metrics says that the target is coffer, whose /metrics may count its store's writer.
+	metrics bool
 	*loadGen
 }
 
@@ -137,6 +139,9 @@ type benchResult struct {
 	// server's on this machine, its backends and background workers included); zero when
 	// not measured.
 	DBCPU time.Duration `json:"db_cpu_ns,omitempty"`
+	// writer is what the target's store's writer did over the measured duration; nil when
+	// the target does not report it.
+	writer *writerCounters
 }
 
 // perRequest returns d divided among the successful calls, or 0.
@@ -200,12 +205,23 @@ func (t target) run(ctx context.Context, w *workload, conns int, warmup, duratio
 	if warmup > 0 {
 		t.phase(ctx, w, clients, warmup, false)
 	}
+	var w0 writerCounters
+	counted := false
+	if t.metrics {
+		w0, counted = readWriterCounters(ctx, t.client, t.url)
+	}
 	cpu := t.cpuMeter()
 	res := t.phase(ctx, w, clients, duration, true)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res.CPU, res.GenCPU, res.DBCPU = cpu()
+	if counted {
+		if w1, ok := readWriterCounters(ctx, t.client, t.url); ok {
+			d := w1.sub(w0)
+			res.writer = &d
+		}
+	}
 	if res.Requests == 0 {
 		return nil, fmt.Errorf("bench: %s, %s, %d connections: no call succeeded (%d errors, the first %s)", t.name, w.name, conns, res.Errors, res.FirstError)
 	}

@@ -190,6 +190,7 @@ func openBenchServer(ctx context.Context, data, keyFile, region, storeSpec strin
 		return fail(err)
 	}
 	intents, _ := store.(coffer.AuditIntentStore)
+	writer, _ := store.(coffer.WriterStatsSource)
 	if intents != nil {
 		if _, err := server.RecoverAuditIntents(ctx, intents, trail); err != nil {
 			trail.Close()
@@ -197,7 +198,7 @@ func openBenchServer(ctx context.Context, data, keyFile, region, storeSpec strin
 		}
 	}
 	h := server.New(server.Config{Regions: []string{region}, Secrets: svc, Creds: server.NewCredentials(store, keys), Logger: log, Audit: trail,
-		AuditIntents: intents, SharedStore: storeSpec != "sqlite"})
+		AuditIntents: intents, SharedStore: storeSpec != "sqlite", Writer: writer})
 	recCtx, stopRecorder := context.WithCancel(context.Background())
 	recorded := make(chan struct{})
 	go func() {

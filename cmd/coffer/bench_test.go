@@ -235,7 +235,38 @@ func checkWriteBench(t *testing.T, op, describe string, args ...string) {
 			}
 		}
 	}
+	// The server's writer over each run, from its /metrics.
+	if !writerNoteLine.MatchString(out) {
+		t.Errorf("no writer line like %s in:\n%s", writerNoteLine, out)
+	}
 	checkChildrenGone(t, out, "coffer", "sqlite")
+}
+
+// writerNoteLine is the line after a write series on a SQLite server, for 2 then 1
+// connections.
+var writerNoteLine = regexp.MustCompile(`(?m)^writer: the store's single writer \(.*\), over each run's measured time: held for 2 conns run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\); 1 conn run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\)$`)
+
+// TestBenchWriterCounters: the four counters are read from /metrics text only when all four
+// are there, and the note divides them as it says.
+func TestBenchWriterCounters(t *testing.T) {
+	m := "# HELP x\ncoffer_audit_healthy 1\ncoffer_store_writer_updates_total 80\ncoffer_store_writer_commits_total 10\n" +
+		"coffer_store_writer_busy_seconds_total 1.5\ncoffer_store_writer_commit_seconds_total 0.25\n"
+	c, ok := parseWriterCounters(m)
+	if !ok || c != (writerCounters{80, 10, 1.5, 0.25}) {
+		t.Fatalf("parsed %+v, %v", c, ok)
+	}
+	if _, ok := parseWriterCounters(strings.Replace(m, "coffer_store_writer_commits_total 10\n", "", 1)); ok {
+		t.Error("three counters of four accepted")
+	}
+	if _, ok := parseWriterCounters(strings.Replace(m, " 80", " x", 1)); ok {
+		t.Error("a counter that is not a number accepted")
+	}
+	d := c.sub(writerCounters{40, 5, 0.5, 0.05})
+	got := writerNote([]writerRun{{conns: 16, run: 1, elapsed: 2 * time.Second, writerCounters: d}, {conns: 1, run: 2, elapsed: time.Second}})
+	want := "writer: the store's single writer (the calls' writes, and the background's: access marks, audit intents), over each run's measured time: held for 16 conns run 1 50 %, 8.0 write transactions a commit, 40.000 ms a commit (its fsync included); 1 conn run 2 0 %, no commit"
+	if got != want {
+		t.Errorf("note:\n%s\nwant\n%s", got, want)
+	}
 }
 
 // TestBenchPopulate populates a kept data directory, runs get (one secret, then random

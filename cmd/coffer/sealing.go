@@ -128,6 +128,7 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 	// On a store that keeps audit intents (SQLite), the records a crash left only there go
 	// to the trail before anything else does.
 	intents, _ := a.store.(coffer.AuditIntentStore)
+	writer, _ := a.store.(coffer.WriterStatsSource)
 	if intents != nil {
 		n, err := server.RecoverAuditIntents(a.ctx, intents, trail)
 		if err != nil {
@@ -146,6 +147,7 @@ func (a *api) open(root *keyring.RootKey) (*server.Unsealed, error) {
 		AuditSyncReads: a.f.audit.syncReads,
 		AuditSource:    trailSrc,
 		AuditIntents:   intents,
+		Writer:         writer,
 		Regions:        a.regions,
 		Secrets:        svc,
 		Creds:          server.NewCredentials(a.store, keys),
