@@ -427,6 +427,9 @@ type WriterStats struct {
 	Commits    int64         // transactions committed or rolled back, each covering one or more Updates
 	Busy       time.Duration // time the writer was held: running Updates' writes, or committing
 	Committing time.Duration // the part of Busy spent committing (the WAL's fsync included)
+	// Summed over the Updates committed: the time each waited for the writer before its
+	// writes ran, and then for the commit that covered them.
+	TurnWait, CommitWait time.Duration
 }
 
 // WriterStatsSource is a Store that counts its writer's work (the SQLite store).

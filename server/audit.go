@@ -499,5 +499,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# HELP coffer_store_writer_commits_total Commits of the store's writer, each covering one or more write transactions (group commit).\n# TYPE coffer_store_writer_commits_total counter\ncoffer_store_writer_commits_total %d\n", ws.Commits)
 		fmt.Fprintf(w, "# HELP coffer_store_writer_busy_seconds_total Time the store's writer was held, running writes or committing; near one second a second, it bounds the writes.\n# TYPE coffer_store_writer_busy_seconds_total counter\ncoffer_store_writer_busy_seconds_total %.6f\n", ws.Busy.Seconds())
 		fmt.Fprintf(w, "# HELP coffer_store_writer_commit_seconds_total Of that time, the time spent committing (the WAL's fsync included).\n# TYPE coffer_store_writer_commit_seconds_total counter\ncoffer_store_writer_commit_seconds_total %.6f\n", ws.Committing.Seconds())
+		fmt.Fprintf(w, "# HELP coffer_store_writer_turn_wait_seconds_total Time the committed write transactions waited for the writer before their writes ran, summed.\n# TYPE coffer_store_writer_turn_wait_seconds_total counter\ncoffer_store_writer_turn_wait_seconds_total %.6f\n", ws.TurnWait.Seconds())
+		fmt.Fprintf(w, "# HELP coffer_store_writer_commit_wait_seconds_total Time the committed write transactions waited, after their writes, for the commit that covered them, summed.\n# TYPE coffer_store_writer_commit_wait_seconds_total counter\ncoffer_store_writer_commit_wait_seconds_total %.6f\n", ws.CommitWait.Seconds())
 	}
 }

@@ -548,4 +548,11 @@ func TestMetricsWriter(t *testing.T) {
 	if busy <= 0 || committing <= 0 || committing > busy {
 		t.Errorf("writer held %vs, committing %vs", busy, committing)
 	}
+	// Each write waited for its commit.
+	if d := value(after, "coffer_store_writer_commit_wait_seconds_total") - value(before, "coffer_store_writer_commit_wait_seconds_total"); d <= 0 {
+		t.Errorf("the writes waited %vs for their commits", d)
+	}
+	if _, ok := metricValue(after, "coffer_store_writer_turn_wait_seconds_total"); !ok {
+		t.Errorf("no coffer_store_writer_turn_wait_seconds_total in /metrics:\n%s", after)
+	}
 }

@@ -225,6 +225,7 @@ func TestWriterStats(t *testing.T) {
 	st := s.WriterStats()
 	updates, commits := st.Updates-before.Updates, st.Commits-before.Commits
 	busy, committing := st.Busy-before.Busy, st.Committing-before.Committing
+	turnWait, commitWait := st.TurnWait-before.TurnWait, st.CommitWait-before.CommitWait
 	if updates != n {
 		t.Errorf("%d Updates counted, want %d", updates, n)
 	}
@@ -235,5 +236,10 @@ func TestWriterStats(t *testing.T) {
 	}
 	if busy < n*time.Millisecond || committing <= 0 || committing >= busy {
 		t.Errorf("writer held %v, committing %v; want at least %v held, and part of it committing", busy, committing, n*time.Millisecond)
+	}
+	// n Updates of at least 1 ms each queued for one writer: together they waited for their
+	// turns at least half the time all but one of them held it, and each for a commit.
+	if turnWait < (n-1)*time.Millisecond/2 || commitWait <= 0 {
+		t.Errorf("Updates waited %v for their turns and %v for their commits", turnWait, commitWait)
 	}
 }

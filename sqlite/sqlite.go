@@ -221,10 +221,12 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		return coffer.Internal(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	g := &s.group
+	queued := time.Now()
 	g.waiting.Add(1)
 	g.turn.Lock()
 	g.waiting.Add(-1)
 	g.heldSince = time.Now()
+	turnWait := g.heldSince.Sub(queued)
 	b := g.cur
 	if b == nil {
 		b = &batch{done: make(chan struct{})}
@@ -252,12 +254,15 @@ func (s *Store) Update(ctx context.Context, fn func(coffer.Tx) error) (err error
 		if !returned { // fn panicked (or called runtime.Goexit): undo its writes
 			b.undo()
 		}
+		wrote := time.Now()
 		s.endTurn(b)
 		if returned && err == nil {
 			<-b.done
 			err = b.err
 			if err == nil {
 				g.updates.Add(1)
+				g.turnWait.Add(int64(turnWait))
+				g.commitWait.Add(int64(time.Since(wrote)))
 			}
 			if err == nil && intent != nil {
 				intent.Wrote(intentID) // committed
@@ -301,7 +306,7 @@ type groupCommit struct {
 	cur       *batch       // the batch whose transaction is open; guarded by turn
 	heldSince time.Time    // when turn was taken; guarded by turn
 	// The counters of WriterStats.
-	updates, commits, busy, committing atomic.Int64
+	updates, commits, busy, committing, turnWait, commitWait atomic.Int64
 }
 
 // release gives the turn up, counting the time it was held.
@@ -314,7 +319,8 @@ func (g *groupCommit) release() {
 func (s *Store) WriterStats() coffer.WriterStats {
 	g := &s.group
 	return coffer.WriterStats{Updates: g.updates.Load(), Commits: g.commits.Load(),
-		Busy: time.Duration(g.busy.Load()), Committing: time.Duration(g.committing.Load())}
+		Busy: time.Duration(g.busy.Load()), Committing: time.Duration(g.committing.Load()),
+		TurnWait: time.Duration(g.turnWait.Load()), CommitWait: time.Duration(g.commitWait.Load())}
 }
 
 // maxBatch bounds the Updates one commit covers.

@@ -244,15 +244,16 @@ func checkWriteBench(t *testing.T, op, describe string, args ...string) {
 
 // writerNoteLine is the line after a write series on a SQLite server, for 2 then 1
 // connections.
-var writerNoteLine = regexp.MustCompile(`(?m)^writer: the store's single writer \(.*\), over each run's measured time: held for 2 conns run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\); 1 conn run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\)$`)
+var writerNoteLine = regexp.MustCompile(`(?m)^writer: the store's single writer \(.*\), over each run's measured time: held for 2 conns run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\), a transaction waited \d+\.\d{3} ms for its turn and \d+\.\d{3} ms for its commit; 1 conn run 1 \d+ %, \d+\.\d write transactions a commit, \d+\.\d{3} ms a commit \(its fsync included\), a transaction waited \d+\.\d{3} ms for its turn and \d+\.\d{3} ms for its commit$`)
 
 // TestBenchWriterCounters: the four counters are read from /metrics text only when all four
 // are there, and the note divides them as it says.
 func TestBenchWriterCounters(t *testing.T) {
 	m := "# HELP x\ncoffer_audit_healthy 1\ncoffer_store_writer_updates_total 80\ncoffer_store_writer_commits_total 10\n" +
-		"coffer_store_writer_busy_seconds_total 1.5\ncoffer_store_writer_commit_seconds_total 0.25\n"
+		"coffer_store_writer_busy_seconds_total 1.5\ncoffer_store_writer_commit_seconds_total 0.25\n" +
+		"coffer_store_writer_turn_wait_seconds_total 0.4\ncoffer_store_writer_commit_wait_seconds_total 0.8\n"
 	c, ok := parseWriterCounters(m)
-	if !ok || c != (writerCounters{80, 10, 1.5, 0.25}) {
+	if !ok || c != (writerCounters{80, 10, 1.5, 0.25, 0.4, 0.8}) {
 		t.Fatalf("parsed %+v, %v", c, ok)
 	}
 	if _, ok := parseWriterCounters(strings.Replace(m, "coffer_store_writer_commits_total 10\n", "", 1)); ok {
@@ -261,9 +262,9 @@ func TestBenchWriterCounters(t *testing.T) {
 	if _, ok := parseWriterCounters(strings.Replace(m, " 80", " x", 1)); ok {
 		t.Error("a counter that is not a number accepted")
 	}
-	d := c.sub(writerCounters{40, 5, 0.5, 0.05})
+	d := c.sub(writerCounters{40, 5, 0.5, 0.05, 0.2, 0.4})
 	got := writerNote([]writerRun{{conns: 16, run: 1, elapsed: 2 * time.Second, writerCounters: d}, {conns: 1, run: 2, elapsed: time.Second}})
-	want := "writer: the store's single writer (the calls' writes, and the background's: access marks, audit intents), over each run's measured time: held for 16 conns run 1 50 %, 8.0 write transactions a commit, 40.000 ms a commit (its fsync included); 1 conn run 2 0 %, no commit"
+	want := "writer: the store's single writer (the calls' writes, and the background's: access marks, audit intents), over each run's measured time: held for 16 conns run 1 50 %, 8.0 write transactions a commit, 40.000 ms a commit (its fsync included), a transaction waited 5.000 ms for its turn and 10.000 ms for its commit; 1 conn run 2 0 %, no commit"
 	if got != want {
 		t.Errorf("note:\n%s\nwant\n%s", got, want)
 	}

@@ -17,8 +17,9 @@ import (
 
 // writerCounters are the coffer_store_writer_* samples of /metrics.
 type writerCounters struct {
-	updates, commits float64
-	busy, committing float64 // seconds
+	updates, commits     float64
+	busy, committing     float64 // seconds
+	turnWait, commitWait float64 // seconds, summed over the write transactions
 }
 
 // writerRun is what the writer did over one measured run.
@@ -51,10 +52,12 @@ func readWriterCounters(ctx context.Context, client *http.Client, url string) (c
 // four are there.
 func parseWriterCounters(m string) (c writerCounters, ok bool) {
 	fields := map[string]*float64{
-		"coffer_store_writer_updates_total":        &c.updates,
-		"coffer_store_writer_commits_total":        &c.commits,
-		"coffer_store_writer_busy_seconds_total":   &c.busy,
-		"coffer_store_writer_commit_seconds_total": &c.committing,
+		"coffer_store_writer_updates_total":             &c.updates,
+		"coffer_store_writer_commits_total":             &c.commits,
+		"coffer_store_writer_busy_seconds_total":        &c.busy,
+		"coffer_store_writer_commit_seconds_total":      &c.committing,
+		"coffer_store_writer_turn_wait_seconds_total":   &c.turnWait,
+		"coffer_store_writer_commit_wait_seconds_total": &c.commitWait,
 	}
 	seen := 0
 	for line := range strings.SplitSeq(m, "\n") {
@@ -73,7 +76,8 @@ func parseWriterCounters(m string) (c writerCounters, ok bool) {
 
 // sub returns c - o, counter by counter.
 func (c writerCounters) sub(o writerCounters) writerCounters {
-	return writerCounters{c.updates - o.updates, c.commits - o.commits, c.busy - o.busy, c.committing - o.committing}
+	return writerCounters{c.updates - o.updates, c.commits - o.commits, c.busy - o.busy, c.committing - o.committing,
+		c.turnWait - o.turnWait, c.commitWait - o.commitWait}
 }
 
 // writerNote returns the line that says what the writer did over runs.
@@ -93,6 +97,9 @@ func writerNote(runs []writerRun) string {
 			fmt.Fprintf(&sb, ", %.1f write transactions a commit, %.3f ms a commit (its fsync included)", r.updates/r.commits, 1000*r.committing/r.commits)
 		} else {
 			sb.WriteString(", no commit")
+		}
+		if r.updates > 0 {
+			fmt.Fprintf(&sb, ", a transaction waited %.3f ms for its turn and %.3f ms for its commit", 1000*r.turnWait/r.updates, 1000*r.commitWait/r.updates)
 		}
 	}
 	return sb.String()
