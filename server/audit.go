@@ -495,7 +495,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# HELP coffer_audit_refused_calls_total Calls refused because they could not be audited.\n# TYPE coffer_audit_refused_calls_total counter\ncoffer_audit_refused_calls_total %d\n", s.Refused+h.refusedNoLog.Load())
 	if h.cfg.Writer != nil {
 		ws := h.cfg.Writer.WriterStats()
-		fmt.Fprintf(w, "# HELP coffer_store_writer_updates_total Write transactions of calls committed by the store's single writer.\n# TYPE coffer_store_writer_updates_total counter\ncoffer_store_writer_updates_total %d\n", ws.Updates)
+		fmt.Fprintf(w, "# HELP coffer_store_writer_updates_total Write transactions committed by the store's single writer: calls' writes, and the background's (access marks, audit intents).\n# TYPE coffer_store_writer_updates_total counter\ncoffer_store_writer_updates_total %d\n", ws.Updates)
 		fmt.Fprintf(w, "# HELP coffer_store_writer_commits_total Commits of the store's writer, each covering one or more write transactions (group commit).\n# TYPE coffer_store_writer_commits_total counter\ncoffer_store_writer_commits_total %d\n", ws.Commits)
 		fmt.Fprintf(w, "# HELP coffer_store_writer_busy_seconds_total Time the store's writer was held, running writes or committing; near one second a second, it bounds the writes.\n# TYPE coffer_store_writer_busy_seconds_total counter\ncoffer_store_writer_busy_seconds_total %.6f\n", ws.Busy.Seconds())
 		fmt.Fprintf(w, "# HELP coffer_store_writer_commit_seconds_total Of that time, the time spent committing (the WAL's fsync included).\n# TYPE coffer_store_writer_commit_seconds_total counter\ncoffer_store_writer_commit_seconds_total %.6f\n", ws.Committing.Seconds())
