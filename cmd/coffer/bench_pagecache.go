@@ -78,13 +78,18 @@ func pageCacheNote(file string, size int64, mode string, runs []pageCacheRun) st
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		conns := "conns"
-		if r.conns == 1 {
-			conns = "conn"
-		}
-		fmt.Fprintf(&sb, " %d %s run %d %s → %s", r.conns, conns, r.run, percent(r.start), percent(r.end))
+		fmt.Fprintf(&sb, " %s %s → %s", runLabel(r.conns, r.run), percent(r.start), percent(r.end))
 	}
 	return sb.String()
+}
+
+// runLabel names a run in the lines after a series: "16 conns run 2", "1 conn run 1".
+func runLabel(conns, run int) string {
+	unit := "conns"
+	if conns == 1 {
+		unit = "conn"
+	}
+	return fmt.Sprintf("%d %s run %d", conns, unit, run)
 }
 
 // percent prints a fraction as a whole percentage, "unknown" for -1.

@@ -88,11 +88,7 @@ func writerNote(runs []writerRun) string {
 		if i > 0 {
 			sb.WriteByte(';')
 		}
-		conns := "conns"
-		if r.conns == 1 {
-			conns = "conn"
-		}
-		fmt.Fprintf(&sb, " %d %s run %d %.0f %%", r.conns, conns, r.run, 100*r.busy/r.elapsed.Seconds())
+		fmt.Fprintf(&sb, " %s %.0f %%", runLabel(r.conns, r.run), 100*r.busy/r.elapsed.Seconds())
 		if r.commits > 0 {
 			fmt.Fprintf(&sb, ", %.1f write transactions a commit, %.3f ms a commit (its fsync included)", r.updates/r.commits, 1000*r.committing/r.commits)
 		} else {
