@@ -458,13 +458,13 @@ func (b *bench) series(ctx context.Context, w *workload) error {
 // (--page-cache warm) and notes how much of it the page cache holds at the run's start and
 // end.
 func (b *bench) runPair(ctx context.Context, w *workload, base *baselineRunner, conns, run int) (runRow, error) {
-	if b.dbFile != "" && b.f.pageCache == pageCacheWarm {
-		if err := warmPageCache(b.dbFile, b.dbFile+"-wal"); err != nil {
-			return runRow{}, err
-		}
-	}
 	var cached pageCacheRun
 	if b.dbFile != "" {
+		if b.f.pageCache == pageCacheWarm {
+			if err := warmPageCache(b.dbFile, b.dbFile+"-wal"); err != nil {
+				return runRow{}, err
+			}
+		}
 		cached = pageCacheRun{conns: conns, run: run, start: residentOrNone(b.dbFile)}
 	}
 	r, err := b.target.run(ctx, w, conns, b.f.warmup, b.f.duration)

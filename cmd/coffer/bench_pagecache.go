@@ -35,7 +35,6 @@ type pageCacheRun struct {
 // warmPageCache reads each file whole, so that the page cache holds it; a missing file (the
 // WAL, after a checkpoint truncated it away) is skipped.
 func warmPageCache(paths ...string) error {
-	buf := make([]byte, 1<<20)
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -44,11 +43,9 @@ func warmPageCache(paths ...string) error {
 		if err != nil {
 			return err
 		}
-		for err == nil {
-			_, err = f.Read(buf)
-		}
+		_, err = io.Copy(io.Discard, f)
 		f.Close()
-		if err != io.EOF {
+		if err != nil {
 			return fmt.Errorf("bench: reading %s into the page cache: %w", p, err)
 		}
 	}
